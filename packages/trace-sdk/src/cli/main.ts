@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+console.error('agent-trace CLI: not built yet');
+process.exit(1);

@@ -1,0 +1,34 @@
+import { defineConfig } from 'vitest/config';
+
+// One runner for the whole workspace. The `source` condition resolves workspace packages to their
+// TypeScript sources, so tests never depend on a stale `dist/`.
+const shared = {
+  resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'] } },
+};
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        ...shared,
+        test: {
+          name: 'unit',
+          include: ['packages/*/test/**/*.test.ts', 'examples/**/*.test.ts'],
+          exclude: ['**/*.load.test.ts', '**/node_modules/**'],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        ...shared,
+        test: {
+          name: 'load',
+          include: ['packages/*/test/**/*.load.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
