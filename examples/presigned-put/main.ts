@@ -1,5 +1,159 @@
-// Placeholder until the transports land: shows the key an agent's trace will be stored under.
-import { traceKey } from '@agent-trace/trace-sdk';
+/**
+ * `pnpm demo`: presigned PUT end to end, against a SigV4-verifying local S3.
+ *
+ *   orchestrator  holds S3 credentials; mints a PUT URL scoped to one exact key
+ *   agent         holds only a function that returns that URL; records and uploads its trace
+ *   reader        downloads the object, checks its sha256, counts and that no secret survived
+ *
+ * Run: `pnpm demo` (or `pnpm build && node examples/presigned-put/main.ts`).
+ */
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  createTraceRecorder,
+  describeUrl,
+  presignedPutTransport,
+  readTrace,
+  traceKey,
+} from '@agent-trace/trace-sdk';
+import { createTraceS3Client, createTraceUploadUrl } from '@agent-trace/trace-sdk/orchestrator';
+import { startLocalS3 } from '@agent-trace/trace-sdk-testing';
+import { elapsedMs, formatBytes, plural } from '../shared/format.ts';
+import { check, runExample } from '../shared/run.ts';
+import { PLANTED_SECRETS, recordCodingTask } from '../shared/trajectory.ts';
 
-console.log('agent-trace demo (placeholder: transports not built yet)');
-console.log('trace key:', traceKey({ userId: 'demo-user', taskId: '01JDEMO0000000000000000000' }));
+const BUCKET = 'traces-demo';
+const USER_ID = '3f1c2a9e-7b4d-4c1e-9a7f-0e5d2b8c6a41'; // a Cognito sub
+const TASK_ID = '01JD4Q9Z6XKQ2V8N5R3T7W1Y0M'; // a ULID
+const OTHER_USER_ID = '9b2d7e10-4c3a-4f6e-8d21-5a7c0e9f1b33';
+
+runExample('presigned-put demo', async () => {
+  const s3Server = await startLocalS3({ buckets: [BUCKET] });
+  try {
+    // ── orchestrator: the only party with S3 credentials ─────────────────────────────────────
+    const s3 = await createTraceS3Client({
+      endpoint: s3Server.endpoint,
+      region: s3Server.region,
+      credentials: s3Server.credentials,
+      forcePathStyle: true,
+    });
+    const mintedUrls: string[] = [];
+    const uploadUrlFor = (userId: string, taskId: string) => async () => {
+      const { url } = await createTraceUploadUrl({ s3, bucket: BUCKET, userId, taskId, expiresIn: 900 });
+      mintedUrls.push(url);
+      return url;
+    };
+
+    // ── agent runtime: no S3 client, no AWS credentials, just a URL provider ─────────────────
+    const started = performance.now();
+    const result = await runAgent({ userId: USER_ID, taskId: TASK_ID, uploadUrl: uploadUrlFor(USER_ID, TASK_ID) });
+    const took = elapsedMs(started);
+    check(result.status === 'uploaded', `upload ${result.status}: ${result.error?.message ?? 'no error given'}`);
+
+    // ── reader: download, verify, read back ──────────────────────────────────────────────────
+    const verified = await verifyStoredTrace(s3, result.key, result.sha256);
+    check(verified.header.accumulated_events === result.events, 'header event count differs from finish()');
+    check(verified.events === result.events, `read ${verified.events} events, finish() reported ${result.events}`);
+    check(verified.header.dropped === 0, `${verified.header.dropped} events dropped`);
+    check(verified.header.redactions >= PLANTED_SECRETS.length, 'the planted secrets were not all redacted');
+
+    // ── the same URL cannot write anywhere else ──────────────────────────────────────────────
+    const [agentUrl] = mintedUrls;
+    check(agentUrl !== undefined, 'the agent never asked for an upload URL');
+    const tampered = await putToAnotherKey(agentUrl, traceKey({ userId: OTHER_USER_ID, taskId: TASK_ID }));
+    check(tampered.status === 403, `PUT to a tampered key answered ${tampered.status}, expected 403`);
+    check(!(await exists(s3, tampered.key)), 'the tampered PUT wrote an object');
+    const agentPut = s3Server.requests.find((r) => r.method === 'PUT' && r.key === result.key);
+
+    const raw = verified.header.accumulated_bytes;
+    console.log(`trace landed at s3://${BUCKET}/${result.key}`);
+    console.log(
+      `events ${result.events} (dropped ${verified.header.dropped}, redactions ${verified.header.redactions})   ` +
+        `bytes ${formatBytes(result.bytes)} gzip / ${formatBytes(raw)} raw (ratio ${(raw / result.bytes).toFixed(1)}x)   ` +
+        `upload ${plural(result.attempts, 'attempt')}   time ${took} ms`,
+    );
+    console.log(
+      `reader: sha256 ${result.sha256.slice(0, 12)}… matches, header counts match, none of ${PLANTED_SECRETS.length} planted secrets in the stored bytes`,
+    );
+    console.log(
+      `runtime credentials: none — the agent got only a URL provider (called ${mintedUrls.length}x) and its PUT ` +
+        `carried ${agentPut?.headers['authorization'] ? 'an Authorization header (!)' : 'no Authorization header, only the URL signature'}`,
+    );
+    console.log(
+      `scope: the same URL against ${describeUrl(tampered.url)} → ${tampered.status} ${tampered.code} (nothing written)`,
+    );
+  } finally {
+    await s3Server.close();
+  }
+});
+
+/**
+ * The agent runtime. Everything it can touch is in its arguments: ids and a function returning a
+ * presigned URL. It has no S3 client and no credentials to build one with.
+ */
+async function runAgent(opts: { userId: string; taskId: string; uploadUrl: () => Promise<string> }) {
+  const rec = createTraceRecorder({
+    userId: opts.userId,
+    taskId: opts.taskId,
+    transport: presignedPutTransport({ url: opts.uploadUrl }),
+  });
+  recordCodingTask(rec);
+  return rec.finish();
+}
+
+/** Downloads the object as the reader, checks its sha256 and reads it back with readTrace. */
+async function verifyStoredTrace(s3: S3Client, key: string, sha256: string) {
+  const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  check(got.Body !== undefined, `GetObject ${key} returned no body`);
+  check(got.ContentType === 'application/gzip', `stored Content-Type is ${got.ContentType}`);
+  check(got.ContentEncoding === undefined, `stored object has Content-Encoding ${got.ContentEncoding}`);
+  const body = Buffer.from(await got.Body.transformToByteArray());
+  const digest = createHash('sha256').update(body).digest('hex');
+  check(digest === sha256, `stored sha256 ${digest} differs from finish()'s ${sha256}`);
+
+  const text = gunzipSync(body).toString('utf8');
+  for (const secret of PLANTED_SECRETS) {
+    check(!text.includes(secret), `a planted secret (${secret.slice(0, 4)}…) reached the stored trace`);
+  }
+
+  let header: Record<string, unknown> | undefined;
+  let events = 0;
+  for await (const line of readTrace(body)) {
+    if (header === undefined) header = line as Record<string, unknown>;
+    else events += 1;
+  }
+  check(header?.['event'] === 'TRAJECTORY_ARTIFACT_HEADER', 'the first line is not the header');
+  return {
+    header: header as {
+      accumulated_events: number;
+      accumulated_bytes: number;
+      dropped: number;
+      redactions: number;
+    },
+    events,
+  };
+}
+
+/** Replays the agent's presigned URL against another user's key: what a compromised runtime would try. */
+async function putToAnotherKey(url: string, key: string) {
+  const target = new URL(url);
+  target.pathname = `/${BUCKET}/${key}`;
+  const res = await fetch(target, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/gzip' },
+    body: new Uint8Array([0x1f, 0x8b]),
+  });
+  const xml = await res.text();
+  const code = /<Code>([^<]+)<\/Code>/.exec(xml)?.[1] ?? 'no S3 error code';
+  return { status: res.status, code, key, url: target.toString() };
+}
+
+async function exists(s3: S3Client, key: string): Promise<boolean> {
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+    return true;
+  } catch {
+    return false;
+  }
+}

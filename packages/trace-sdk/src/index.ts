@@ -9,3 +9,4 @@ export * from './errors.js';
 export * from './key.js';
 export * from './upload/artifact.js';
 export * from './upload/types.js';
+export * from './serialize/redact.js';

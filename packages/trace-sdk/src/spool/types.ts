@@ -14,6 +14,18 @@ export interface EventSpoolOptions {
   readonly memoryThresholdBytes?: number | undefined;
   /** Identifies the trace, so a spill file left by a killed process can be recovered. */
   readonly key: string;
+  /**
+   * Uncompressed bytes per gzip member (default 1 MiB). Members are cut at the first line that
+   * reaches this size, by byte count only, so the same lines always give the same bytes.
+   */
+  readonly batchBytes?: number | undefined;
+  /**
+   * Batches compressed on the libuv threadpool at once (default 4). Past it, `append` compresses
+   * inline: backpressure by doing the work, never an unbounded queue. 0 compresses every batch inline.
+   */
+  readonly maxInFlight?: number | undefined;
+  /** zlib compression level 0-9 (default 6, zlib's default). */
+  readonly level?: number | undefined;
 }
 
 /**

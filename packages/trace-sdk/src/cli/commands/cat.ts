@@ -1,0 +1,61 @@
+/**
+ * `agent-trace cat [file]`: a trace as plain JSONL on stdout, from a file, stdin or `s3://`.
+ *
+ * @packageDocumentation
+ */
+import type { Command } from 'commander';
+import { TraceFormatError } from '../../errors.js';
+import type { CliContext } from '../context.js';
+import { write } from '../io.js';
+import { openSource } from '../source.js';
+import { HEADER_EVENT, traceLines } from '../trace-input.js';
+
+/** Options of `cat`. */
+export interface CatOptions {
+  /** Skip the header line. */
+  readonly eventsOnly?: boolean | undefined;
+  /** Read a headerless or truncated file (e.g. a killed recorder's spool) and print what is complete. */
+  readonly recover?: boolean | undefined;
+  readonly endpoint?: string | undefined;
+  readonly region?: string | undefined;
+}
+
+/**
+ * Streams the lines of `file` to stdout as they decompress. A truncated or corrupt trace prints every
+ * complete line, then fails with exit 3; with `recover`, a truncated tail is a warning (exit 0).
+ */
+export async function runCat(ctx: CliContext, file: string | undefined, opts: CatOptions): Promise<void> {
+  const source = await openSource(file, ctx.io, opts);
+  let lines = 0;
+  try {
+    for await (const line of traceLines(source.stream, { requireHeader: opts.recover !== true })) {
+      lines++;
+      if (opts.eventsOnly === true && lines === 1 && line.value['event'] === HEADER_EVENT) continue;
+      await write(ctx.io.stdout, `${line.text}\n`);
+    }
+  } catch (err) {
+    if (opts.recover === true && err instanceof TraceFormatError && err.code === 'ERR_TRACE_TRUNCATED') {
+      ctx.io.stderr.write(
+        `agent-trace: recovered ${lines} complete line${lines === 1 ? '' : 's'} from ${source.name}; ` +
+          `the rest is lost (${err.message}) (${err.code})\n`,
+      );
+      return;
+    }
+    throw err;
+  } finally {
+    source.close();
+  }
+}
+
+/** Adds the `cat` command to `program`. */
+export function addCatCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('cat')
+    .description('decompress a trace to JSON Lines on stdout (header first)')
+    .argument('[file]', "trace file, '-' for stdin (the default), or s3://bucket/key")
+    .option('--events-only', 'skip the header line')
+    .option('--recover', 'read a headerless or truncated file (a spool left by a killed process)')
+    .option('--endpoint <url>', 'S3 endpoint for s3:// sources (default: AWS_ENDPOINT_URL_S3)')
+    .option('--region <region>', 'AWS region for s3:// sources (default: AWS_REGION or us-east-1)')
+    .action((file: string | undefined, opts: CatOptions) => runCat(ctx, file, opts));
+}

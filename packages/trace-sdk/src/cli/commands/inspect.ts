@@ -1,0 +1,158 @@
+/**
+ * `agent-trace inspect <file>`: what a trace holds, at a glance or as JSON.
+ *
+ * @packageDocumentation
+ */
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { ExitCode } from '../errors.js';
+import { write } from '../io.js';
+import { formatBytes } from '../progress.js';
+import { type TraceScan, scanTrace } from '../scan.js';
+import { openSource } from '../source.js';
+
+/** Options of `inspect`. */
+export interface InspectOptions {
+  readonly json?: boolean | undefined;
+  readonly endpoint?: string | undefined;
+  readonly region?: string | undefined;
+}
+
+/** The machine-readable report of `inspect --json`. */
+export interface InspectReport {
+  readonly source: string;
+  readonly header: Record<string, unknown> | null;
+  readonly events: number;
+  readonly eventsByType: Record<string, number>;
+  readonly firstTs: number | null;
+  readonly lastTs: number | null;
+  readonly durationMs: number | null;
+  readonly dropped: unknown;
+  readonly redactions: unknown;
+  readonly truncatedFields: unknown;
+  readonly compressedBytes: number;
+  readonly uncompressedBytes: number;
+  /** uncompressed / compressed. */
+  readonly ratio: number | null;
+  readonly sha256: string;
+  /** Set when the trace is truncated or corrupt: the report covers the lines before the fault. */
+  readonly fault: { code: string; message: string; linesRead: number } | null;
+}
+
+/** Builds the report from a scan. */
+export function inspectReport(source: string, scan: TraceScan): InspectReport {
+  const h = scan.header;
+  return {
+    source,
+    header: h ?? null,
+    events: scan.events,
+    eventsByType: scan.byType,
+    firstTs: scan.firstTs ?? null,
+    lastTs: scan.lastTs ?? null,
+    durationMs:
+      scan.firstTs === undefined || scan.lastTs === undefined ? null : scan.lastTs - scan.firstTs,
+    dropped: h?.['dropped'] ?? null,
+    redactions: h?.['redactions'] ?? null,
+    truncatedFields: h?.['truncated_fields'] ?? null,
+    compressedBytes: scan.compressedBytes,
+    uncompressedBytes: scan.uncompressedBytes,
+    ratio: scan.compressedBytes === 0 ? null : round(scan.uncompressedBytes / scan.compressedBytes, 2),
+    sha256: scan.sha256,
+    fault:
+      scan.fault === undefined
+        ? null
+        : { code: scan.fault.code, message: scan.fault.message, linesRead: scan.fault.linesRead },
+  };
+}
+
+const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
+const iso = (ms: unknown) =>
+  typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms ?? '-');
+
+/** Counts are numbers in the header; per-label objects (`{ "JWT": 2 }`) are shown with their total. */
+function describeCount(value: unknown): string {
+  if (value === null || value === undefined) return '-';
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>);
+    const total = entries.reduce((sum, [, n]) => sum + (typeof n === 'number' ? n : 0), 0);
+    return entries.length === 0 ? '0' : `${total} (${entries.map(([k, n]) => `${k} ${n}`).join(', ')})`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The human-readable report. */
+export function formatInspectReport(r: InspectReport): string {
+  const h = r.header ?? {};
+  const rows: [string, string][] = [['source', r.source]];
+  if (r.header === null) rows.push(['header', 'missing (not a complete artifact)']);
+  else {
+    const sdk = h['sdk'] as { name?: unknown; version?: unknown } | undefined;
+    rows.push(
+      ['task_id', String(h['task_id'] ?? '-')],
+      ['user_id', String(h['user_id'] ?? '-')],
+      ['schema_version', String(h['schema_version'] ?? '-')],
+      ['sdk', sdk === undefined ? '-' : `${sdk.name ?? '?'} ${sdk.version ?? '?'}`],
+      ['started_at', iso(h['started_at'])],
+      ['finished_at', iso(h['finished_at'])],
+    );
+  }
+  const declared = r.header === null ? '' : ` (header: ${String(h['accumulated_events'] ?? '-')})`;
+  rows.push(['events', `${r.events}${declared}`]);
+  for (const [name, n] of Object.entries(r.eventsByType).sort(([, a], [, b]) => b - a)) {
+    rows.push([`  ${name}`, String(n)]);
+  }
+  rows.push([
+    'time span',
+    r.firstTs === null
+      ? '-'
+      : `${iso(r.firstTs)} .. ${iso(r.lastTs)} (${((r.durationMs ?? 0) / 1000).toFixed(1)} s)`,
+  ]);
+  if (r.header !== null) {
+    rows.push(
+      ['dropped', `${describeCount(r.dropped)} (max_bytes ${String(h['max_bytes'] ?? '-')})`],
+      ['redactions', describeCount(r.redactions)],
+      ['truncated fields', describeCount(r.truncatedFields)],
+    );
+  }
+  rows.push(
+    [
+      'size',
+      `${formatBytes(r.compressedBytes)} compressed, ${formatBytes(r.uncompressedBytes)} uncompressed` +
+        (r.ratio === null ? '' : ` (ratio ${r.ratio.toFixed(2)}x)`),
+    ],
+    ['sha256', r.sha256],
+  );
+  if (r.fault !== null) rows.push(['fault', `${r.fault.message} after ${r.fault.linesRead} lines (${r.fault.code})`]);
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+  return rows.map(([k, v]) => `${k.padEnd(width)}${v}\n`).join('');
+}
+
+/** Prints the report; a truncated or corrupt trace still prints what was read, then exits 3. */
+export async function runInspect(ctx: CliContext, file: string, opts: InspectOptions): Promise<void> {
+  const source = await openSource(file, ctx.io, opts);
+  let scan: TraceScan;
+  try {
+    scan = await scanTrace(source.stream);
+  } finally {
+    source.close();
+  }
+  const report = inspectReport(source.name, scan);
+  await write(ctx.io.stdout, opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatInspectReport(report));
+  if (report.fault !== null) {
+    ctx.io.stderr.write(`agent-trace: ${report.fault.message} (${report.fault.code})\n`);
+    ctx.exitCode = ExitCode.io;
+  }
+}
+
+/** Adds the `inspect` command to `program`. */
+export function addInspectCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('inspect')
+    .description('summarize a trace: header, counts by event type, time span, drops, redactions, sizes')
+    .argument('<file>', "trace file, '-' for stdin, or s3://bucket/key")
+    .option('--json', 'print the report as JSON')
+    .option('--endpoint <url>', 'S3 endpoint for s3:// sources (default: AWS_ENDPOINT_URL_S3)')
+    .option('--region <region>', 'AWS region for s3:// sources (default: AWS_REGION or us-east-1)')
+    .action((file: string, opts: InspectOptions) => runInspect(ctx, file, opts));
+}

@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+// TEMP placeholder while the module it needs is built.
+export function addSpoolCommand(_program: Command, _ctx: CliContext): void {}

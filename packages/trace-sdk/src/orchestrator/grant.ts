@@ -1,0 +1,222 @@
+/**
+ * Upload grants: what lets a runtime with no S3 permission ask the uploader Lambda to store a
+ * trace, for exactly one user and task, until an expiry. The orchestrator mints them; the
+ * Lambda verifies them and derives the object key from the grant alone.
+ *
+ * Token: `base64url(JSON payload) "." base64url(HMAC-SHA256(secret, "agent-trace.grant.v1." + payload segment))`,
+ * payload `{ v: 1, kid, sub: userId, tid: taskId, exp: epoch seconds }`. Keys are rotated by id:
+ * mint with the new `kid`, verify with old and new until old grants have expired.
+ *
+ * @packageDocumentation
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ConfigError, GrantError } from '../errors.js';
+import { assertValidId, isValidId, traceKey } from '../key.js';
+
+/** A grant-signing key: an id (goes into the token) and a secret of at least 32 bytes. */
+export interface GrantKey {
+  /** Key id, 1–64 characters of `[A-Za-z0-9._-]`. */
+  readonly id: string;
+  /** HMAC secret, at least 32 bytes (a string counts its UTF-8 bytes). */
+  readonly secret: string | Uint8Array;
+}
+
+/** Options of {@link createUploadGrant}. Give `expiresIn` or `expiresAt`. */
+export interface CreateUploadGrantOptions {
+  readonly userId: string;
+  readonly taskId: string;
+  /** Lifetime in seconds from now. */
+  readonly expiresIn?: number | undefined;
+  /** Absolute expiry. */
+  readonly expiresAt?: Date | undefined;
+  /** The signing key. */
+  readonly key: GrantKey;
+  /** Clock, for tests. Default `Date.now`. */
+  readonly now?: (() => number) | undefined;
+}
+
+/** Verification keys: a map of key id to secret, or a lookup function (e.g. from a secret store). */
+export type GrantKeys =
+  | Readonly<Record<string, string | Uint8Array>>
+  | ((kid: string) => string | Uint8Array | undefined);
+
+/** Options of {@link verifyUploadGrant}. */
+export interface VerifyUploadGrantOptions {
+  readonly keys: GrantKeys;
+  /** Clock, for tests. Default `Date.now`. */
+  readonly now?: (() => number) | undefined;
+  /** Tolerated clock difference between minting and verifying hosts, in ms. Default 30 000. */
+  readonly clockSkewMs?: number | undefined;
+}
+
+/** What a verified grant allows: writing `key`, and nothing else, until `expiresAt`. */
+export interface VerifiedUploadGrant {
+  readonly userId: string;
+  readonly taskId: string;
+  /** `traceKey({ userId, taskId })`. */
+  readonly key: string;
+  readonly expiresAt: Date;
+  /** Id of the key that signed it. */
+  readonly kid: string;
+}
+
+/** Unverified claims read from a grant, e.g. for a runtime to check it holds the right one. */
+export interface UploadGrantClaims {
+  readonly userId: string;
+  readonly taskId: string;
+  readonly expiresAt: Date;
+  readonly kid: string;
+}
+
+/** Smallest accepted secret, in bytes (the HMAC-SHA256 output size). */
+export const MIN_GRANT_SECRET_BYTES = 32;
+/** Longest token accepted by {@link verifyUploadGrant}. */
+export const MAX_GRANT_TOKEN_CHARS = 4096;
+/** Default tolerance for clocks that disagree. */
+export const DEFAULT_GRANT_CLOCK_SKEW_MS = 30_000;
+
+const GRANT_VERSION = 1;
+const SIGNING_CONTEXT = 'agent-trace.grant.v1.';
+const KID = /^[A-Za-z0-9._-]{1,64}$/;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+function secretBytes(secret: unknown, variable: string): Buffer {
+  let bytes: Buffer;
+  if (typeof secret === 'string') bytes = Buffer.from(secret, 'utf8');
+  else if (secret instanceof Uint8Array) bytes = Buffer.from(secret);
+  else throw new ConfigError('grant key secret must be a string or bytes', variable);
+  if (bytes.byteLength < MIN_GRANT_SECRET_BYTES) {
+    throw new ConfigError(`grant key secret must be at least ${MIN_GRANT_SECRET_BYTES} bytes`, variable);
+  }
+  return bytes;
+}
+
+function sign(secret: Buffer, payloadSegment: string): Buffer {
+  return createHmac('sha256', secret).update(SIGNING_CONTEXT).update(payloadSegment).digest();
+}
+
+/**
+ * Mints an upload grant for one user and task. The token is opaque to the runtime and must be
+ * handled like a credential: never logged, never put in an error.
+ *
+ * @throws {@link ConfigError} for a weak secret, a bad key id or a missing/invalid expiry.
+ * @throws {@link TraceKeyError} for an invalid user or task id.
+ */
+export function createUploadGrant(options: CreateUploadGrantOptions): string {
+  const { userId, taskId, key } = options;
+  assertValidId('userId', userId);
+  assertValidId('taskId', taskId);
+  if (typeof key?.id !== 'string' || !KID.test(key.id)) {
+    throw new ConfigError('grant key id must be 1-64 characters of [A-Za-z0-9._-]', 'key.id');
+  }
+  const secret = secretBytes(key.secret, 'key.secret');
+  const now = (options.now ?? Date.now)();
+  let expMs: number;
+  if (options.expiresAt !== undefined) {
+    if (!(options.expiresAt instanceof Date) || Number.isNaN(options.expiresAt.getTime())) {
+      throw new ConfigError('expiresAt must be a valid Date', 'expiresAt');
+    }
+    expMs = options.expiresAt.getTime();
+  } else if (options.expiresIn !== undefined) {
+    if (!Number.isFinite(options.expiresIn) || options.expiresIn <= 0) {
+      throw new ConfigError('expiresIn must be a positive number of seconds', 'expiresIn');
+    }
+    expMs = now + options.expiresIn * 1000;
+  } else {
+    throw new ConfigError('give expiresIn (seconds) or expiresAt', 'expiresIn');
+  }
+  if (expMs <= now) throw new ConfigError('the grant would already be expired', 'expiresAt');
+  const payload = { v: GRANT_VERSION, kid: key.id, sub: userId, tid: taskId, exp: Math.ceil(expMs / 1000) };
+  const payloadSegment = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
+  return `${payloadSegment}.${sign(secret, payloadSegment).toString('base64url')}`;
+}
+
+const malformed = (why: string) => new GrantError('ERR_GRANT_MALFORMED', `Malformed upload grant: ${why}`);
+
+/** Decodes a base64url segment, refusing any non-canonical spelling (so no two tokens verify alike). */
+function decodeSegment(segment: string): Buffer {
+  if (!BASE64URL.test(segment)) throw malformed('not base64url');
+  const bytes = Buffer.from(segment, 'base64url');
+  if (bytes.toString('base64url') !== segment) throw malformed('not canonical base64url');
+  return bytes;
+}
+
+interface GrantPayload {
+  v: number;
+  kid: string;
+  sub: string;
+  tid: string;
+  exp: number;
+}
+
+function decodeToken(token: unknown): { payloadSegment: string; signature: Buffer; payload: GrantPayload } {
+  if (typeof token !== 'string' || token.length === 0) throw malformed('expected a non-empty string');
+  if (token.length > MAX_GRANT_TOKEN_CHARS) throw malformed('too long');
+  const parts = token.split('.');
+  if (parts.length !== 2) throw malformed('expected two dot-separated parts');
+  const [payloadSegment, signatureSegment] = parts as [string, string];
+  const payloadBytes = decodeSegment(payloadSegment);
+  const signature = decodeSegment(signatureSegment);
+  let payload: unknown;
+  try {
+    payload = JSON.parse(payloadBytes.toString('utf8'));
+  } catch {
+    throw malformed('payload is not JSON');
+  }
+  const p = payload as Partial<GrantPayload> | null;
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) throw malformed('payload is not an object');
+  if (p.v !== GRANT_VERSION) throw malformed('unsupported version');
+  if (typeof p.kid !== 'string' || !KID.test(p.kid)) throw malformed('bad key id');
+  if (!isValidId(p.sub) || !isValidId(p.tid)) throw malformed('bad user or task id');
+  if (typeof p.exp !== 'number' || !Number.isSafeInteger(p.exp) || p.exp <= 0) throw malformed('bad expiry');
+  return { payloadSegment, signature, payload: p as GrantPayload };
+}
+
+/**
+ * Reads a grant's claims WITHOUT verifying it. For a runtime to check, before sending anything,
+ * that the grant it holds is for the artifact it is uploading. Never use it to authorize.
+ *
+ * @throws {@link GrantError} `ERR_GRANT_MALFORMED`.
+ */
+export function readUploadGrantClaims(token: string): UploadGrantClaims {
+  const { payload } = decodeToken(token);
+  return { userId: payload.sub, taskId: payload.tid, expiresAt: new Date(payload.exp * 1000), kid: payload.kid };
+}
+
+function lookupKey(keys: GrantKeys, kid: string): string | Uint8Array | undefined {
+  if (typeof keys === 'function') return keys(kid);
+  return Object.hasOwn(keys, kid) ? keys[kid] : undefined;
+}
+
+/**
+ * Verifies an upload grant: shape, key id, HMAC (constant-time), then expiry with a small clock
+ * skew allowance. Returns what it allows; the key comes from `traceKey` on the grant's ids.
+ *
+ * @throws {@link GrantError} `ERR_GRANT_MALFORMED` | `ERR_GRANT_UNKNOWN_KEY` | `ERR_GRANT_SIGNATURE` | `ERR_GRANT_EXPIRED`.
+ *   Messages never contain the token.
+ * @throws {@link ConfigError} when the configured secret for the grant's key id is too weak.
+ */
+export function verifyUploadGrant(token: string, options: VerifyUploadGrantOptions): VerifiedUploadGrant {
+  const { payloadSegment, signature, payload } = decodeToken(token);
+  const configured = lookupKey(options.keys, payload.kid);
+  if (configured === undefined) {
+    throw new GrantError('ERR_GRANT_UNKNOWN_KEY', `Upload grant signed with an unknown key id "${payload.kid}"`);
+  }
+  const expected = sign(secretBytes(configured, `keys.${payload.kid}`), payloadSegment);
+  if (signature.byteLength !== expected.byteLength || !timingSafeEqual(signature, expected)) {
+    throw new GrantError('ERR_GRANT_SIGNATURE', 'Upload grant signature does not verify');
+  }
+  const now = (options.now ?? Date.now)();
+  const skew = options.clockSkewMs ?? DEFAULT_GRANT_CLOCK_SKEW_MS;
+  const expiresAt = payload.exp * 1000;
+  if (now > expiresAt + skew) {
+    throw new GrantError('ERR_GRANT_EXPIRED', `Upload grant expired at ${new Date(expiresAt).toISOString()}`);
+  }
+  return {
+    userId: payload.sub,
+    taskId: payload.tid,
+    key: traceKey({ userId: payload.sub, taskId: payload.tid }),
+    expiresAt: new Date(expiresAt),
+    kid: payload.kid,
+  };
+}

@@ -1,0 +1,470 @@
+/**
+ * The compress → spool stage: JSONL lines in, a sealed gzip body out, in bounded memory.
+ *
+ * `append` copies each line into a preallocated batch buffer (one UTF-8 encode, no allocation per
+ * line). A full batch becomes its own gzip member, compressed with async zlib on the libuv
+ * threadpool; members are emitted strictly in order, first to an in-memory list and, past
+ * `memoryThresholdBytes`, to a spill file. A producer that never yields to the event loop cannot
+ * let async results land, so past `maxInFlight` batches `append` compresses inline instead: the
+ * producer pays for the work it creates, and nothing queues without bound.
+ *
+ * @packageDocumentation
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, mkdirSync, openSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { gzipMember, gzipMemberCallback, gzipMemberSync } from '../compress/gzip-members.js';
+import { ConfigError, RecorderStateError, SpoolError } from '../errors.js';
+import { type SpillFiles, memoryBody, spilledBody } from './sealed-body.js';
+import {
+  HOSTNAME,
+  newStem,
+  ownedByThisProcess,
+  PART_SIDECAR_SUFFIX,
+  PART_SUFFIX,
+  removeFile,
+  writeJsonAtomic,
+  writeJsonAtomicSync,
+} from './spool-files.js';
+import type { EventSpool, EventSpoolOptions, SealedBody } from './types.js';
+
+/** Default uncompressed bytes per gzip member. */
+export const DEFAULT_BATCH_BYTES = 1024 * 1024;
+/** Default compressed bytes kept in memory before spilling to a file. */
+export const DEFAULT_MEMORY_THRESHOLD_BYTES = 8 * 1024 * 1024;
+/** Default batches compressing on the threadpool at once. */
+export const DEFAULT_MAX_IN_FLIGHT = 4;
+/** Room past `batchBytes` in a batch buffer, so a line up to the per-event limit never splits a batch early. */
+const BATCH_SLACK_BYTES = 256 * 1024;
+/** Finished members allowed to wait behind an unfinished async one before it is redone inline. */
+const MAX_WAITING_MEMBERS = 4;
+
+/** What a spill file's sidecar records (`<stem>.events.gz.part.json`). */
+export interface PartSidecar {
+  readonly version: 1;
+  /** Object key of the trace. */
+  readonly key: string;
+  /** Recording process. */
+  readonly pid: number;
+  /** Host of the recording process. */
+  readonly hostname: string;
+  /** When the spool was created (ISO 8601). */
+  readonly startedAt: string;
+  /** Present once sealed: the exact body, so a crash before upload loses nothing. */
+  readonly sealed?: {
+    readonly sha256: string;
+    readonly byteLength: number;
+    /** The header member, base64. */
+    readonly header: string;
+  };
+}
+
+/** The spool built by {@link createEventSpool}. */
+export interface GzipEventSpool extends EventSpool {
+  /** Compressed bytes emitted so far (members finished, in memory or in the spill file). */
+  readonly compressedBytes: number;
+  /** Members emitted so far. */
+  readonly members: number;
+  /** The spill file, once compressed output went past the memory threshold. */
+  readonly spillPath: string | undefined;
+  /**
+   * Compresses what is pending as its own member now and waits until every member is in memory
+   * or in the spill file: a recovery point for a process that may be killed. Changes where members
+   * are cut, so call it at deterministic points if byte-identical output matters.
+   */
+  flush(): Promise<void>;
+}
+
+interface Job {
+  /** Batch bytes being compressed asynchronously; kept to redo the work inline if needed. */
+  input: Buffer | undefined;
+  /** Buffer to return to the pool once zlib no longer reads `input`. */
+  pooled: Buffer | undefined;
+  member: Buffer | undefined;
+  done: boolean;
+  /** Redone inline; the async result is ignored when it lands. */
+  stolen: boolean;
+}
+
+function positiveInt(name: string, value: number | undefined, fallback: number, min: number, max: number) {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`, name);
+  }
+  return value;
+}
+
+/**
+ * Creates the spool a recorder appends serialized lines to.
+ *
+ * @throws {@link ConfigError} on an invalid option.
+ * @example
+ * const spool = createEventSpool({ spoolDir: os.tmpdir(), key: traceKey({ userId, taskId }) });
+ * spool.append(`${JSON.stringify(event)}\n`);
+ * const body = await spool.seal(`${JSON.stringify(header)}\n`);
+ */
+export function createEventSpool(opts: EventSpoolOptions): GzipEventSpool {
+  return new Spool(opts);
+}
+
+class Spool implements GzipEventSpool {
+  uncompressedBytes = 0;
+  compressedBytes = 0;
+  members = 0;
+
+  private readonly spoolDir: string;
+  private readonly key: string;
+  private readonly startedAt = new Date().toISOString();
+  private readonly batchBytes: number;
+  private readonly memoryThreshold: number;
+  private readonly maxInFlight: number;
+  private readonly gzipOpts: { level?: number };
+
+  private state: 'open' | 'sealing' | 'sealed' | 'discarded' = 'open';
+  private batch: Buffer;
+  private used = 0;
+  private readonly pool: Buffer[] = [];
+  /** Members not yet emitted, in order; the head is unfinished whenever the queue is non-empty. */
+  private queue: Job[] = [];
+  /** Async zlib calls whose callback has not run (stolen ones included: they still hold memory). */
+  private outstanding = 0;
+  private drainWaiters: Array<() => void> = [];
+  private chunks: Buffer[] = [];
+  private memoryBytes = 0;
+  private spill: SpillFiles | undefined;
+  private fd: number | undefined;
+  private fileBytes = 0;
+  private error: SpoolError | undefined;
+  private body: SealedBody | undefined;
+  private discarded: Promise<void> | undefined;
+
+  constructor(opts: EventSpoolOptions) {
+    if (typeof opts?.spoolDir !== 'string' || opts.spoolDir === '') {
+      throw new ConfigError('spoolDir must be a directory path', 'spoolDir');
+    }
+    this.spoolDir = resolve(opts.spoolDir);
+    this.key = opts.key;
+    this.batchBytes = positiveInt('batchBytes', opts.batchBytes, DEFAULT_BATCH_BYTES, 1, 64 * 1024 * 1024);
+    this.memoryThreshold = positiveInt(
+      'memoryThresholdBytes',
+      opts.memoryThresholdBytes,
+      DEFAULT_MEMORY_THRESHOLD_BYTES,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    );
+    this.maxInFlight = positiveInt('maxInFlight', opts.maxInFlight, DEFAULT_MAX_IN_FLIGHT, 0, 64);
+    const level = positiveInt('level', opts.level, -1, -1, 9);
+    this.gzipOpts = level === -1 ? {} : { level };
+    this.batch = this.takeBuffer();
+  }
+
+  get spillPath(): string | undefined {
+    return this.spill?.partPath;
+  }
+
+  append(line: string): void {
+    if (this.state !== 'open' || typeof line !== 'string') return;
+    try {
+      if (this.error !== undefined) {
+        this.uncompressedBytes += Buffer.byteLength(line);
+        return;
+      }
+      // A UTF-16 unit is at most 3 UTF-8 bytes: only near the end of a batch is the exact size needed.
+      if (this.used + line.length * 3 > this.batch.length) {
+        const bytes = Buffer.byteLength(line);
+        if (this.used + bytes > this.batch.length) {
+          this.flushBatch();
+          if (bytes > this.batch.length) {
+            this.uncompressedBytes += bytes;
+            this.submit(Buffer.from(line, 'utf8'), undefined);
+            return;
+          }
+        }
+      }
+      const written = this.batch.write(line, this.used);
+      this.used += written;
+      this.uncompressedBytes += written;
+      if (this.used >= this.batchBytes) this.flushBatch();
+    } catch (err) {
+      this.fail('Compressing trace events failed', err);
+    }
+  }
+
+  flush(): Promise<void> {
+    if (this.state !== 'open') return Promise.resolve();
+    this.flushBatch();
+    return this.whenDrained();
+  }
+
+  async seal(headerLine: string): Promise<SealedBody> {
+    if (this.state !== 'open') {
+      throw new RecorderStateError(`Cannot seal a spool that is ${this.state}`);
+    }
+    this.state = 'sealing';
+    this.flushBatch();
+    await this.whenDrained();
+    this.assertNotDiscarded();
+    if (this.error !== undefined) throw this.error;
+    try {
+      const line = headerLine.endsWith('\n') ? headerLine : `${headerLine}\n`;
+      const header = await gzipMember(Buffer.from(line, 'utf8'), this.gzipOpts);
+      this.assertNotDiscarded();
+      this.body = this.spill === undefined ? this.sealInMemory(header) : await this.sealSpilled(header, this.spill);
+      this.assertNotDiscarded();
+    } catch (err) {
+      if (err instanceof RecorderStateError || err instanceof SpoolError) throw err;
+      throw new SpoolError(`Sealing the trace body failed: ${describeError(err)}`, { cause: err });
+    }
+    this.state = 'sealed';
+    this.releaseBuffers();
+    return this.body;
+  }
+
+  discard(): Promise<void> {
+    this.discarded ??= (async () => {
+      this.state = 'discarded';
+      this.closeFile();
+      this.releaseBuffers();
+      this.chunks = [];
+      this.queue = [];
+      this.resolveDrainWaiters();
+      if (this.body !== undefined) await this.body.dispose();
+      else if (this.spill !== undefined) {
+        try {
+          await removeFile(this.spill.partPath);
+          await removeFile(this.spill.sidecarPath);
+        } finally {
+          ownedByThisProcess.delete(this.spill.partPath);
+        }
+      }
+    })();
+    return this.discarded;
+  }
+
+  private assertNotDiscarded(): void {
+    if ((this.state as string) === 'discarded') throw new RecorderStateError('The spool was discarded while sealing');
+  }
+
+  private takeBuffer(): Buffer {
+    return this.pool.pop() ?? Buffer.allocUnsafeSlow(this.batchBytes + BATCH_SLACK_BYTES);
+  }
+
+  private release(buf: Buffer | undefined): void {
+    if (buf !== undefined && this.pool.length <= this.maxInFlight && this.state === 'open') this.pool.push(buf);
+  }
+
+  private releaseBuffers(): void {
+    this.pool.length = 0;
+    this.batch = Buffer.alloc(0);
+    this.used = 0;
+  }
+
+  /** Hands the pending batch to compression. */
+  private flushBatch(): void {
+    if (this.used === 0 || this.error !== undefined) return;
+    const pooled = this.batch;
+    const input = pooled.subarray(0, this.used);
+    this.batch = this.takeBuffer();
+    this.used = 0;
+    this.submit(input, pooled);
+  }
+
+  private submit(input: Buffer, pooled: Buffer | undefined): void {
+    if (this.outstanding < this.maxInFlight) {
+      const job: Job = { input, pooled, member: undefined, done: false, stolen: false };
+      this.queue.push(job);
+      this.outstanding++;
+      gzipMemberCallback(input, this.gzipOpts, (err, member) => this.onCompressed(job, err, member));
+      return;
+    }
+    // The threadpool is saturated, or the producer is not yielding so results cannot land: compress
+    // here. This is the backpressure.
+    const member = this.compressInline(input);
+    this.release(pooled);
+    if (member === undefined) return;
+    this.queue.push({ input: undefined, pooled: undefined, member, done: true, stolen: false });
+    this.drain();
+    let waiting = 0;
+    for (const job of this.queue) if (job.done) waiting++;
+    if (waiting > MAX_WAITING_MEMBERS) this.stealUnfinished();
+  }
+
+  private onCompressed(job: Job, err: Error | null, member: Buffer | undefined): void {
+    this.outstanding--;
+    job.input = undefined;
+    this.release(job.pooled);
+    job.pooled = undefined;
+    if (job.stolen || this.state === 'discarded') return;
+    job.done = true;
+    if (err !== null || member === undefined) this.fail('Compressing trace events failed', err);
+    else job.member = member;
+    this.drain();
+  }
+
+  /**
+   * Redoes every unfinished async job inline, in order, so the members waiting behind them can be
+   * emitted. Only happens when the producer has not yielded for `maxInFlight + MAX_WAITING_MEMBERS`
+   * batches; zlib gives the same bytes either way.
+   */
+  private stealUnfinished(): void {
+    for (const job of this.queue) {
+      if (job.done || job.input === undefined) continue;
+      job.member = this.compressInline(job.input);
+      job.done = true;
+      job.stolen = true;
+    }
+    this.drain();
+  }
+
+  private compressInline(input: Buffer): Buffer | undefined {
+    try {
+      return gzipMemberSync(input, this.gzipOpts);
+    } catch (err) {
+      this.fail('Compressing trace events failed', err);
+      return undefined;
+    }
+  }
+
+  /** Emits finished members from the head of the queue, in order. */
+  private drain(): void {
+    while (this.queue.length > 0 && this.queue[0]!.done) {
+      const job = this.queue.shift()!;
+      if (job.member !== undefined) this.emit(job.member);
+    }
+    if (this.queue.length === 0) this.resolveDrainWaiters();
+  }
+
+  private whenDrained(): Promise<void> {
+    if (this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private resolveDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private emit(member: Buffer): void {
+    if (this.error !== undefined || this.state === 'discarded') return;
+    this.members++;
+    this.compressedBytes += member.length;
+    if (this.fd === undefined && this.memoryBytes + member.length > this.memoryThreshold) this.startSpill();
+    if (this.error !== undefined) return;
+    if (this.fd !== undefined) this.writeToFile(member);
+    else {
+      this.chunks.push(member);
+      this.memoryBytes += member.length;
+    }
+  }
+
+  /** Moves the in-memory members to a new spill file; later members append to it. */
+  private startSpill(): void {
+    const stem = newStem();
+    const files = {
+      partPath: join(this.spoolDir, `${stem}${PART_SUFFIX}`),
+      sidecarPath: join(this.spoolDir, `${stem}${PART_SIDECAR_SUFFIX}`),
+      eventsBytes: 0,
+    };
+    try {
+      mkdirSync(this.spoolDir, { recursive: true });
+      // Registered before the sidecar exists, so a recovery scan in this process never takes it.
+      ownedByThisProcess.add(files.partPath);
+      const sidecar: PartSidecar = {
+        version: 1,
+        key: this.key,
+        pid: process.pid,
+        hostname: HOSTNAME,
+        startedAt: this.startedAt,
+      };
+      // Sidecar first: a .part never exists without the key it belongs to.
+      writeJsonAtomicSync(files.sidecarPath, sidecar);
+      this.spill = files;
+      this.fd = openSync(files.partPath, 'wx', 0o600);
+    } catch (err) {
+      this.fail(`Cannot create a spill file in ${this.spoolDir}`, err);
+      return;
+    }
+    const chunks = this.chunks;
+    this.chunks = [];
+    this.memoryBytes = 0;
+    for (const chunk of chunks) this.writeToFile(chunk);
+  }
+
+  private writeToFile(member: Buffer): void {
+    if (this.fd === undefined || this.error !== undefined) return;
+    try {
+      // Synchronous on purpose: a producer that never yields would let a write stream buffer without
+      // bound. Writes land in the page cache; members are ~1/5 of a batch.
+      let off = 0;
+      while (off < member.length) off += writeSync(this.fd, member, off, member.length - off, this.fileBytes + off);
+      this.fileBytes += member.length;
+    } catch (err) {
+      this.fail(`Writing the spill file in ${this.spoolDir} failed`, err);
+    }
+  }
+
+  private closeFile(): void {
+    if (this.fd === undefined) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // Already closed or never usable; the error that matters was recorded when writing.
+    }
+    this.fd = undefined;
+  }
+
+  /** Records the first failure; later appends become no-ops and `seal` rejects with it. */
+  private fail(what: string, cause: unknown): void {
+    if (this.error !== undefined) return;
+    this.error = new SpoolError(`${what}: ${describeError(cause)}`, { cause });
+    this.closeFile();
+    this.chunks = [];
+    this.memoryBytes = 0;
+    this.used = 0;
+  }
+
+  private sealInMemory(header: Buffer): SealedBody {
+    const hash = createHash('sha256').update(header);
+    for (const chunk of this.chunks) hash.update(chunk);
+    const body = memoryBody([header, ...this.chunks], hash.digest('hex'));
+    this.chunks = [];
+    this.memoryBytes = 0;
+    return body;
+  }
+
+  private async sealSpilled(header: Buffer, spill: SpillFiles): Promise<SealedBody> {
+    this.closeFile();
+    const files: SpillFiles = { ...spill, eventsBytes: this.fileBytes };
+    // SHA-256 cannot prepend: the hash of header ++ events needs the events after the header, so
+    // the spill file is streamed once here rather than hashed while writing.
+    const hash = createHash('sha256').update(header);
+    let read = 0;
+    for await (const chunk of createReadStream(files.partPath, { highWaterMark: 1024 * 1024 })) {
+      hash.update(chunk as Buffer);
+      read += (chunk as Buffer).length;
+    }
+    if (read !== files.eventsBytes) {
+      throw new SpoolError(`The spill file changed size while recording (${read} != ${files.eventsBytes} bytes)`);
+    }
+    const sha256 = hash.digest('hex');
+    const sidecar: PartSidecar = {
+      version: 1,
+      key: this.key,
+      pid: process.pid,
+      hostname: HOSTNAME,
+      startedAt: this.startedAt,
+      sealed: { sha256, byteLength: header.length + files.eventsBytes, header: header.toString('base64') },
+    };
+    await writeJsonAtomic(files.sidecarPath, sidecar);
+    return spilledBody(header, files, sha256);
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === undefined ? err.message : `${code}: ${err.message}`;
+  }
+  return String(err);
+}

@@ -1,0 +1,227 @@
+/**
+ * The one retry policy every transport shares (as OpenTelemetry's `retrying-transport.ts`):
+ * {@link withRetry} wraps any {@link TraceTransport}; transports themselves make one attempt.
+ *
+ * Exponential backoff with full jitter (`delay = random(0, min(maxDelayMs, minDelayMs * 2^n))`),
+ * `Retry-After` honoured, an overall deadline and prompt aborts, on top of p-retry's loop. The
+ * delay is computed and slept here rather than by p-retry, whose `randomize` multiplies by 1–2
+ * (not full jitter) and cannot honour `Retry-After`.
+ *
+ * @packageDocumentation
+ */
+import { setTimeout as sleepTimer } from 'node:timers/promises';
+import pRetry from 'p-retry';
+import { UploadError } from '../errors.js';
+import { isRetryable } from './is-retryable.js';
+import { toUploadError } from './transports/error-mapping.js';
+import type { TraceArtifact, TraceTransport, UploadOptions, UploadReceipt } from './types.js';
+
+/** How a wrapped transport retries. Every field is optional. */
+export interface RetryPolicy {
+  /** Retries after the first attempt. Default 4 (five attempts in all). */
+  readonly retries?: number | undefined;
+  /** Backoff base: the cap of the first retry's delay, in ms. Default 250. */
+  readonly minDelayMs?: number | undefined;
+  /** Largest backoff cap, in ms. Default 20 000. */
+  readonly maxDelayMs?: number | undefined;
+  /**
+   * Overall bound on one upload, retries and sleeps included, in ms. Default 120 000.
+   * Passing it rejects with `ERR_UPLOAD_DEADLINE`.
+   */
+  readonly deadlineMs?: number | undefined;
+  /** Called before each backoff sleep (for logs and metrics). Its errors are ignored. */
+  readonly onRetry?: ((event: RetryEvent) => void) | undefined;
+  /** Source of randomness in [0, 1) for the jitter. Default `Math.random`; inject for tests. */
+  readonly random?: (() => number) | undefined;
+  /** Sleeps `ms`, rejecting when `signal` aborts. Default a timer; inject for tests. */
+  readonly sleep?: ((ms: number, signal: AbortSignal) => Promise<void>) | undefined;
+}
+
+/** What {@link RetryPolicy.onRetry} is told before a backoff sleep. */
+export interface RetryEvent {
+  /** The attempt that just failed (1-based). */
+  readonly attempt: number;
+  /** The sleep before the next attempt, in ms. */
+  readonly delayMs: number;
+  /** Why the attempt failed. Its message is safe to log. */
+  readonly error: UploadError;
+}
+
+/** Defaults of {@link RetryPolicy}. */
+export const DEFAULT_RETRY_POLICY = {
+  retries: 4,
+  minDelayMs: 250,
+  maxDelayMs: 20_000,
+  deadlineMs: 120_000,
+} as const;
+
+type ResolvedPolicy = Required<Omit<RetryPolicy, 'onRetry'>> & Pick<RetryPolicy, 'onRetry'>;
+
+const WRAPPED = Symbol('agent-trace.retry.inner');
+
+/** A transport returned by {@link withRetry}; remembers the transport it wraps. */
+interface RetryingTransport extends TraceTransport {
+  readonly [WRAPPED]: TraceTransport;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number, integer = false): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
+    throw new RangeError(`RetryPolicy.${name} must be a non-negative ${integer ? 'integer' : 'number'}`);
+  }
+  return value;
+}
+
+function resolvePolicy(policy: RetryPolicy = {}): ResolvedPolicy {
+  const minDelayMs = nonNegative('minDelayMs', policy.minDelayMs, DEFAULT_RETRY_POLICY.minDelayMs);
+  const maxDelayMs = nonNegative('maxDelayMs', policy.maxDelayMs, DEFAULT_RETRY_POLICY.maxDelayMs);
+  return {
+    retries: nonNegative('retries', policy.retries, DEFAULT_RETRY_POLICY.retries, true),
+    minDelayMs,
+    maxDelayMs: Math.max(minDelayMs, maxDelayMs),
+    deadlineMs: nonNegative('deadlineMs', policy.deadlineMs, DEFAULT_RETRY_POLICY.deadlineMs),
+    onRetry: policy.onRetry,
+    random: policy.random ?? Math.random,
+    sleep: policy.sleep ?? ((ms, signal) => sleepTimer(ms, undefined, { signal })),
+  };
+}
+
+/**
+ * The full-jitter backoff before retry number `retryIndex` (0 for the first retry):
+ * uniform in `[0, min(maxDelayMs, minDelayMs * 2^retryIndex))`.
+ */
+export function backoffDelay(
+  retryIndex: number,
+  policy: Pick<RetryPolicy, 'minDelayMs' | 'maxDelayMs'> = {},
+  random: () => number = Math.random,
+): number {
+  const min = policy.minDelayMs ?? DEFAULT_RETRY_POLICY.minDelayMs;
+  const max = Math.max(min, policy.maxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs);
+  const cap = Math.min(max, min * 2 ** retryIndex);
+  return Math.floor(random() * cap);
+}
+
+/**
+ * Wraps `transport` with the shared retry policy: network errors, 408, 429, 5xx and S3
+ * `SlowDown`/`RequestTimeout` are retried with full-jitter exponential backoff (or after the
+ * server's `Retry-After`); other failures, an abort and the deadline end the upload at once.
+ * The receipt's `attempts`, and the final error's, count every attempt made.
+ *
+ * Wrapping a transport that is already wrapped replaces its policy instead of nesting loops.
+ *
+ * @example
+ * const transport = withRetry(myTransport, { retries: 2, deadlineMs: 30_000 });
+ */
+export function withRetry(transport: TraceTransport, policy?: RetryPolicy): TraceTransport {
+  const inner = (transport as Partial<RetryingTransport>)[WRAPPED] ?? transport;
+  const resolved = resolvePolicy(policy);
+  const wrapped: RetryingTransport = {
+    name: inner.name,
+    [WRAPPED]: inner,
+    upload: (artifact, opts) => uploadWithRetry(inner, resolved, artifact, opts ?? {}),
+  };
+  return wrapped;
+}
+
+/** The transport `transport` wraps, or `transport` itself when it is not retry-wrapped. */
+export function unwrapRetry(transport: TraceTransport): TraceTransport {
+  return (transport as Partial<RetryingTransport>)[WRAPPED] ?? transport;
+}
+
+/** Applies the `retry` option of a built-in transport factory: a policy, the default, or `false` for none. */
+export function applyRetryOption(transport: TraceTransport, retry: RetryPolicy | false | undefined): TraceTransport {
+  return retry === false ? transport : withRetry(transport, retry);
+}
+
+class DeadlineReason extends Error {}
+
+async function uploadWithRetry(
+  transport: TraceTransport,
+  policy: ResolvedPolicy,
+  artifact: TraceArtifact,
+  opts: UploadOptions,
+): Promise<UploadReceipt> {
+  const name = transport.name;
+  const started = performance.now();
+  const deadlineAt = started + policy.deadlineMs;
+  const deadline = new AbortController();
+  // unref: the deadline only bounds work that is itself keeping the process alive.
+  const timer = setTimeout(() => deadline.abort(new DeadlineReason('deadline')), policy.deadlineMs);
+  timer.unref();
+  const userSignal = opts.signal;
+  const signal = userSignal ? AbortSignal.any([userSignal, deadline.signal]) : deadline.signal;
+  let attempts = 0;
+
+  // Maps "the combined signal fired" to the right code: the caller's abort wins over the deadline.
+  const stopped = (cause: unknown): UploadError | undefined => {
+    if (userSignal?.aborted) {
+      return new UploadError('ERR_UPLOAD_ABORTED', `${name}: upload aborted`, { transport: name, cause });
+    }
+    if (deadline.signal.aborted) return deadlineError(name, policy.deadlineMs, cause);
+    return undefined;
+  };
+
+  try {
+    const receipt = await pRetry(
+      async (attemptNumber) => {
+        attempts = attemptNumber;
+        const before = stopped(undefined);
+        if (before) throw before;
+        try {
+          return await transport.upload(artifact, { signal });
+        } catch (err) {
+          throw stopped(err) ?? toUploadError(err, name, signal);
+        }
+      },
+      {
+        retries: policy.retries,
+        // Backoff is slept in shouldRetry below, so p-retry itself must not wait.
+        minTimeout: 0,
+        shouldRetry: async ({ error, retriesConsumed }) => {
+          if (!isRetryable(error)) return false;
+          const err = error as UploadError;
+          const jitter = backoffDelay(retriesConsumed, policy, policy.random);
+          const delayMs = err.retryAfterMs !== undefined ? Math.max(err.retryAfterMs, jitter) : jitter;
+          // Waiting past the deadline only to be cut off: give up now, with the real cause.
+          if (performance.now() + delayMs >= deadlineAt) throw deadlineError(name, policy.deadlineMs, err);
+          try {
+            policy.onRetry?.({ attempt: retriesConsumed + 1, delayMs, error: err });
+          } catch {
+            // A logging hook must not change the outcome.
+          }
+          try {
+            await policy.sleep(delayMs, signal);
+          } catch (sleepErr) {
+            throw stopped(sleepErr) ?? sleepErr;
+          }
+          const after = stopped(undefined);
+          if (after) throw after;
+          return true;
+        },
+      },
+    );
+    return { ...receipt, attempts };
+  } catch (err) {
+    const final = isStop(err) ? err : (stopped(err) ?? toUploadError(err, name, signal));
+    final.attempts = attempts;
+    throw final;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function isStop(err: unknown): err is UploadError {
+  return err instanceof UploadError && (err.code === 'ERR_UPLOAD_ABORTED' || err.code === 'ERR_UPLOAD_DEADLINE');
+}
+
+function deadlineError(transport: string, deadlineMs: number, cause: unknown): UploadError {
+  const last = cause instanceof UploadError ? cause : undefined;
+  const why = last ? ` (last error: ${last.message})` : '';
+  return new UploadError('ERR_UPLOAD_DEADLINE', `${transport}: upload deadline of ${deadlineMs} ms passed${why}`, {
+    transport,
+    ...(last?.status !== undefined ? { status: last.status } : {}),
+    ...(last?.s3Code !== undefined ? { s3Code: last.s3Code } : {}),
+    retryable: false,
+    cause,
+  });
+}

@@ -1,0 +1,248 @@
+/**
+ * The one undici PUT of an artifact to a presigned URL, shared by the presigned-PUT transport
+ * and the uploader Lambda's large-body path: local checks before any byte is sent (scheme, the
+ * URL names exactly the artifact's key, not yet expired), a streamed body with a known
+ * Content-Length, S3 error parsing, and one refresh of an expired URL.
+ *
+ * @packageDocumentation
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { type Readable, Transform } from 'node:stream';
+import { type Dispatcher, request } from 'undici';
+import { describeUrl, UploadError } from '../../errors.js';
+import { TRACE_CONTENT_TYPE, type TraceArtifact, type UploadReceipt } from '../types.js';
+import { safeErrorMessage, toUploadError } from './error-mapping.js';
+import { discardBody, headerValue, readBodyPrefix } from './http-body.js';
+import { isPresignedUrlExpired, uploadUrlProblem, urlObjectLocation } from './presigned-url.js';
+import { isExpiredUrlResponse, parseS3ErrorXml, uploadErrorFromResponse } from './s3-error.js';
+
+/** A URL to PUT to, plus any headers its signature requires. */
+export interface PresignedTarget {
+  /** The presigned URL. Never logged or put in an error; only `describeUrl(url)` is. */
+  readonly url: string;
+  /**
+   * Headers the uploader must send because they were signed into the URL, e.g. a signed
+   * `x-amz-checksum-sha256`. Content-Type and Content-Length are always sent.
+   */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+}
+
+/** HTTP knobs shared by the transports that PUT to presigned URLs. */
+export interface HttpPutOptions {
+  /** undici dispatcher (an Agent, a ProxyAgent, a MockAgent in tests). Default: the global one. */
+  readonly dispatcher?: Dispatcher | undefined;
+  /** Longest wait for response headers, refreshed while the body is being sent, in ms. Default 60 000. */
+  readonly headersTimeoutMs?: number | undefined;
+  /** Longest gap between response body chunks, in ms. Default 60 000. */
+  readonly bodyTimeoutMs?: number | undefined;
+  /**
+   * Compare the response ETag with the MD5 of the bytes sent (single PUTs to plaintext or
+   * SSE-S3 buckets only; skipped for SSE-KMS/SSE-C, whose ETags are not MD5s). Costs an MD5
+   * pass over the body. Default false.
+   */
+  readonly verifyEtag?: boolean | undefined;
+}
+
+/** Headers a target may not override: the body's own framing and type are ours. */
+const RESERVED_HEADERS = new Set(['content-length', 'content-type', 'content-encoding', 'transfer-encoding', 'host']);
+
+type PutOutcome =
+  | { readonly ok: true; readonly receipt: UploadReceipt }
+  | { readonly ok: false; readonly error: UploadError; readonly expired: boolean };
+
+function rejected(transport: string, message: string): UploadError {
+  return new UploadError('ERR_UPLOAD_REJECTED', `${transport}: ${message}`, { transport, retryable: false });
+}
+
+/**
+ * Checks a target before any byte is sent: a usable URL that writes exactly `artifact.key`.
+ * Returns the parsed URL and the bucket when the URL names one.
+ */
+export function checkTarget(
+  target: PresignedTarget,
+  artifact: TraceArtifact,
+  transport: string,
+): { url: URL; bucket: string | undefined } {
+  if (typeof target?.url !== 'string') throw rejected(transport, 'the upload URL is not a string');
+  const problem = uploadUrlProblem(target.url);
+  if (problem !== undefined) throw rejected(transport, `the upload URL ${problem}`);
+  const url = new URL(target.url);
+  const location = urlObjectLocation(url, artifact.key);
+  if (location === undefined) {
+    // Defence in depth: a URL minted for another key (another task, another user) is never used.
+    throw rejected(transport, `the upload URL ${describeUrl(url)} does not name the key ${artifact.key}`);
+  }
+  return { url, bucket: location.bucket };
+}
+
+function md5Tap(hash: Hash): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+  });
+}
+
+/** Whether the response's ETag can be compared with an MD5 of the body (S3's documented cases). */
+function etagIsMd5(etag: string, headers: Record<string, string | string[] | undefined>): boolean {
+  const sse = headerValue(headers, 'x-amz-server-side-encryption');
+  if (sse !== undefined && sse.startsWith('aws:kms')) return false;
+  if (headerValue(headers, 'x-amz-server-side-encryption-customer-algorithm') !== undefined) return false;
+  return /^"?[0-9a-f]{32}"?$/i.test(etag);
+}
+
+/** One PUT of the artifact to `target`. Local refusals throw; server answers come back as outcomes. */
+export async function putOnce(
+  target: PresignedTarget,
+  artifact: TraceArtifact,
+  options: HttpPutOptions & { readonly transport: string; readonly signal?: AbortSignal | undefined },
+): Promise<PutOutcome> {
+  const { transport, signal } = options;
+  const { url, bucket } = checkTarget(target, artifact, transport);
+  const safeTarget = describeUrl(url);
+  if (signal?.aborted) throw toUploadError(signal.reason, transport, signal);
+
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(target.headers ?? {})) {
+    if (!RESERVED_HEADERS.has(name.toLowerCase())) headers[name.toLowerCase()] = value;
+  }
+  headers['content-type'] = TRACE_CONTENT_TYPE;
+  headers['content-length'] = String(artifact.byteLength);
+
+  const source = artifact.open();
+  const md5 = options.verifyEtag ? createHash('md5') : undefined;
+  let body: Readable = source;
+  if (md5) {
+    const tap = md5Tap(md5);
+    source.on('error', (err) => tap.destroy(err));
+    body = source.pipe(tap);
+  }
+
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await request(url, {
+      method: 'PUT',
+      headers,
+      body,
+      signal,
+      dispatcher: options.dispatcher,
+      headersTimeout: options.headersTimeoutMs ?? 60_000,
+      bodyTimeout: options.bodyTimeoutMs ?? 60_000,
+    });
+  } catch (err) {
+    const mapped = toUploadError(err, transport, signal);
+    if (mapped.code === 'ERR_UPLOAD_NETWORK') {
+      throw new UploadError(
+        'ERR_UPLOAD_NETWORK',
+        `${transport}: PUT ${safeTarget} failed: ${safeErrorMessage(err)}`,
+        { transport, retryable: true, cause: err },
+      );
+    }
+    throw mapped;
+  } finally {
+    // undici owns the body while sending; make sure a file handle never outlives the attempt.
+    if (!source.destroyed && !source.readableEnded) source.destroy();
+  }
+
+  const { statusCode, headers: responseHeaders } = response;
+  if (statusCode >= 200 && statusCode < 300) {
+    await discardBody(response.body);
+    const etag = headerValue(responseHeaders, 'etag');
+    if (md5 && etag !== undefined && etagIsMd5(etag, responseHeaders)) {
+      const sent = md5.digest('hex');
+      if (etag.replace(/"/g, '').toLowerCase() !== sent) {
+        const error = new UploadError(
+          'ERR_UPLOAD_CHECKSUM',
+          `${transport}: the stored object's ETag does not match the MD5 of the bytes sent to ${safeTarget}`,
+          { transport, status: statusCode, retryable: false },
+        );
+        return { ok: false, error, expired: false };
+      }
+    }
+    return {
+      ok: true,
+      receipt: {
+        key: artifact.key,
+        ...(bucket !== undefined ? { uri: `s3://${bucket}/${artifact.key}` } : {}),
+        ...(etag !== undefined ? { etag } : {}),
+      },
+    };
+  }
+
+  const text = await readBodyPrefix(response.body);
+  const details = parseS3ErrorXml(text);
+  const error = uploadErrorFromResponse({
+    transport,
+    target: safeTarget,
+    status: statusCode,
+    headers: responseHeaders,
+    body: text,
+  });
+  // A 403 for a URL whose own expiry has passed is an expiry, whatever the body says.
+  const expired = isExpiredUrlResponse(statusCode, details) || (statusCode === 403 && isPresignedUrlExpired(url));
+  return { ok: false, error, expired };
+}
+
+function expiredError(transport: string, artifact: TraceArtifact, why: string, last?: UploadError): UploadError {
+  return new UploadError('ERR_UPLOAD_URL_EXPIRED', `${transport}: the upload URL for ${artifact.key} ${why}`, {
+    transport,
+    ...(last?.status !== undefined ? { status: last.status } : {}),
+    ...(last?.s3Code !== undefined ? { s3Code: last.s3Code } : {}),
+    retryable: false,
+    ...(last ? { cause: last } : {}),
+  });
+}
+
+function isExpiredTarget(target: PresignedTarget): boolean {
+  try {
+    return isPresignedUrlExpired(new URL(target.url));
+  } catch {
+    return false; // checkTarget reports the bad URL
+  }
+}
+
+/**
+ * Uploads to a presigned target, refreshing an expired URL at most once: before sending when
+ * the URL's own expiry has passed, or after S3 answers that it has. Without `refresh` (a fixed
+ * URL) an expired URL is `ERR_UPLOAD_URL_EXPIRED`.
+ */
+export async function uploadToPresignedTarget(params: {
+  readonly artifact: TraceArtifact;
+  readonly transport: string;
+  readonly signal?: AbortSignal | undefined;
+  readonly http: HttpPutOptions;
+  /** The target to try first. */
+  readonly target: PresignedTarget;
+  /** Asks for a fresh target; `undefined` when the URL cannot be refreshed. */
+  readonly refresh?: (() => Promise<PresignedTarget>) | undefined;
+}): Promise<UploadReceipt> {
+  const { artifact, transport, refresh } = params;
+  const put = (target: PresignedTarget) =>
+    putOnce(target, artifact, { ...params.http, transport, signal: params.signal });
+
+  let target = params.target;
+  let refreshed = false;
+  if (isExpiredTarget(target)) {
+    if (!refresh) throw expiredError(transport, artifact, 'expired before the upload started and cannot be refreshed');
+    target = await refresh();
+    refreshed = true;
+    if (isExpiredTarget(target)) throw expiredError(transport, artifact, 'was refreshed but the new one has expired too');
+  }
+
+  const first = await put(target);
+  if (first.ok) return first.receipt;
+  if (!first.expired) throw first.error;
+  if (refreshed || !refresh) {
+    throw expiredError(transport, artifact, refresh ? 'expired again after a refresh' : 'has expired and cannot be refreshed', first.error);
+  }
+
+  target = await refresh();
+  if (isExpiredTarget(target)) {
+    throw expiredError(transport, artifact, 'was refreshed but the new one has expired too', first.error);
+  }
+  const second = await put(target);
+  if (second.ok) return second.receipt;
+  if (second.expired) throw expiredError(transport, artifact, 'expired again after a refresh', second.error);
+  throw second.error;
+}

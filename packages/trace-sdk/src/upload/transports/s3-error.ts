@@ -1,0 +1,79 @@
+/**
+ * S3's error responses: the XML body (`<Error><Code>…</Code><Message>…</Message></Error>`),
+ * `Retry-After`, and what they mean for a retry.
+ *
+ * @packageDocumentation
+ */
+import { UploadError } from '../../errors.js';
+import { isRetryableStatus } from '../is-retryable.js';
+import { parseRetryAfter, safeText } from './error-mapping.js';
+import { headerValue } from './http-body.js';
+
+/** `Code` and `Message` of an S3 XML error body; either may be missing. */
+export interface S3ErrorDetails {
+  readonly code?: string | undefined;
+  readonly message?: string | undefined;
+}
+
+const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function decodeXml(text: string): string {
+  return text.replace(/&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-f]+);/gi, (all, entity: string) => {
+    if (entity[0] === '#') {
+      const point = entity[1] === 'x' || entity[1] === 'X' ? Number.parseInt(entity.slice(2), 16) : Number(entity.slice(1));
+      return Number.isInteger(point) && point >= 0 && point <= 0x10ffff ? String.fromCodePoint(point) : all;
+    }
+    return XML_ENTITIES[entity.toLowerCase()] ?? all;
+  });
+}
+
+function element(xml: string, name: string): string | undefined {
+  // Only the top-level <Error> children matter; S3 error bodies are flat.
+  const match = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(xml);
+  return match?.[1] === undefined ? undefined : decodeXml(match[1]).trim();
+}
+
+/** Parses an S3 XML error body. Returns empty details for anything that is not one. */
+export function parseS3ErrorXml(body: string): S3ErrorDetails {
+  if (!body.includes('<Error')) return {};
+  return { code: element(body, 'Code'), message: element(body, 'Message') };
+}
+
+/** Error codes S3 answers when a presigned URL or the credentials that signed it have expired. */
+const EXPIRED_CREDENTIAL_CODES: ReadonlySet<string> = new Set(['ExpiredToken', 'TokenRefreshRequired']);
+
+/**
+ * True when a response says the presigned URL has expired: 403 `AccessDenied` "Request has
+ * expired", or the signing credentials' session expired (`ExpiredToken`).
+ */
+export function isExpiredUrlResponse(status: number, details: S3ErrorDetails): boolean {
+  if (details.code !== undefined && EXPIRED_CREDENTIAL_CODES.has(details.code)) return true;
+  return status === 403 && /request has expired/i.test(details.message ?? '');
+}
+
+/**
+ * Builds the {@link UploadError} for a non-2xx response to a PUT: status, S3 code, a safe
+ * message, `Retry-After`, and `retryable` by the shared rule.
+ */
+export function uploadErrorFromResponse(params: {
+  readonly transport: string;
+  /** Where the request went, already made safe (e.g. by `describeUrl`). */
+  readonly target: string;
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}): UploadError {
+  const details = parseS3ErrorXml(params.body);
+  const retryAfterMs = parseRetryAfter(headerValue(params.headers, 'retry-after'));
+  const code = details.code;
+  const summary = [String(params.status), code, details.message ? safeText(details.message) : undefined]
+    .filter((part) => part !== undefined && part !== '')
+    .join(' ');
+  return new UploadError('ERR_UPLOAD_HTTP', `${params.transport}: PUT ${params.target} failed: ${summary}`, {
+    transport: params.transport,
+    status: params.status,
+    ...(code !== undefined ? { s3Code: code } : {}),
+    retryable: isRetryableStatus(params.status, code),
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  });
+}

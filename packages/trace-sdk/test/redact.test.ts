@@ -1,0 +1,278 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BUILTIN_REDACTION_LABELS,
+  ConfigError,
+  RedactionFailure,
+  Redactor,
+  redactSecrets,
+  secretLabelForKey,
+} from '../src/index.js';
+
+// Fixtures are assembled from pieces so no scanner mistakes this file for a leaked credential.
+const AKIA = `AKIA${'IOSFODNN7EXAMPLE'}`;
+const ASIA = `ASIA${'Y34FZKBOKMUTVV7A'}`;
+const SECRET = `wJalrXUtnFEMI/K7MDENG/bPxRfiCY${'EXAMPLEKEY'}`;
+const GHP = `ghp_${'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8'}`;
+const PAT = `github_pat_${'11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTU'}`;
+const JWT = `eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.${'dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U'}`;
+const SIG = 'a'.repeat(20) + '0123456789abcdef'.repeat(2) + 'b'.repeat(12);
+const PEM_BODY = 'MIIEowIBAAKCAQEA7Zq\nbGx1c3RyYXRpb24ga2V5\n';
+
+function redact(s: string) {
+  const r = new Redactor();
+  const out = r.redact(s);
+  return { out, count: r.count };
+}
+
+/** Each built-in pattern: strings it must redact (with the expected output) and strings it must leave alone. */
+const cases: Record<string, { positive: [string, string][]; negative: string[] }> = {
+  'AWS-ACCESS-KEY-ID': {
+    positive: [
+      [`key=${AKIA}`, 'key=[REDACTED-AWS-ACCESS-KEY-ID]'],
+      [`"${ASIA}",`, '"[REDACTED-AWS-ACCESS-KEY-ID]",'],
+      [`id ${AKIA}.`, 'id [REDACTED-AWS-ACCESS-KEY-ID].'],
+    ],
+    negative: [
+      `AKIA${'IOSFODNN7EXAMPL'}`, // 15 characters after the prefix
+      `AKIA${'IOSFODNN7EXAMPLEX'}`, // 17: part of a longer token
+      `akia${'iosfodnn7example'}`,
+      `XAKIA${'IOSFODNN7EXAMPLE'}`,
+      'ASIA is a continent',
+    ],
+  },
+  'AWS-SECRET-KEY': {
+    positive: [
+      [`aws_secret_access_key = ${SECRET}`, 'aws_secret_access_key = [REDACTED-AWS-SECRET-KEY]'],
+      [`AWS_SECRET_ACCESS_KEY=${SECRET}`, 'AWS_SECRET_ACCESS_KEY=[REDACTED-AWS-SECRET-KEY]'],
+      [`"SecretAccessKey": "${SECRET}"`, '"SecretAccessKey": "[REDACTED-AWS-SECRET-KEY]"'],
+      [`export AWS_SECRET_ACCESS_KEY='${SECRET}'`, "export AWS_SECRET_ACCESS_KEY='[REDACTED-AWS-SECRET-KEY]'"],
+      [`secretAccessKey: ${SECRET}\n`, 'secretAccessKey: [REDACTED-AWS-SECRET-KEY]\n'],
+    ],
+    negative: [
+      `aws_secret_access_key = ${SECRET.slice(1)}`, // 39 characters
+      'aws_secret_access_key is required',
+      `the value ${SECRET} alone has no name`,
+      'secret: hunter2',
+    ],
+  },
+  'AWS-SECURITY-TOKEN': {
+    positive: [
+      [`aws_session_token=${'FwoGZXIvYXdzEJr'.repeat(4)}`, 'aws_session_token=[REDACTED-AWS-SECURITY-TOKEN]'],
+      [
+        `?X-Amz-Security-Token=IQoJb3JpZ2luX2VjE%2F&X-Amz-Date=20240101T000000Z`,
+        '?X-Amz-Security-Token=[REDACTED-AWS-SECURITY-TOKEN]&X-Amz-Date=20240101T000000Z',
+      ],
+      ['x-amz-security-token: abcDEF123', 'x-amz-security-token: [REDACTED-AWS-SECURITY-TOKEN]'],
+    ],
+    negative: ['aws_session_token=short', 'the session token expired', 'X-Amz-Security-Token is a header'],
+  },
+  'GITHUB-TOKEN': {
+    positive: [
+      [`token ${GHP}`, 'token [REDACTED-GITHUB-TOKEN]'],
+      [`GH=${PAT}`, 'GH=[REDACTED-GITHUB-TOKEN]'],
+      [`gho_${'x'.repeat(36)} ghs_${'Y9'.repeat(18)}`, '[REDACTED-GITHUB-TOKEN] [REDACTED-GITHUB-TOKEN]'],
+      [
+        'git clone https://x-access-token:v1.0123abcdef@github.com/org/repo.git',
+        'git clone https://x-access-token:[REDACTED-GITHUB-TOKEN]@github.com/org/repo.git',
+      ],
+      [
+        `https://x-access-token:${GHP}@github.com/o/r`,
+        'https://x-access-token:[REDACTED-GITHUB-TOKEN]@github.com/o/r',
+      ],
+    ],
+    negative: [
+      `ghp_${'a'.repeat(35)}`,
+      `ghx_${'a'.repeat(36)}`,
+      `xghp_${'a'.repeat(36)}`,
+      'github_pat_short',
+      'set the x-access-token header',
+    ],
+  },
+  'PRIVATE-KEY': {
+    positive: [
+      [
+        `before\n-----BEGIN RSA PRIVATE KEY-----\n${PEM_BODY}-----END RSA PRIVATE KEY-----\nafter`,
+        'before\n[REDACTED-PRIVATE-KEY]\nafter',
+      ],
+      [`-----BEGIN PRIVATE KEY-----\n${PEM_BODY}-----END PRIVATE KEY-----`, '[REDACTED-PRIVATE-KEY]'],
+      [
+        `x -----BEGIN OPENSSH PRIVATE KEY-----\n${PEM_BODY}-----END OPENSSH PRIVATE KEY----- y`,
+        'x [REDACTED-PRIVATE-KEY] y',
+      ],
+      [`-----BEGIN PGP PRIVATE KEY BLOCK-----\n${PEM_BODY}-----END PGP PRIVATE KEY BLOCK-----`, '[REDACTED-PRIVATE-KEY]'],
+      // Cut short (no END line): everything after BEGIN goes.
+      [`key: -----BEGIN EC PRIVATE KEY-----\n${PEM_BODY}`, 'key: [REDACTED-PRIVATE-KEY]'],
+    ],
+    negative: [
+      `-----BEGIN PUBLIC KEY-----\n${PEM_BODY}-----END PUBLIC KEY-----`,
+      `-----BEGIN CERTIFICATE-----\n${PEM_BODY}-----END CERTIFICATE-----`,
+      'a PRIVATE KEY is a secret',
+    ],
+  },
+  BEARER: {
+    positive: [
+      ['Authorization: Bearer abc123def456', 'Authorization: Bearer [REDACTED-BEARER]'],
+      ['authorization: bearer sk-live_0123456789', 'authorization: bearer [REDACTED-BEARER]'],
+      ['Bearer AbCdEfGhIjKlMnOpQrStUvWx==', 'Bearer [REDACTED-BEARER]'],
+    ],
+    negative: [
+      'the Bearer of bad news',
+      'Bearer',
+      'Bearer tokens are described in RFC 6750',
+      'Bearer tokenization.',
+      'Bearer ${TOKEN}',
+      'Bearer abc1', // too short
+    ],
+  },
+  PASSWORD: {
+    positive: [
+      ['postgres://app:s3cr3t@db.internal:5432/app', 'postgres://app:[REDACTED-PASSWORD]@db.internal:5432/app'],
+      ['redis://:hunter2@cache:6379', 'redis://:[REDACTED-PASSWORD]@cache:6379'],
+      ['mongodb+srv://u:p@ss:w0rd@cluster0.example.net/db', 'mongodb+srv://u:[REDACTED-PASSWORD]@cluster0.example.net/db'],
+      ['amqp://guest:guest@localhost', 'amqp://guest:[REDACTED-PASSWORD]@localhost'],
+    ],
+    negative: [
+      'https://user@example.com/path',
+      'https://example.com:8443/path@v2',
+      'see http://example.com:80 and mail a@b.c',
+      'https://example.com/?q=a:b@c',
+    ],
+  },
+  JWT: {
+    positive: [
+      [`token=${JWT}`, 'token=[REDACTED-JWT]'],
+      [`Authorization: Bearer ${JWT}`, 'Authorization: Bearer [REDACTED-JWT]'],
+      ['eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.', '[REDACTED-JWT]'],
+    ],
+    negative: ['eyJhbGciOiJIUzI1NiJ9', 'eyJ.eyJ.x', 'keyJaguar.eyJx.y'],
+  },
+  'AWS-SIGNATURE': {
+    positive: [
+      [
+        `https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=${SIG}`,
+        'https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=[REDACTED-AWS-SIGNATURE]',
+      ],
+      [
+        `AWS4-HMAC-SHA256 Credential=x/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=${'0123456789abcdef'.repeat(4)}`,
+        'AWS4-HMAC-SHA256 Credential=x/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=[REDACTED-AWS-SIGNATURE]',
+      ],
+    ],
+    negative: ['X-Amz-Signature is a query parameter', 'Signature=abc', 'X-Amz-Date=20240101T000000Z'],
+  },
+  'AWS-CREDENTIAL': {
+    positive: [
+      [
+        `?X-Amz-Credential=${AKIA}%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=1`,
+        '?X-Amz-Credential=[REDACTED-AWS-CREDENTIAL]&X-Amz-Date=1',
+      ],
+    ],
+    negative: ['the X-Amz-Credential parameter names the key'],
+  },
+};
+
+describe('built-in redaction patterns', () => {
+  it('covers every built-in label', () => {
+    expect(Object.keys(cases).sort()).toEqual([...BUILTIN_REDACTION_LABELS].sort());
+  });
+
+  for (const [label, { positive, negative }] of Object.entries(cases)) {
+    describe(label, () => {
+      for (const [input, expected] of positive) {
+        it(`redacts ${JSON.stringify(input.slice(0, 60))}`, () => {
+          const { out, count } = redact(input);
+          expect(out).toBe(expected);
+          expect(count).toBe(expected.split('[REDACTED-').length - 1);
+        });
+      }
+      for (const input of negative) {
+        it(`leaves ${JSON.stringify(input.slice(0, 60))} alone`, () => {
+          expect(redact(input)).toEqual({ out: input, count: 0 });
+        });
+      }
+    });
+  }
+
+  it('redacts several secrets of different kinds in one string and counts each', () => {
+    const { out, count } = redact(`a ${AKIA} b ${GHP} c postgres://u:pw@h d Bearer x1234567890`);
+    expect(out).toBe(
+      'a [REDACTED-AWS-ACCESS-KEY-ID] b [REDACTED-GITHUB-TOKEN] c postgres://u:[REDACTED-PASSWORD]@h d Bearer [REDACTED-BEARER]',
+    );
+    expect(count).toBe(4);
+  });
+
+  it('is idempotent: redacting redacted text changes nothing and counts nothing', () => {
+    const once = redactSecrets(`https://x-access-token:${GHP}@github.com ${JWT} aws_session_token=${'Ab1/'.repeat(12)}`);
+    const r = new Redactor();
+    expect(r.redact(once)).toBe(once);
+    expect(r.count).toBe(0);
+  });
+
+  it('returns clean strings unchanged (the same string)', () => {
+    const s = 'The quick brown fox read /etc/hosts and wrote 42 lines.';
+    expect(redactSecrets(s)).toBe(s);
+  });
+});
+
+describe('secret-named keys', () => {
+  it.each([
+    ['SecretAccessKey', 'AWS-SECRET-KEY'],
+    ['aws_secret_access_key', 'AWS-SECRET-KEY'],
+    ['SessionToken', 'AWS-SECURITY-TOKEN'],
+    ['X-Amz-Signature', 'AWS-SIGNATURE'],
+    ['x-amz-credential', 'AWS-CREDENTIAL'],
+    ['password', 'PASSWORD'],
+    ['PASSWD', 'PASSWORD'],
+  ])('%s redacts its value as %s', (key, label) => {
+    expect(secretLabelForKey(key)).toBe(label);
+  });
+
+  it.each(['AccessKeyId', 'password_length', 'secret_santa', 'token_count', 'session_id', 'x'.repeat(100)])(
+    '%s is an ordinary key',
+    (key) => {
+      expect(secretLabelForKey(key)).toBeUndefined();
+    },
+  );
+});
+
+describe('user patterns', () => {
+  it('replaces every match with the upper-cased label and counts them', () => {
+    const r = new Redactor([{ label: 'internal-id', pattern: /\bEMP-\d{6}\b/ }]);
+    expect(r.redact('EMP-123456 and EMP-654321, not EMP-12')).toBe(
+      '[REDACTED-INTERNAL-ID] and [REDACTED-INTERNAL-ID], not EMP-12',
+    );
+    expect(r.count).toBe(2);
+  });
+
+  it('runs after the built-ins and ignores empty matches', () => {
+    const r = new Redactor([{ label: 'X', pattern: /z*/y }]);
+    expect(r.redact(`abc ${AKIA} zz`)).toBe('abc [REDACTED-AWS-ACCESS-KEY-ID] [REDACTED-X]');
+    expect(r.count).toBe(2);
+  });
+
+  it('wraps a pattern that throws in RedactionFailure', () => {
+    class Hostile extends RegExp {
+      override exec(): RegExpExecArray | null {
+        throw new Error('boom');
+      }
+    }
+    const r = new Redactor([{ label: 'BAD', pattern: new Hostile('x', 'g') }]);
+    expect(() => r.redact('x')).toThrow(RedactionFailure);
+  });
+
+  it.each([
+    [[{ label: '', pattern: /x/ }], 'redactPatterns[0].label'],
+    [[{ label: 'has space', pattern: /x/ }], 'redactPatterns[0].label'],
+    [[{ label: 'OK', pattern: 'x' }], 'redactPatterns[0].pattern'],
+    [[null], 'redactPatterns[0]'],
+    ['nope', 'redactPatterns'],
+  ])('rejects malformed patterns with a ConfigError naming the option', (patterns, variable) => {
+    let caught: unknown;
+    try {
+      new Redactor(patterns as never);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).variable).toBe(variable);
+  });
+});
