@@ -23,7 +23,7 @@ runExample('legacy-s3', async () => {
   process.removeAllListeners('warning');
   process.on('warning', (warning) => warnings.push(warning));
 
-  const s3Server = await startLocalS3({ buckets: [BUCKET] });
+  const s3Server = await startLocalS3();
   try {
     // The runtime's own S3 client: exactly the broad credential the other transports avoid.
     const s3 = new S3Client({

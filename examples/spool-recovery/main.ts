@@ -21,7 +21,7 @@ const USER_ID = 'spool-user-3';
 const TASK_ID = '01JD4QC0000000000000000001';
 
 runExample('spool-recovery', async () => {
-  const s3Server = await startLocalS3({ buckets: [BUCKET] });
+  const s3Server = await startLocalS3();
   const spoolDir = await mkdtemp(join(tmpdir(), 'agent-trace-spool-'));
   try {
     const s3 = await createTraceS3Client({
@@ -36,7 +36,7 @@ runExample('spool-recovery', async () => {
     const transport = presignedPutTransport({ url: uploadUrl, retry: { retries: 2, minDelayMs: 10, maxDelayMs: 50 } });
 
     // ── 1. S3 is down: every PUT gets a 500 ─────────────────────────────────────────────────
-    s3Server.failNext(100, { status: 500, code: 'InternalError' });
+    s3Server.faults.failNext(100, { status: 500, code: 'InternalError', match: { method: 'PUT' } });
     const rec = createTraceRecorder({ userId: USER_ID, taskId: TASK_ID, transport, spoolDir });
     recordCodingTask(rec);
     const failed = await rec.finish();
@@ -50,7 +50,7 @@ runExample('spool-recovery', async () => {
     );
 
     // ── 2. S3 is back: flush the spool ──────────────────────────────────────────────────────
-    s3Server.clearFaults();
+    s3Server.faults.clear();
     const flushed = await uploadSpooled({ spoolDir, transport });
     check(flushed.uploaded.length === 1, `uploadSpooled delivered ${flushed.uploaded.length} artifacts`);
     const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: failed.key }));

@@ -19,7 +19,7 @@ import {
   lambdaUploaderTransport,
   traceKey,
 } from '@agent-trace/trace-sdk';
-import { createUploaderHandler } from '@agent-trace/trace-sdk/lambda';
+import { createUploaderHandler, type UploaderLogEntry } from '@agent-trace/trace-sdk/lambda';
 import { createTraceS3Client, createUploadGrant } from '@agent-trace/trace-sdk/orchestrator';
 import { startLocalLambda, startLocalS3 } from '@agent-trace/trace-sdk-testing';
 import { elapsedMs, formatBytes } from '../shared/format.ts';
@@ -33,7 +33,7 @@ const BOB = 'b0b00000-0000-4000-8000-000000000002';
 const LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024;
 
 runExample('uploader-lambda', async () => {
-  const s3Server = await startLocalS3({ buckets: [BUCKET] });
+  const s3Server = await startLocalS3();
   const spoolDir = await mkdtemp(join(tmpdir(), 'agent-trace-lambda-'));
   // Shared by the orchestrator (mints grants) and the Lambda (verifies them); never by the runtime.
   const grantKey = { id: 'k-2025-01', secret: randomBytes(32) };
@@ -45,9 +45,11 @@ runExample('uploader-lambda', async () => {
     credentials: s3Server.credentials,
     forcePathStyle: true,
   });
+  // The handler's structured log (on Lambda: one JSON line per request to CloudWatch).
+  const handlerLog: UploaderLogEntry[] = [];
   const lambdaServer = await startLocalLambda({
     functionName: FUNCTION_NAME,
-    handler: createUploaderHandler({ bucket: BUCKET, s3: lambdaS3, grantKeys }),
+    handler: createUploaderHandler({ bucket: BUCKET, s3: lambdaS3, grantKeys, log: (e) => handlerLog.push(e) }),
   });
   // The runtime's only AWS client: it can invoke the uploader, nothing else.
   const lambda = new LambdaClient({
@@ -74,7 +76,10 @@ runExample('uploader-lambda', async () => {
     const smallResult = await small.finish();
     check(smallResult.status === 'uploaded', `small upload ${smallResult.status}: ${describeError(smallResult.error)}`);
     check(smallResult.bytes < LAMBDA_PAYLOAD_LIMIT, 'the small trace is not small');
-    check(presignedPutsTo(s3Server, smallResult.key) === 0, 'the small trace did not go inline');
+    check(
+      handled(handlerLog, smallResult.key).join() === 'put:stored',
+      'the small trace did not go inline',
+    );
     await expectStored(lambdaS3, smallResult);
     console.log(
       `small trace ${formatBytes(smallResult.bytes)} → inline in the Invoke payload → s3://${BUCKET}/${smallResult.key} (${elapsedMs(started)} ms)`,
@@ -88,7 +93,10 @@ runExample('uploader-lambda', async () => {
     const largeResult = await large.finish();
     check(largeResult.status === 'uploaded', `large upload ${largeResult.status}: ${describeError(largeResult.error)}`);
     check(largeResult.bytes > LAMBDA_PAYLOAD_LIMIT, `the large trace is only ${formatBytes(largeResult.bytes)}`);
-    check(presignedPutsTo(s3Server, largeResult.key) === 1, 'the large trace did not go through a presigned PUT');
+    check(
+      handled(handlerLog, largeResult.key).join() === 'presign:presigned' && presignedPutsTo(s3Server, largeResult.key) === 1,
+      'the large trace did not go through a presigned PUT',
+    );
     await expectStored(lambdaS3, largeResult);
     console.log(
       `large trace ${formatBytes(largeResult.bytes)} → over the 6 MB payload limit → presigned PUT for the same key → s3://${BUCKET}/${largeResult.key} (${elapsedMs(started)} ms)`,
@@ -151,8 +159,16 @@ function renameUser(grant: string, userId: string): string {
   return `${edited}.${signature}`;
 }
 
+/** What the handler did for `key`, as `action:outcome` entries. */
+function handled(log: readonly UploaderLogEntry[], key: string): string[] {
+  return log.filter((e) => e.key === key).map((e) => `${e.action}:${e.outcome}`);
+}
+
+/** PUTs of `key` the local S3 accepted with a presigned URL (query-string SigV4). */
 function presignedPutsTo(s3Server: Awaited<ReturnType<typeof startLocalS3>>, key: string): number {
-  return s3Server.requests.filter((r) => r.method === 'PUT' && r.key === key && r.presigned).length;
+  return s3Server.requests.filter(
+    (r) => r.method === 'PUT' && r.key === key && r.status === 200 && r.path.includes('X-Amz-Algorithm='),
+  ).length;
 }
 
 async function expectStored(s3: S3Client, result: FinishResult): Promise<void> {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { handBuiltArtifact, jsonl, runInProcess, sampleEvents, tempDir } from './cli-support.js';
+import { eventMembers, handBuiltArtifact, jsonl, runInProcess, sampleEvents, tempDir } from './cli-support.js';
 
 const USER = '3f1c2a9e-7b4d-4c1e-9a7f-0e5d2b8c6a41';
 const TASK = '01JD4Q9Z6XKQ2V8N5R3T7W1Y0M';
@@ -67,7 +67,7 @@ describe('cat', () => {
 
   it('refuses a headerless spool file unless --recover, which prints what is complete', async () => {
     const events = sampleEvents(TASK, 50);
-    const spill = gzipSync(jsonl(events));
+    const spill = eventMembers(events);
     const file = writeArtifact('spill.gz', spill.subarray(0, spill.length - 7));
     const strict = await runInProcess(['cat', file]);
     expect(strict.code).toBe(3);

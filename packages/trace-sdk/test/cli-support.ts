@@ -51,8 +51,19 @@ export type EventLine = Record<string, unknown> & { event: string };
 export const jsonl = (lines: readonly object[]): string => lines.map((l) => `${JSON.stringify(l)}\n`).join('');
 
 /**
- * A hand-built artifact in the real layout: the header line as one gzip member, the event lines as a
- * second. `header` overrides fields of the computed header (to plant a wrong count, say).
+ * Event lines as the spool writes them: one gzip member per batch of `perMember` lines. The reader
+ * checks each member's CRC before yielding its lines, so a cut inside a member loses that member
+ * and keeps every earlier one.
+ */
+export function eventMembers(events: readonly object[], perMember = 16): Buffer {
+  const members: Buffer[] = [];
+  for (let i = 0; i < events.length; i += perMember) members.push(gzipSync(jsonl(events.slice(i, i + perMember))));
+  return Buffer.concat(members);
+}
+
+/**
+ * A hand-built artifact in the real layout: the header line as one gzip member, then the event
+ * lines in members of 16. `header` overrides fields of the computed header (to plant a wrong count).
  */
 export function handBuiltArtifact(opts: {
   userId: string;
@@ -65,19 +76,19 @@ export function handBuiltArtifact(opts: {
     event: 'TRAJECTORY_ARTIFACT_HEADER',
     task_id: opts.taskId,
     user_id: opts.userId,
-    schema_version: 1,
     accumulated_events: opts.events.length,
     accumulated_bytes: Buffer.byteLength(eventsText),
     dropped: 0,
     max_bytes: 50 * 1024 * 1024,
+    schema_version: 1,
     redactions: 0,
     truncated_fields: 0,
-    started_at: 1_700_000_000_000,
-    finished_at: 1_700_000_005_000,
+    started_at: '2023-11-14T22:13:20.000Z',
+    finished_at: '2023-11-14T22:13:25.000Z',
     sdk: { name: '@agent-trace/trace-sdk', version: '0.1.0' },
     ...opts.header,
   };
-  const bytes = Buffer.concat([gzipSync(`${JSON.stringify(header)}\n`), gzipSync(eventsText)]);
+  const bytes = Buffer.concat([gzipSync(`${JSON.stringify(header)}\n`), eventMembers(opts.events)]);
   return { bytes, header, eventsText };
 }
 

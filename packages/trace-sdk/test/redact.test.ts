@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  BUILTIN_REDACTION_LABELS,
-  ConfigError,
-  RedactionFailure,
-  Redactor,
-  redactSecrets,
-  secretLabelForKey,
-} from '../src/index.js';
+import { BUILTIN_REDACTION_LABELS, ConfigError, Redactor, redactSecrets, secretLabelForKey } from '../src/index.js';
+import { RedactionFailure } from '../src/serialize/redact.js';
 
 // Fixtures are assembled from pieces so no scanner mistakes this file for a leaked credential.
 const AKIA = `AKIA${'IOSFODNN7EXAMPLE'}`;

@@ -55,7 +55,8 @@ export class AwsChunkedDecoder extends Transform {
         continue;
       }
       if (this.#state === 'done') {
-        if (buf.toString('latin1').trim() !== '') throw new AwsChunkedError('bytes after the aws-chunked trailer');
+        if (buf.toString('latin1').trim() !== '')
+          throw new AwsChunkedError('bytes after the aws-chunked trailer');
         return;
       }
       const eol = buf.indexOf(CRLF);

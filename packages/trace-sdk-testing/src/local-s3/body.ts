@@ -56,7 +56,8 @@ export async function receiveBody(
   const sha256 = expect.payload.kind === 'sha256' ? createHash('sha256') : undefined;
   const digests = new Map<ChecksumAlgorithm, Digest>();
   for (const algorithm of [...expect.checksums.keys(), ...expect.trailerAlgorithms]) {
-    if (isChecksumAlgorithm(algorithm) && !digests.has(algorithm)) digests.set(algorithm, createDigest(algorithm));
+    if (isChecksumAlgorithm(algorithm) && !digests.has(algorithm))
+      digests.set(algorithm, createDigest(algorithm));
   }
   let size = 0;
   const tap = new Transform({
@@ -88,20 +89,30 @@ export async function receiveBody(
 
   function verify(): Record<string, string> {
     if (expect.decodedLength !== undefined && expect.decodedLength !== size) {
-      throw new S3Error(400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header');
+      throw new S3Error(
+        400,
+        'IncompleteBody',
+        'You did not provide the number of bytes specified by the Content-Length HTTP header',
+      );
     }
     if (sha256 !== undefined && expect.payload.kind === 'sha256') {
       const computed = sha256.digest('hex');
       if (computed !== expect.payload.hex) {
-        throw new S3Error(400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", {
-          ClientComputedContentSHA256: expect.payload.hex,
-          S3ComputedContentSHA256: computed,
-        });
+        throw new S3Error(
+          400,
+          'XAmzContentSHA256Mismatch',
+          "The provided 'x-amz-content-sha256' header does not match what was computed.",
+          {
+            ClientComputedContentSHA256: expect.payload.hex,
+            S3ComputedContentSHA256: computed,
+          },
+        );
       }
     }
     if (expect.contentMd5 !== undefined) {
       const sent = Buffer.from(expect.contentMd5, 'base64');
-      if (sent.byteLength !== 16) throw new S3Error(400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.');
+      if (sent.byteLength !== 16)
+        throw new S3Error(400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.');
       if (!sent.equals(md5Digest)) {
         throw s3Errors.badDigest('The Content-MD5 you specified did not match what we received.');
       }
@@ -115,11 +126,15 @@ export async function receiveBody(
       if (!isChecksumAlgorithm(algorithm)) continue; // unknown algorithms are accepted unchecked
       const digest = digests.get(algorithm);
       if (digest === undefined) {
-        throw s3Errors.invalidRequest(`The trailer x-amz-checksum-${algorithm} was not announced in x-amz-trailer.`);
+        throw s3Errors.invalidRequest(
+          `The trailer x-amz-checksum-${algorithm} was not announced in x-amz-trailer.`,
+        );
       }
       const computed = digest.digest();
       if (computed !== value) {
-        throw s3Errors.badDigest(`The ${CHECKSUM_NAMES[algorithm]} you specified did not match the calculated checksum.`);
+        throw s3Errors.badDigest(
+          `The ${CHECKSUM_NAMES[algorithm]} you specified did not match the calculated checksum.`,
+        );
       }
       verified[algorithm] = value;
     }

@@ -61,7 +61,8 @@ const DEFAULT_MESSAGES: Record<string, string> = {
   InternalError: 'We encountered an internal error. Please try again.',
   SlowDown: 'Please reduce your request rate.',
   ServiceUnavailable: 'Service is unable to handle request.',
-  RequestTimeout: 'Your socket connection to the server was not read from or written to within the timeout period.',
+  RequestTimeout:
+    'Your socket connection to the server was not read from or written to within the timeout period.',
   AccessDenied: 'Access Denied',
 };
 
@@ -105,7 +106,10 @@ export class FaultInjector {
   }
 
   /** Destroys the connection of the next `n` matching requests after `afterBodyBytes` body bytes. */
-  resetNext(n: number, options: { afterBodyBytes?: number | undefined; match?: FaultMatch | undefined } = {}): this {
+  resetNext(
+    n: number,
+    options: { afterBodyBytes?: number | undefined; match?: FaultMatch | undefined } = {},
+  ): this {
     assertCount(n);
     const afterBodyBytes = options.afterBodyBytes ?? 0;
     if (!Number.isInteger(afterBodyBytes) || afterBodyBytes < 0) {

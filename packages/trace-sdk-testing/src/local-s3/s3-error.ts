@@ -56,7 +56,8 @@ export const s3Errors = {
     new S3Error(400, 'InvalidArgument', message, extra),
   noSuchBucket: (bucket: string) =>
     new S3Error(404, 'NoSuchBucket', 'The specified bucket does not exist', { BucketName: bucket }),
-  noSuchKey: (key: string) => new S3Error(404, 'NoSuchKey', 'The specified key does not exist.', { Key: key }),
+  noSuchKey: (key: string) =>
+    new S3Error(404, 'NoSuchKey', 'The specified key does not exist.', { Key: key }),
   noSuchUpload: (uploadId: string) =>
     new S3Error(
       404,
@@ -65,7 +66,11 @@ export const s3Errors = {
       { UploadId: uploadId },
     ),
   notImplemented: (what: string) =>
-    new S3Error(501, 'NotImplemented', `A header or query you provided implies functionality that is not implemented: ${what}`),
+    new S3Error(
+      501,
+      'NotImplemented',
+      `A header or query you provided implies functionality that is not implemented: ${what}`,
+    ),
   malformedXML: () =>
     new S3Error(
       400,

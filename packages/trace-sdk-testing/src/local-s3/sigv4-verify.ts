@@ -112,8 +112,17 @@ class CanonicalSigner extends SignatureV4 {
     const canonicalHeaders = getCanonicalHeaders(request, undefined, new Set(signedHeaders));
     const canonicalRequest = this.createCanonicalRequest(request, canonicalHeaders, payloadHash);
     const { longDate } = this.formatDate(signingDate);
-    const stringToSign = await this.createStringToSign(longDate, scope, canonicalRequest, ALGORITHM_IDENTIFIER);
-    const signature = await this.sign(stringToSign, { signingDate, signingRegion: region, signingService: 's3' });
+    const stringToSign = await this.createStringToSign(
+      longDate,
+      scope,
+      canonicalRequest,
+      ALGORITHM_IDENTIFIER,
+    );
+    const signature = await this.sign(stringToSign, {
+      signingDate,
+      signingRegion: region,
+      signingService: 's3',
+    });
     return { signature, canonicalRequest, stringToSign };
   }
 }
@@ -144,16 +153,22 @@ export class SigV4Verifier {
     this.region = options.region;
     this.#now = options.now;
     for (const credentials of options.credentials) {
-      this.#keys.set(credentials.accessKeyId, { credentials, signer: new CanonicalSigner(credentials, this.region) });
+      this.#keys.set(credentials.accessKeyId, {
+        credentials,
+        signer: new CanonicalSigner(credentials, this.region),
+      });
     }
   }
 
   /** Checks the request's signature; throws {@link S3Error} as S3 would answer. */
   async verify(request: RequestToVerify): Promise<VerifiedRequest> {
     const authorization = request.headers['authorization']?.[0];
-    const presigned = request.query['X-Amz-Algorithm'] !== undefined || request.query['X-Amz-Signature'] !== undefined;
+    const presigned =
+      request.query['X-Amz-Algorithm'] !== undefined || request.query['X-Amz-Signature'] !== undefined;
     if (authorization !== undefined && presigned) {
-      throw s3Errors.invalidArgument('Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified');
+      throw s3Errors.invalidArgument(
+        'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified',
+      );
     }
     if (presigned) return this.#verifyPresigned(request);
     if (authorization !== undefined) return this.#verifyHeader(request, authorization);
@@ -164,7 +179,9 @@ export class SigV4Verifier {
     const malformed = (message: string, extra?: Record<string, string>) =>
       new S3Error(400, 'AuthorizationHeaderMalformed', message, extra);
     if (!authorization.startsWith(`${ALGORITHM_IDENTIFIER} `)) {
-      throw s3Errors.invalidArgument('The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.');
+      throw s3Errors.invalidArgument(
+        'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
+      );
     }
     const fields = new Map<string, string>();
     for (const part of authorization.slice(ALGORITHM_IDENTIFIER.length + 1).split(',')) {
@@ -175,11 +192,15 @@ export class SigV4Verifier {
     const signedHeadersField = fields.get('SignedHeaders');
     const signature = fields.get('Signature');
     if (credentialField === undefined || signedHeadersField === undefined || signature === undefined) {
-      throw malformed('The authorization header is malformed; it must contain Credential, SignedHeaders and Signature.');
+      throw malformed(
+        'The authorization header is malformed; it must contain Credential, SignedHeaders and Signature.',
+      );
     }
     const credential = parseCredential(credentialField);
     if (credential === undefined) {
-      throw malformed('The authorization header is malformed; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".');
+      throw malformed(
+        'The authorization header is malformed; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".',
+      );
     }
     const key = this.#lookup(credential.accessKeyId);
     const dateHeader = request.headers['x-amz-date']?.[0];
@@ -188,16 +209,23 @@ export class SigV4Verifier {
       throw s3Errors.accessDenied('AWS authentication requires a valid Date or x-amz-date header');
     }
     if (dateHeader!.slice(0, 8) !== credential.date) {
-      throw malformed('The authorization header is malformed; Invalid credential date. Date is not the same as X-Amz-Date.');
+      throw malformed(
+        'The authorization header is malformed; Invalid credential date. Date is not the same as X-Amz-Date.',
+      );
     }
     this.#checkScope(credential, (message) => malformed(message, { Region: this.region }));
     const now = this.#now();
     if (Math.abs(now - signingDate.getTime()) > MAX_CLOCK_SKEW_MS) {
-      throw new S3Error(403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.', {
-        RequestTime: dateHeader!,
-        ServerTime: new Date(now).toISOString(),
-        MaxAllowedSkewMilliseconds: String(MAX_CLOCK_SKEW_MS),
-      });
+      throw new S3Error(
+        403,
+        'RequestTimeTooSkewed',
+        'The difference between the request time and the current time is too large.',
+        {
+          RequestTime: dateHeader!,
+          ServerTime: new Date(now).toISOString(),
+          MaxAllowedSkewMilliseconds: String(MAX_CLOCK_SKEW_MS),
+        },
+      );
     }
     this.#checkToken(key.credentials, request.headers['x-amz-security-token']?.[0]);
     const signedHeaders = this.#signedHeaders(request, signedHeadersField);
@@ -206,7 +234,16 @@ export class SigV4Verifier {
       throw s3Errors.invalidRequest('Missing required header for this request: x-amz-content-sha256');
     }
     const payload = this.#payloadBinding(payloadHash);
-    await this.#compare(key.signer, request, request.query, signedHeaders, payloadHash, signingDate, credential, signature);
+    await this.#compare(
+      key.signer,
+      request,
+      request.query,
+      signedHeaders,
+      payloadHash,
+      signingDate,
+      credential,
+      signature,
+    );
     return { credentials: key.credentials, mode: 'header', payload };
   }
 
@@ -228,14 +265,18 @@ export class SigV4Verifier {
       signedHeadersField === undefined ||
       signature === undefined
     ) {
-      throw queryError('Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.');
+      throw queryError(
+        'Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.',
+      );
     }
     if (algorithm !== ALGORITHM_IDENTIFIER) {
       throw queryError('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
     }
     const credential = parseCredential(credentialField);
     if (credential === undefined) {
-      throw queryError('Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".');
+      throw queryError(
+        'Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".',
+      );
     }
     const key = this.#lookup(credential.accessKeyId);
     const signingDate = parseLongDate(dateField);
@@ -273,10 +314,21 @@ export class SigV4Verifier {
     // UNSIGNED-PAYLOAD there; boto3 leaves it out, which means the same).
     const payloadHash =
       q('X-Amz-Content-Sha256') ??
-      (signedHeaders.includes('x-amz-content-sha256') ? request.headers['x-amz-content-sha256']?.[0] : undefined) ??
+      (signedHeaders.includes('x-amz-content-sha256')
+        ? request.headers['x-amz-content-sha256']?.[0]
+        : undefined) ??
       'UNSIGNED-PAYLOAD';
     const payload = this.#payloadBinding(payloadHash);
-    await this.#compare(key.signer, request, request.query, signedHeaders, payloadHash, signingDate, credential, signature);
+    await this.#compare(
+      key.signer,
+      request,
+      request.query,
+      signedHeaders,
+      payloadHash,
+      signingDate,
+      credential,
+      signature,
+    );
     return { credentials: key.credentials, mode: 'presigned', payload };
   }
 
@@ -297,7 +349,11 @@ export class SigV4Verifier {
 
   #checkToken(credentials: LocalS3Credentials, token: string | undefined): void {
     if (credentials.sessionToken !== undefined || token !== undefined) {
-      if (token === undefined || credentials.sessionToken === undefined || !constantTimeEqual(token, credentials.sessionToken)) {
+      if (
+        token === undefined ||
+        credentials.sessionToken === undefined ||
+        !constantTimeEqual(token, credentials.sessionToken)
+      ) {
         throw new S3Error(403, 'InvalidToken', 'The provided token is malformed or otherwise invalid.');
       }
     }
@@ -350,7 +406,12 @@ export class SigV4Verifier {
     // did not arrive canonicalizes as empty, so the signatures differ.
     for (const name of signedHeaders) headers[name] = request.headers[name]?.join(',') ?? '';
     const { 'X-Amz-Signature': _signature, ...signedQuery } = query;
-    const canonical = new HttpRequest({ method: request.method, path: request.rawPath, query: { ...signedQuery }, headers });
+    const canonical = new HttpRequest({
+      method: request.method,
+      path: request.rawPath,
+      query: { ...signedQuery },
+      headers,
+    });
     const { signature, canonicalRequest, stringToSign } = await signer.expected(
       canonical,
       signedHeaders,

@@ -139,7 +139,9 @@ export class ObjectStore {
       this.#buckets.set(bucket, objects);
       for (const name of await readdir(join(dir, 'objects', bucket))) {
         if (!name.endsWith('.json')) continue;
-        const saved = JSON.parse(await readFile(join(dir, 'objects', bucket, name), 'utf8')) as PersistedObject;
+        const saved = JSON.parse(
+          await readFile(join(dir, 'objects', bucket, name), 'utf8'),
+        ) as PersistedObject;
         const segments = saved.files.map((f) => ({ file: join(dir, 'blobs', f.file), size: f.size }));
         for (const f of saved.files) referenced.add(f.file);
         objects.set(saved.key, {
@@ -243,7 +245,12 @@ export class ObjectStore {
         Buffer.isBuffer(s) ? [] : [{ file: s.file.slice(join(dir, 'blobs').length + 1), size: s.size }],
       ),
     };
-    const path = join(dir, 'objects', object.bucket, `${createHash('sha256').update(object.key).digest('hex')}.json`);
+    const path = join(
+      dir,
+      'objects',
+      object.bucket,
+      `${createHash('sha256').update(object.key).digest('hex')}.json`,
+    );
     const tmp = `${path}.${randomUUID()}.tmp`;
     await writeFile(tmp, JSON.stringify(saved));
     await rename(tmp, path);
@@ -261,7 +268,12 @@ export class ObjectStore {
     if (objects === undefined || object === undefined) return;
     objects.delete(key);
     if (this.dir !== undefined) {
-      const path = join(this.dir, 'objects', bucket, `${createHash('sha256').update(key).digest('hex')}.json`);
+      const path = join(
+        this.dir,
+        'objects',
+        bucket,
+        `${createHash('sha256').update(key).digest('hex')}.json`,
+      );
       await rm(path, { force: true });
     }
     await this.discard(object.blob);

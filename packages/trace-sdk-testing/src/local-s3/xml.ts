@@ -10,7 +10,10 @@ const S3_NAMESPACE = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
 /** Escapes text for an XML element body or attribute. */
 export function escapeXml(text: string): string {
-  return text.replace(/[<>&'"]/g, (c) => `&${{ '<': 'lt', '>': 'gt', '&': 'amp', "'": 'apos', '"': 'quot' }[c]};`);
+  return text.replace(
+    /[<>&'"]/g,
+    (c) => `&${{ '<': 'lt', '>': 'gt', '&': 'amp', "'": 'apos', '"': 'quot' }[c]};`,
+  );
 }
 
 function unescapeXml(text: string): string {
@@ -48,7 +51,10 @@ export function errorDocument(
   requestId: string,
   extra: Readonly<Record<string, string>> = {},
 ): string {
-  const children: XmlChild[] = [['Code', code], ['Message', message]];
+  const children: XmlChild[] = [
+    ['Code', code],
+    ['Message', message],
+  ];
   for (const [name, value] of Object.entries(extra)) children.push([name, value]);
   children.push(['RequestId', requestId], ['HostId', requestId]);
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Error>${render(children)}</Error>`;

@@ -31,9 +31,18 @@ export interface GzipMemberOptions {
   readonly level?: number | undefined;
 }
 
-function zlibOptions(opts: GzipMemberOptions): ZlibOptions {
-  // 64 KiB output chunks: fewer pieces to concatenate per 1 MiB batch than the 16 KiB default.
-  return { level: opts.level ?? constants.Z_DEFAULT_COMPRESSION, chunkSize: 64 * 1024 };
+const CHUNK_GRANULE = 64 * 1024;
+
+/**
+ * One output chunk large enough for the whole member (zlib's deflateBound plus the gzip wrapper),
+ * rounded to 64 KiB so successive batches request the same size. A single chunk means no
+ * intermediate pieces to concatenate, and same-size allocations are reused by the allocator instead
+ * of fragmenting the heap (measured: RSS stays flat where 64 KiB chunks let it creep up).
+ */
+function zlibOptions(opts: GzipMemberOptions, inputBytes: number): ZlibOptions {
+  const bound = inputBytes + (inputBytes >> 12) + (inputBytes >> 14) + (inputBytes >> 25) + 13 + 18;
+  const chunkSize = Math.ceil(bound / CHUNK_GRANULE) * CHUNK_GRANULE;
+  return { level: opts.level ?? constants.Z_DEFAULT_COMPRESSION, chunkSize };
 }
 
 /** Pins the header bytes zlib derives from the platform, so output depends on the input alone. */
@@ -44,16 +53,19 @@ function normalizeHeader(member: Buffer): Buffer {
   return member;
 }
 
-/** Compresses `data` as one complete gzip member on the libuv threadpool. */
+/**
+ * Compresses `data` as one complete gzip member on the libuv threadpool. The result may be a view
+ * of a larger allocation: copy it before keeping it long.
+ */
 export function gzipMember(data: Uint8Array, opts: GzipMemberOptions = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    gzip(data, zlibOptions(opts), (err, out) => (err ? reject(err) : resolve(normalizeHeader(out))));
+    gzip(data, zlibOptions(opts, data.length), (err, out) => (err ? reject(err) : resolve(normalizeHeader(out))));
   });
 }
 
 /** Compresses `data` as one complete gzip member on the calling thread. */
 export function gzipMemberSync(data: Uint8Array, opts: GzipMemberOptions = {}): Buffer {
-  return normalizeHeader(gzipSync(data, zlibOptions(opts)));
+  return normalizeHeader(gzipSync(data, zlibOptions(opts, data.length)));
 }
 
 /**
@@ -65,7 +77,7 @@ export function gzipMemberCallback(
   opts: GzipMemberOptions,
   done: (err: Error | null, member: Buffer | undefined) => void,
 ): void {
-  gzip(data, zlibOptions(opts), (err, out) => done(err, err ? undefined : normalizeHeader(out)));
+  gzip(data, zlibOptions(opts, data.length), (err, out) => done(err, err ? undefined : normalizeHeader(out)));
 }
 
 /** Result of {@link parseGzipHeader}. */
@@ -213,7 +225,9 @@ class ByteQueue {
     const chunk = next.value;
     if (!(chunk instanceof Uint8Array)) throw corrupt('Trace source yielded a non-binary chunk');
     if (chunk.length === 0) return true;
-    this.parts.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+    this.parts.push(
+      Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length),
+    );
     this.length_ += chunk.length;
     return true;
   }

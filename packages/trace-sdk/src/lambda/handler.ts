@@ -8,9 +8,19 @@
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError, GrantError } from '../errors.js';
-import { type GrantKeys, MIN_GRANT_SECRET_BYTES, type VerifiedUploadGrant, verifyUploadGrant } from '../orchestrator/grant.js';
-import { createTraceS3Client, createTraceUploadUrl, MAX_PRESIGN_EXPIRES_IN } from '../orchestrator/presign.js';
+import {
+  type GrantKeys,
+  MIN_GRANT_SECRET_BYTES,
+  type VerifiedUploadGrant,
+  verifyUploadGrant,
+} from '../orchestrator/grant.js';
+import {
+  createTraceS3Client,
+  createTraceUploadUrl,
+  MAX_PRESIGN_EXPIRES_IN,
+} from '../orchestrator/presign.js';
 import { fromAwsSdkError, safeErrorMessage } from '../upload/transports/error-mapping.js';
+import { isChecksumMismatchCode } from '../upload/transports/s3-error.js';
 import { TRACE_CONTENT_TYPE } from '../upload/types.js';
 import {
   base64Length,
@@ -70,7 +80,12 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const TRANSPORT = 'uploader-lambda';
 
-function positiveInteger(name: string, value: number | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER) {
+function positiveInteger(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  max = Number.MAX_SAFE_INTEGER,
+) {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 1 || value > max) {
     throw new ConfigError(`createUploaderHandler: ${name} must be an integer from 1 to ${max}`, name);
@@ -81,10 +96,14 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 function checkGrantKeys(keys: GrantKeys): void {
   if (typeof keys === 'function') return;
   if (keys === null || typeof keys !== 'object' || Object.keys(keys).length === 0) {
-    throw new ConfigError('createUploaderHandler: grantKeys must map at least one key id to a secret', 'grantKeys');
+    throw new ConfigError(
+      'createUploaderHandler: grantKeys must map at least one key id to a secret',
+      'grantKeys',
+    );
   }
   for (const [kid, secret] of Object.entries(keys)) {
-    const bytes = typeof secret === 'string' ? Buffer.byteLength(secret, 'utf8') : (secret as Uint8Array)?.byteLength;
+    const bytes =
+      typeof secret === 'string' ? Buffer.byteLength(secret, 'utf8') : (secret as Uint8Array)?.byteLength;
     if (typeof bytes !== 'number' || bytes < MIN_GRANT_SECRET_BYTES) {
       throw new ConfigError(
         `createUploaderHandler: the secret of grant key "${kid}" must be at least ${MIN_GRANT_SECRET_BYTES} bytes`,
@@ -111,12 +130,14 @@ function parseRequest(event: unknown): UploaderRequest | UploaderErrorResponse {
       return refusal('ERR_UPLOAD_BAD_REQUEST', 'the request is not JSON');
     }
   }
-  if (value === null || typeof value !== 'object') return refusal('ERR_UPLOAD_BAD_REQUEST', 'the request is not an object');
+  if (value === null || typeof value !== 'object')
+    return refusal('ERR_UPLOAD_BAD_REQUEST', 'the request is not an object');
   const r = value as Record<string, unknown>;
   if (r.action !== 'put' && r.action !== 'presign') {
     return refusal('ERR_UPLOAD_BAD_REQUEST', 'action must be "put" or "presign"');
   }
-  if (typeof r.grant !== 'string' || r.grant.length === 0) return refusal('ERR_UPLOAD_BAD_REQUEST', 'grant is required');
+  if (typeof r.grant !== 'string' || r.grant.length === 0)
+    return refusal('ERR_UPLOAD_BAD_REQUEST', 'grant is required');
   if (typeof r.sha256 !== 'string' || !SHA256_HEX.test(r.sha256)) {
     return refusal('ERR_UPLOAD_BAD_REQUEST', 'sha256 must be 64 lowercase hex characters');
   }
@@ -153,7 +174,11 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
     throw new ConfigError('createUploaderHandler: bucket is required', 'bucket');
   }
   checkGrantKeys(grantKeys);
-  const maxInlineBytes = positiveInteger('maxInlineBytes', options.maxInlineBytes, LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES);
+  const maxInlineBytes = positiveInteger(
+    'maxInlineBytes',
+    options.maxInlineBytes,
+    LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES,
+  );
   const presignExpiresIn = positiveInteger(
     'presignExpiresIn',
     options.presignExpiresIn,
@@ -172,7 +197,11 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
     return s3;
   };
 
-  const store = async (grant: VerifiedUploadGrant, sha256: string, bytes: Buffer): Promise<UploaderResponse> => {
+  const store = async (
+    grant: VerifiedUploadGrant,
+    sha256: string,
+    bytes: Buffer,
+  ): Promise<UploaderResponse> => {
     const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     try {
       const out = await (await client()).send(
@@ -188,9 +217,10 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
       return { ok: true, action: 'put', key: grant.key, uri: `s3://${bucket}/${grant.key}`, etag: out.ETag };
     } catch (err) {
       const mapped = fromAwsSdkError(err, TRANSPORT);
-      const code: UploaderErrorCode = mapped.code === 'ERR_UPLOAD_NETWORK' ? 'ERR_UPLOAD_NETWORK' : 'ERR_UPLOAD_HTTP';
+      const code: UploaderErrorCode =
+        mapped.code === 'ERR_UPLOAD_NETWORK' ? 'ERR_UPLOAD_NETWORK' : 'ERR_UPLOAD_HTTP';
       // S3 re-checked ChecksumSHA256 and found the body different: same code as our own check.
-      if (mapped.s3Code === 'BadDigest' || mapped.s3Code === 'XAmzContentChecksumMismatch') {
+      if (isChecksumMismatchCode(mapped.s3Code)) {
         return refusal('ERR_UPLOAD_CHECKSUM', 'S3 rejected the body: its checksum does not match');
       }
       return {
@@ -217,14 +247,20 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
 
     if (request.action === 'presign') {
       if (request.byteLength > maxObjectBytes) {
-        return refusal('ERR_UPLOAD_TOO_LARGE', `the body is ${request.byteLength} bytes; at most ${maxObjectBytes} accepted`);
+        return refusal(
+          'ERR_UPLOAD_TOO_LARGE',
+          `the body is ${request.byteLength} bytes; at most ${maxObjectBytes} accepted`,
+        );
       }
       const minted = await createTraceUploadUrl({
         s3: await client(),
         bucket,
         userId: grant.userId,
         taskId: grant.taskId,
-        expiresIn: Math.max(1, Math.min(presignExpiresIn, Math.floor((grant.expiresAt.getTime() - now()) / 1000))),
+        expiresIn: Math.max(
+          1,
+          Math.min(presignExpiresIn, Math.floor((grant.expiresAt.getTime() - now()) / 1000)),
+        ),
         contentLength: request.byteLength,
         sha256: request.sha256,
       });
@@ -239,7 +275,10 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
     }
 
     if (request.byteLength > maxInlineBytes || request.body.length > base64Length(maxInlineBytes)) {
-      return refusal('ERR_UPLOAD_TOO_LARGE', `inline bodies are limited to ${maxInlineBytes} bytes; use presign`);
+      return refusal(
+        'ERR_UPLOAD_TOO_LARGE',
+        `inline bodies are limited to ${maxInlineBytes} bytes; use presign`,
+      );
     }
     // Length first, on the encoded text: cheap, and it bounds what is decoded.
     if (request.body.length !== base64Length(request.byteLength) || !BASE64.test(request.body)) {
@@ -247,7 +286,10 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
     }
     const bytes = Buffer.from(request.body, 'base64');
     if (bytes.byteLength !== request.byteLength) {
-      return refusal('ERR_UPLOAD_CHECKSUM', `the body is ${bytes.byteLength} bytes, not ${request.byteLength}`);
+      return refusal(
+        'ERR_UPLOAD_CHECKSUM',
+        `the body is ${bytes.byteLength} bytes, not ${request.byteLength}`,
+      );
     }
     if (createHash('sha256').update(bytes).digest('hex') !== request.sha256) {
       return refusal('ERR_UPLOAD_CHECKSUM', 'the body does not match its sha256');
@@ -257,7 +299,10 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
 
   return async (event) => {
     const started = now();
-    const action = typeof (event as { action?: unknown })?.action === 'string' ? String((event as { action: string }).action) : 'unknown';
+    const action =
+      typeof (event as { action?: unknown })?.action === 'string'
+        ? String((event as { action: string }).action)
+        : 'unknown';
     const byteLength = (event as { byteLength?: unknown })?.byteLength;
     let response: UploaderResponse | undefined;
     try {
@@ -269,7 +314,16 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
           log({
             msg: 'agent-trace uploader',
             action: action.slice(0, 32),
-            outcome: response === undefined ? 'failed' : response.ok ? (response.action === 'put' ? 'stored' : 'presigned') : response.retryable ? 'failed' : 'refused',
+            outcome:
+              response === undefined
+                ? 'failed'
+                : response.ok
+                  ? response.action === 'put'
+                    ? 'stored'
+                    : 'presigned'
+                  : response.retryable
+                    ? 'failed'
+                    : 'refused',
             ...(response && !response.ok ? { code: response.code } : {}),
             ...(response?.ok ? { key: response.key } : {}),
             ...(typeof byteLength === 'number' ? { byteLength } : {}),

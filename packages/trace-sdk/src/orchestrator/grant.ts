@@ -180,7 +180,12 @@ function decodeToken(token: unknown): { payloadSegment: string; signature: Buffe
  */
 export function readUploadGrantClaims(token: string): UploadGrantClaims {
   const { payload } = decodeToken(token);
-  return { userId: payload.sub, taskId: payload.tid, expiresAt: new Date(payload.exp * 1000), kid: payload.kid };
+  return {
+    userId: payload.sub,
+    taskId: payload.tid,
+    expiresAt: new Date(payload.exp * 1000),
+    kid: payload.kid,
+  };
 }
 
 function lookupKey(keys: GrantKeys, kid: string): string | Uint8Array | undefined {
@@ -200,7 +205,10 @@ export function verifyUploadGrant(token: string, options: VerifyUploadGrantOptio
   const { payloadSegment, signature, payload } = decodeToken(token);
   const configured = lookupKey(options.keys, payload.kid);
   if (configured === undefined) {
-    throw new GrantError('ERR_GRANT_UNKNOWN_KEY', `Upload grant signed with an unknown key id "${payload.kid}"`);
+    throw new GrantError(
+      'ERR_GRANT_UNKNOWN_KEY',
+      `Upload grant signed with an unknown key id "${payload.kid}"`,
+    );
   }
   const expected = sign(secretBytes(configured, `keys.${payload.kid}`), payloadSegment);
   if (signature.byteLength !== expected.byteLength || !timingSafeEqual(signature, expected)) {

@@ -1,1 +1,9 @@
-export {};
+/**
+ * `@agent-trace/trace-sdk/orchestrator`: what the orchestrator uses to let a runtime upload one
+ * trace without S3 permissions: presigned PUT URLs scoped to one exact key, and upload grants
+ * for the uploader Lambda.
+ *
+ * @packageDocumentation
+ */
+export * from './grant.js';
+export * from './presign.js';

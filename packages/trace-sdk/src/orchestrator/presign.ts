@@ -114,12 +114,19 @@ export async function assertPresignableClient(s3: S3Client): Promise<void> {
 export async function createTraceUploadUrl(options: CreateTraceUploadUrlOptions): Promise<TraceUploadUrl> {
   const { s3, bucket, userId, taskId } = options;
   const key = traceKey({ userId, taskId });
-  if (typeof bucket !== 'string' || bucket.length === 0) throw new ConfigError('bucket is required', 'bucket');
+  if (typeof bucket !== 'string' || bucket.length === 0)
+    throw new ConfigError('bucket is required', 'bucket');
   const expiresIn = options.expiresIn ?? 3600;
   if (!Number.isInteger(expiresIn) || expiresIn < 1 || expiresIn > MAX_PRESIGN_EXPIRES_IN) {
-    throw new ConfigError(`expiresIn must be a whole number of seconds from 1 to ${MAX_PRESIGN_EXPIRES_IN}`, 'expiresIn');
+    throw new ConfigError(
+      `expiresIn must be a whole number of seconds from 1 to ${MAX_PRESIGN_EXPIRES_IN}`,
+      'expiresIn',
+    );
   }
-  if (options.contentLength !== undefined && (!Number.isSafeInteger(options.contentLength) || options.contentLength < 0)) {
+  if (
+    options.contentLength !== undefined &&
+    (!Number.isSafeInteger(options.contentLength) || options.contentLength < 0)
+  ) {
     throw new ConfigError('contentLength must be a non-negative integer', 'contentLength');
   }
   if (options.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(options.sha256)) {
@@ -128,7 +135,8 @@ export async function createTraceUploadUrl(options: CreateTraceUploadUrlOptions)
   await assertPresignableClient(s3);
   const [{ PutObjectCommand }, { getSignedUrl }] = await Promise.all([loadS3(), loadPresigner()]);
 
-  const checksum = options.sha256 === undefined ? undefined : Buffer.from(options.sha256, 'hex').toString('base64');
+  const checksum =
+    options.sha256 === undefined ? undefined : Buffer.from(options.sha256, 'hex').toString('base64');
   const command = new PutObjectCommand({
     Bucket: bucket,
     Key: key,
@@ -149,7 +157,10 @@ export async function createTraceUploadUrl(options: CreateTraceUploadUrlOptions)
   // Belt and braces: a body checksum in the query string means the client computed one for an
   // empty body; such a URL can never accept the trace.
   if (/[?&]x-amz-checksum-(?:crc32c?|crc64nvme|sha1)=/i.test(url)) {
-    throw new ConfigError('the presigned URL carries an SDK-computed body checksum; see createTraceS3Client', 'requestChecksumCalculation');
+    throw new ConfigError(
+      'the presigned URL carries an SDK-computed body checksum; see createTraceS3Client',
+      'requestChecksumCalculation',
+    );
   }
   const headers: Record<string, string> = { 'content-type': TRACE_CONTENT_TYPE };
   if (checksum !== undefined) headers['x-amz-checksum-sha256'] = checksum;

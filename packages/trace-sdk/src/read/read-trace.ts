@@ -77,9 +77,14 @@ export async function* readTraceLines(
   let linesRead = 0;
   let announcedEvents: number | undefined;
   const fail = (code: TraceFormatErrorCode, message: string, cause?: unknown): TraceFormatError =>
-    new TraceFormatError(code, `${message} (after ${linesRead} complete line${linesRead === 1 ? '' : 's'})`, linesRead, {
-      cause,
-    });
+    new TraceFormatError(
+      code,
+      `${message} (after ${linesRead} complete line${linesRead === 1 ? '' : 's'})`,
+      linesRead,
+      {
+        cause,
+      },
+    );
 
   const parse = (text: string, bytes: number): TraceLineRecord => {
     let value: unknown;
@@ -98,7 +103,12 @@ export async function* readTraceLines(
         throw fail('ERR_TRACE_NO_HEADER', `The first line is not a ${HEADER_EVENT}`);
       }
       const announced = record['accumulated_events'];
-      if (isHeader && opts.verifyCounts !== false && Number.isSafeInteger(announced) && (announced as number) >= 0) {
+      if (
+        isHeader &&
+        opts.verifyCounts !== false &&
+        Number.isSafeInteger(announced) &&
+        (announced as number) >= 0
+      ) {
         announcedEvents = announced as number;
       }
     }
@@ -115,7 +125,8 @@ export async function* readTraceLines(
       let nl = data.indexOf(NEWLINE);
       if (nl !== -1 && carryBytes > 0) {
         const bytes = carryBytes + nl;
-        if (bytes > maxLineBytes) throw fail('ERR_TRACE_CORRUPT', `A line is longer than ${maxLineBytes} bytes`);
+        if (bytes > maxLineBytes)
+          throw fail('ERR_TRACE_CORRUPT', `A line is longer than ${maxLineBytes} bytes`);
         const text = Buffer.concat([...carry, data.subarray(0, nl)], bytes).toString('utf8');
         carry = [];
         carryBytes = 0;
@@ -129,7 +140,8 @@ export async function* readTraceLines(
       }
       while (nl !== -1) {
         const bytes = nl - start;
-        if (bytes > maxLineBytes) throw fail('ERR_TRACE_CORRUPT', `A line is longer than ${maxLineBytes} bytes`);
+        if (bytes > maxLineBytes)
+          throw fail('ERR_TRACE_CORRUPT', `A line is longer than ${maxLineBytes} bytes`);
         // Blank lines carry nothing; skipping them matches what JSONL tools do.
         if (bytes > 0) {
           const line = parse(data.toString('utf8', start, nl), bytes + 1);
@@ -142,7 +154,8 @@ export async function* readTraceLines(
       if (start < data.length) {
         carry.push(data.subarray(start));
         carryBytes += data.length - start;
-        if (carryBytes > maxLineBytes) throw fail('ERR_TRACE_CORRUPT', `A line is longer than ${maxLineBytes} bytes`);
+        if (carryBytes > maxLineBytes)
+          throw fail('ERR_TRACE_CORRUPT', `A line is longer than ${maxLineBytes} bytes`);
       }
     }
   } catch (err) {
@@ -157,10 +170,16 @@ export async function* readTraceLines(
   if (announcedEvents !== undefined) {
     const events = linesRead - 1;
     if (events < announcedEvents) {
-      throw fail('ERR_TRACE_TRUNCATED', `The header announces ${announcedEvents} events but the body ends after ${events}`);
+      throw fail(
+        'ERR_TRACE_TRUNCATED',
+        `The header announces ${announcedEvents} events but the body ends after ${events}`,
+      );
     }
     if (events > announcedEvents) {
-      throw fail('ERR_TRACE_CORRUPT', `The header announces ${announcedEvents} events but the body has ${events}`);
+      throw fail(
+        'ERR_TRACE_CORRUPT',
+        `The header announces ${announcedEvents} events but the body has ${events}`,
+      );
     }
   }
 }

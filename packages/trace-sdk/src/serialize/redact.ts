@@ -22,8 +22,8 @@
  * (`SecretAccessKey`, `aws_secret_access_key`, `SessionToken`, `X-Amz-Signature`, `password`, ...; see
  * {@link secretLabelForKey}) is replaced whole, because the key and its value are separate strings.
  *
- * Cost: one case-insensitive pre-check regex per string; the individual patterns run only on the
- * rare strings that contain one of their trigger words. User patterns (`redactPatterns`) always run.
+ * Cost: one scan per string for the rules' trigger words (one case-insensitive regex); a rule's
+ * pattern runs only on the rare strings that contain its trigger. User patterns (`redactPatterns`) always run.
  *
  * @packageDocumentation
  */
@@ -70,9 +70,10 @@ export class RedactionFailure extends Error {
   }
 }
 
-/** A built-in rule: a cheap trigger test, then the pattern and how to rewrite a match. */
+/** A built-in rule: a cheap trigger, then the pattern and how to rewrite a match. */
 interface BuiltinRule {
-  readonly trigger: RegExp;
+  /** Regex source (no capture groups), matched case-insensitively; the pattern runs only where it matches. */
+  readonly trigger: string;
   readonly pattern: RegExp;
   /** Replacement for one match; `groups` are the capture groups. */
   readonly replace: (match: string, groups: readonly (string | undefined)[]) => string;
@@ -85,13 +86,13 @@ const NOT_REDACTED = '(?!\\[REDACTED-)';
 /** Order matters: specific shapes first, so a `Bearer ghp_...` is labelled a GitHub token. */
 const BUILTIN_RULES: readonly BuiltinRule[] = [
   {
-    trigger: /-----BEGIN/,
+    trigger: '-----BEGIN',
     // To the matching END line; a block cut short (no END) is redacted to the end of the string.
     pattern: /-----BEGIN ([A-Z0-9 ]{0,40}?)PRIVATE KEY( BLOCK)?-----[\s\S]*?(?:-----END \1PRIVATE KEY\2-----|$)/g,
     replace: () => marker('PRIVATE-KEY'),
   },
   {
-    trigger: /x-amz-/i,
+    trigger: 'x-amz-',
     pattern: new RegExp(
       `(X-Amz-(Signature|Credential|Security-Token)["']?[ \\t]*[=:][ \\t]*["']?)${NOT_REDACTED}([^&\\s"'<>#,;]+)`,
       'gi',
@@ -104,33 +105,33 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
     },
   },
   {
-    trigger: /Signature=/,
+    trigger: 'signature=',
     // The SigV4 Authorization header: `..., Signature=<64 lowercase hex>`.
     pattern: /(?<![A-Za-z-])(Signature=)[0-9a-f]{64}(?![0-9a-f])/g,
     replace: (_m, [prefix]) => `${prefix}${marker('AWS-SIGNATURE')}`,
   },
   {
-    trigger: /gh[pousr]_|github_pat_/,
+    trigger: 'gh[pousr]_|github_pat_',
     pattern: /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244})(?![A-Za-z0-9_])/g,
     replace: () => marker('GITHUB-TOKEN'),
   },
   {
-    trigger: /x-access-token:/i,
+    trigger: 'x-access-token:',
     pattern: new RegExp(`(x-access-token:)${NOT_REDACTED}[^@\\s/"'<>]{1,512}(?=@)`, 'gi'),
     replace: (_m, [prefix]) => `${prefix}${marker('GITHUB-TOKEN')}`,
   },
   {
-    trigger: /eyJ/,
+    trigger: 'eyJ',
     pattern: /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g,
     replace: () => marker('JWT'),
   },
   {
-    trigger: /A[KS]IA/,
+    trigger: 'A[KS]IA',
     pattern: /(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])/g,
     replace: () => marker('AWS-ACCESS-KEY-ID'),
   },
   {
-    trigger: /secret|session|security/i,
+    trigger: 'secret[_-]?(?:access|key)|(?:session|security)[_-]?token',
     // `aws_secret_access_key = <40>`, `AWS_SECRET_ACCESS_KEY="<40>"`, `"SecretAccessKey": "<40>"`,
     // and session tokens after their names (`aws_session_token=...`, `"SessionToken": "..."`).
     pattern: new RegExp(
@@ -146,7 +147,7 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
     },
   },
   {
-    trigger: /bearer/i,
+    trigger: 'bearer',
     // A token is 8+ characters with a digit, or 20+ with both cases (random base64 without a digit).
     // Plain words ("Bearer of bad news", "Bearer tokens") are left alone.
     pattern: new RegExp(
@@ -157,7 +158,7 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
     replace: (_m, [word, space]) => `${word}${space}${marker('BEARER')}`,
   },
   {
-    trigger: /:\/\//,
+    trigger: ':\\/\\/',
     // scheme://user:password@host; the password runs to the last `@` before the path.
     pattern: new RegExp(
       `(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]{0,31}://[^\\s:@/?#"'<>]{0,128}:)${NOT_REDACTED}[^\\s/?#"'<>]{1,256}(?=@)`,
@@ -167,9 +168,26 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
   },
 ];
 
-/** Any trigger of any built-in rule; a string that fails this needs no built-in redaction. */
-const PRECHECK =
-  /-----BEGIN|x-amz-|signature=|gh[pousr]_|github_pat_|x-access-token:|eyJ|A[KS]IA|secret|session|security|bearer|:\/\//i;
+/**
+ * Every rule's trigger in one global, case-insensitive alternation, one capture group per rule: a
+ * single scan tells which rules (if any) a string needs. Clean strings cost this one scan.
+ */
+const TRIGGERS = new RegExp(BUILTIN_RULES.map((r) => `(${r.trigger})`).join('|'), 'gi');
+
+/** Bit `i` set when rule `i`'s trigger occurs in `s`; 0 for a string no built-in rule applies to. */
+function triggeredRules(s: string): number {
+  TRIGGERS.lastIndex = 0;
+  let mask = 0;
+  for (let m = TRIGGERS.exec(s); m !== null; m = TRIGGERS.exec(s)) {
+    for (let i = 1; i < m.length; i++) {
+      if (m[i] !== undefined) {
+        mask |= 1 << (i - 1);
+        break;
+      }
+    }
+  }
+  return mask;
+}
 
 /** Object keys whose string value is a credential as a whole (compared lower-case, without `-`/`_`). */
 const SECRET_KEYS: ReadonlyMap<string, string> = new Map([
@@ -246,7 +264,8 @@ export class Redactor {
    * @throws {@link RedactionFailure} when a user pattern throws.
    */
   redact(s: string): string {
-    let out = PRECHECK.test(s) ? this.applyBuiltins(s) : s;
+    const mask = triggeredRules(s);
+    let out = mask === 0 ? s : this.applyBuiltins(s, mask);
     if (this.userRules.length > 0) out = this.applyUserRules(out);
     return out;
   }
@@ -257,10 +276,11 @@ export class Redactor {
     return marker(label);
   }
 
-  private applyBuiltins(s: string): string {
+  private applyBuiltins(s: string, mask: number): string {
     let out = s;
-    for (const rule of BUILTIN_RULES) {
-      if (!rule.trigger.test(out)) continue;
+    for (let i = 0; i < BUILTIN_RULES.length; i++) {
+      if ((mask & (1 << i)) === 0) continue;
+      const rule = BUILTIN_RULES[i]!;
       out = out.replace(rule.pattern, (...args: unknown[]) => {
         const match = args[0] as string;
         // replace() passes: match, ...groups, offset, whole string[, named groups].

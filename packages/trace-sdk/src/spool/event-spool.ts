@@ -11,11 +11,12 @@
  * @packageDocumentation
  */
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { gzipMember, gzipMemberCallback, gzipMemberSync } from '../compress/gzip-members.js';
 import { ConfigError, RecorderStateError, SpoolError } from '../errors.js';
-import { type SpillFiles, memoryBody, spilledBody } from './sealed-body.js';
+import { memoryBody, type SpillFiles, spilledBody } from './sealed-body.js';
 import {
   HOSTNAME,
   newStem,
@@ -38,6 +39,7 @@ export const DEFAULT_MAX_IN_FLIGHT = 4;
 const BATCH_SLACK_BYTES = 256 * 1024;
 /** Finished members allowed to wait behind an unfinished async one before it is redone inline. */
 const MAX_WAITING_MEMBERS = 4;
+const HASH_READ_BYTES = 256 * 1024;
 
 /** What a spill file's sidecar records (`<stem>.events.gz.part.json`). */
 export interface PartSidecar {
@@ -207,9 +209,10 @@ class Spool implements GzipEventSpool {
     if (this.error !== undefined) throw this.error;
     try {
       const line = headerLine.endsWith('\n') ? headerLine : `${headerLine}\n`;
-      const header = await gzipMember(Buffer.from(line, 'utf8'), this.gzipOpts);
+      const header = compact(await gzipMember(Buffer.from(line, 'utf8'), this.gzipOpts));
       this.assertNotDiscarded();
-      this.body = this.spill === undefined ? this.sealInMemory(header) : await this.sealSpilled(header, this.spill);
+      this.body =
+        this.spill === undefined ? this.sealInMemory(header) : await this.sealSpilled(header, this.spill);
       this.assertNotDiscarded();
     } catch (err) {
       if (err instanceof RecorderStateError || err instanceof SpoolError) throw err;
@@ -242,7 +245,8 @@ class Spool implements GzipEventSpool {
   }
 
   private assertNotDiscarded(): void {
-    if ((this.state as string) === 'discarded') throw new RecorderStateError('The spool was discarded while sealing');
+    if ((this.state as string) === 'discarded')
+      throw new RecorderStateError('The spool was discarded while sealing');
   }
 
   private takeBuffer(): Buffer {
@@ -250,7 +254,8 @@ class Spool implements GzipEventSpool {
   }
 
   private release(buf: Buffer | undefined): void {
-    if (buf !== undefined && this.pool.length <= this.maxInFlight && this.state === 'open') this.pool.push(buf);
+    if (buf !== undefined && this.pool.length <= this.maxInFlight && this.state === 'open')
+      this.pool.push(buf);
   }
 
   private releaseBuffers(): void {
@@ -353,7 +358,7 @@ class Spool implements GzipEventSpool {
     if (this.error !== undefined) return;
     if (this.fd !== undefined) this.writeToFile(member);
     else {
-      this.chunks.push(member);
+      this.chunks.push(compact(member));
       this.memoryBytes += member.length;
     }
   }
@@ -397,7 +402,8 @@ class Spool implements GzipEventSpool {
       // Synchronous on purpose: a producer that never yields would let a write stream buffer without
       // bound. Writes land in the page cache; members are ~1/5 of a batch.
       let off = 0;
-      while (off < member.length) off += writeSync(this.fd, member, off, member.length - off, this.fileBytes + off);
+      while (off < member.length)
+        off += writeSync(this.fd, member, off, member.length - off, this.fileBytes + off);
       this.fileBytes += member.length;
     } catch (err) {
       this.fail(`Writing the spill file in ${this.spoolDir} failed`, err);
@@ -437,12 +443,21 @@ class Spool implements GzipEventSpool {
     this.closeFile();
     const files: SpillFiles = { ...spill, eventsBytes: this.fileBytes };
     // SHA-256 cannot prepend: the hash of header ++ events needs the events after the header, so
-    // the spill file is streamed once here rather than hashed while writing.
+    // the spill file is read once here rather than hashed while writing. One reused buffer: no
+    // garbage for the GC to lag behind on.
     const hash = createHash('sha256').update(header);
+    const buf = Buffer.allocUnsafeSlow(HASH_READ_BYTES);
     let read = 0;
-    for await (const chunk of createReadStream(files.partPath, { highWaterMark: 1024 * 1024 })) {
-      hash.update(chunk as Buffer);
-      read += (chunk as Buffer).length;
+    const fh = await open(files.partPath, 'r');
+    try {
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, read);
+        if (bytesRead === 0) break;
+        hash.update(buf.subarray(0, bytesRead));
+        read += bytesRead;
+      }
+    } finally {
+      await fh.close();
     }
     if (read !== files.eventsBytes) {
       throw new SpoolError(`The spill file changed size while recording (${read} != ${files.eventsBytes} bytes)`);
@@ -459,6 +474,17 @@ class Spool implements GzipEventSpool {
     await writeJsonAtomic(files.sidecarPath, sidecar);
     return spilledBody(header, files, sha256);
   }
+}
+
+/**
+ * zlib returns a small member as a slice of its (64 KiB) output chunk; a member kept in memory gets
+ * its own exact-size copy so the memory threshold counts what is really held.
+ */
+function compact(member: Buffer): Buffer {
+  if (member.buffer.byteLength <= member.length + (member.length >> 2)) return member;
+  const copy = Buffer.allocUnsafeSlow(member.length);
+  member.copy(copy);
+  return copy;
 }
 
 function describeError(err: unknown): string {

@@ -48,7 +48,7 @@ export function spilledBody(header: Buffer, files: SpillFiles, sha256: string): 
   const events = async function* (): AsyncGenerator<Buffer> {
     yield header;
     if (files.eventsBytes === 0) return;
-    yield* createReadStream(files.partPath, { end: files.eventsBytes - 1, highWaterMark: 256 * 1024 });
+    yield* createReadStream(files.partPath, { end: files.eventsBytes - 1, highWaterMark: 64 * 1024 });
   };
   return {
     ...files,

@@ -32,7 +32,10 @@ export const CLAIM_INFIX = '.claimed-';
 
 /** A fresh, sortable, collision-free file stem: `20250102T030405Z-1a2b3c4d5e6f`. No ids in it. */
 export function newStem(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${randomBytes(6).toString('hex')}`;
 }
 

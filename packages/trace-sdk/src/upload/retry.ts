@@ -129,7 +129,10 @@ export function unwrapRetry(transport: TraceTransport): TraceTransport {
 }
 
 /** Applies the `retry` option of a built-in transport factory: a policy, the default, or `false` for none. */
-export function applyRetryOption(transport: TraceTransport, retry: RetryPolicy | false | undefined): TraceTransport {
+export function applyRetryOption(
+  transport: TraceTransport,
+  retry: RetryPolicy | false | undefined,
+): TraceTransport {
   return retry === false ? transport : withRetry(transport, retry);
 }
 
@@ -211,17 +214,23 @@ async function uploadWithRetry(
 }
 
 function isStop(err: unknown): err is UploadError {
-  return err instanceof UploadError && (err.code === 'ERR_UPLOAD_ABORTED' || err.code === 'ERR_UPLOAD_DEADLINE');
+  return (
+    err instanceof UploadError && (err.code === 'ERR_UPLOAD_ABORTED' || err.code === 'ERR_UPLOAD_DEADLINE')
+  );
 }
 
 function deadlineError(transport: string, deadlineMs: number, cause: unknown): UploadError {
   const last = cause instanceof UploadError ? cause : undefined;
   const why = last ? ` (last error: ${last.message})` : '';
-  return new UploadError('ERR_UPLOAD_DEADLINE', `${transport}: upload deadline of ${deadlineMs} ms passed${why}`, {
-    transport,
-    ...(last?.status !== undefined ? { status: last.status } : {}),
-    ...(last?.s3Code !== undefined ? { s3Code: last.s3Code } : {}),
-    retryable: false,
-    cause,
-  });
+  return new UploadError(
+    'ERR_UPLOAD_DEADLINE',
+    `${transport}: upload deadline of ${deadlineMs} ms passed${why}`,
+    {
+      transport,
+      ...(last?.status !== undefined ? { status: last.status } : {}),
+      ...(last?.s3Code !== undefined ? { s3Code: last.s3Code } : {}),
+      retryable: false,
+      cause,
+    },
+  );
 }

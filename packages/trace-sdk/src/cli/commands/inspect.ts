@@ -66,8 +66,9 @@ export function inspectReport(source: string, scan: TraceScan): InspectReport {
 }
 
 const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
-const iso = (ms: unknown) =>
-  typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms ?? '-');
+/** Epoch ms as ISO 8601; header timestamps are ISO strings already. */
+const iso = (value: unknown) =>
+  typeof value === 'number' && Number.isFinite(value) ? new Date(value).toISOString() : String(value ?? '-');
 
 /** Counts are numbers in the header; per-label objects (`{ "JWT": 2 }`) are shown with their total. */
 function describeCount(value: unknown): string {

@@ -1,4 +1,77 @@
+/**
+ * `agent-trace presign`: mints a presigned PUT URL for one trace key, for development and manual
+ * tests. Production orchestrators call `createTraceUploadUrl` themselves.
+ *
+ * @packageDocumentation
+ */
 import type { Command } from 'commander';
+import { createTraceS3Client, createTraceUploadUrl } from '../../orchestrator/presign.js';
+import { credentialsFrom, regionFrom, s3EndpointFrom } from '../aws.js';
 import type { CliContext } from '../context.js';
-// TEMP placeholder while the module it needs is built.
-export function addPresignCommand(_program: Command, _ctx: CliContext): void {}
+import { usageError } from '../errors.js';
+import { write } from '../io.js';
+
+/** Options of `presign`. */
+export interface PresignOptions {
+  readonly bucket: string;
+  readonly user: string;
+  readonly task: string;
+  /** Lifetime in seconds (string from the command line). Default 900. */
+  readonly expires?: string | undefined;
+  readonly endpoint?: string | undefined;
+  readonly region?: string | undefined;
+}
+
+function expiresFrom(value: string | undefined): number {
+  if (value === undefined) return 900;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw usageError('--expires expects a whole number of seconds');
+  }
+  return n;
+}
+
+/**
+ * Prints the URL, and only the URL, on stdout (so `$(agent-trace presign ...)` captures it); the
+ * warning that it is a secret goes to stderr.
+ */
+export async function runPresign(ctx: CliContext, opts: PresignOptions): Promise<void> {
+  const expiresIn = expiresFrom(opts.expires);
+  const endpoint = s3EndpointFrom(opts, ctx.io.env);
+  const credentials = credentialsFrom(ctx.io.env);
+  const s3 = await createTraceS3Client({
+    region: regionFrom(opts, ctx.io.env),
+    ...(endpoint === undefined ? {} : { endpoint, forcePathStyle: true }),
+    ...(credentials === undefined ? {} : { credentials }),
+  });
+  try {
+    const minted = await createTraceUploadUrl({
+      s3,
+      bucket: opts.bucket,
+      userId: opts.user,
+      taskId: opts.task,
+      expiresIn,
+    });
+    await write(ctx.io.stdout, `${minted.url}\n`);
+    ctx.io.stderr.write(
+      `agent-trace: this URL lets whoever holds it write ${minted.key} until ${minted.expiresAt.toISOString()}; ` +
+        'treat it as a secret: do not log, paste or commit it. Upload with Content-Type: application/gzip.\n',
+    );
+  } finally {
+    s3.destroy();
+  }
+}
+
+/** Adds the `presign` command to `program`. */
+export function addPresignCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('presign')
+    .description('mint a presigned PUT URL for one trace key (development; the URL is a secret)')
+    .requiredOption('--bucket <bucket>', 'the trace bucket')
+    .requiredOption('--user <user>', 'user id')
+    .requiredOption('--task <task>', 'task id')
+    .option('--expires <seconds>', 'URL lifetime in seconds', '900')
+    .option('--endpoint <url>', 'S3 endpoint (default: AWS_ENDPOINT_URL_S3)')
+    .option('--region <region>', 'AWS region (default: AWS_REGION or us-east-1)')
+    .action((opts: PresignOptions) => runPresign(ctx, opts));
+}

@@ -1,4 +1,119 @@
+/**
+ * `agent-trace spool flush` and `agent-trace spool list`: deliver (or show) the artifacts a
+ * recorder kept in its spool directory after a failed upload.
+ *
+ * @packageDocumentation
+ */
 import type { Command } from 'commander';
+import { TraceError } from '../../errors.js';
+import { defaultSpoolDir } from '../../record/options.js';
+import { listSpooled } from '../../spool/spool-store.js';
+import { type UploadSpooledResult, uploadSpooled } from '../../spool/upload-spooled.js';
 import type { CliContext } from '../context.js';
-// TEMP placeholder while the module it needs is built.
-export function addSpoolCommand(_program: Command, _ctx: CliContext): void {}
+import { ExitCode, sanitize } from '../errors.js';
+import { write } from '../io.js';
+import { formatBytes } from '../progress.js';
+import { addTransportOptions, type TransportFlags, transportFromFlags } from '../transport-options.js';
+
+/** Options of `spool flush`. */
+export interface SpoolFlushOptions extends TransportFlags {
+  readonly spoolDir?: string | undefined;
+  readonly recoverPartials?: boolean | undefined;
+  readonly json?: boolean | undefined;
+}
+
+/** Options of `spool list`. */
+export interface SpoolListOptions {
+  readonly spoolDir?: string | undefined;
+  readonly json?: boolean | undefined;
+}
+
+const codeOf = (err: Error) => (err instanceof TraceError ? err.code : ((err as { code?: string }).code ?? 'ERR_UNEXPECTED'));
+
+/** The summary of a flush, as JSON-safe data (errors reduced to code and sanitized message). */
+function flushReport(spoolDir: string, result: UploadSpooledResult, secrets: readonly string[]) {
+  return {
+    spoolDir,
+    uploaded: result.uploaded,
+    failed: result.failed.map((f) => ({
+      key: f.key,
+      path: f.path,
+      code: codeOf(f.error),
+      message: sanitize(f.error.message, secrets),
+    })),
+    skipped: result.skipped,
+  };
+}
+
+/** Uploads what the spool holds; exit 1 when any entry failed (it stays spooled for the next run). */
+export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): Promise<UploadSpooledResult> {
+  const spoolDir = opts.spoolDir ?? defaultSpoolDir();
+  const transport = transportFromFlags(opts, ctx);
+  const result = await uploadSpooled({ spoolDir, transport, recoverPartials: opts.recoverPartials === true });
+  const report = flushReport(spoolDir, result, ctx.secrets);
+  if (opts.json === true) {
+    await write(ctx.io.stdout, `${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    const lines = [
+      `${spoolDir}: uploaded ${report.uploaded.length}, failed ${report.failed.length}, skipped ${report.skipped.length}`,
+      ...report.uploaded.map((u) => `  uploaded ${u.key} (${u.attempts} attempt${u.attempts === 1 ? '' : 's'})`),
+      ...report.failed.map((f) => `  failed   ${f.key}: ${f.message} (${f.code})`),
+      ...report.skipped.map((s) => `  skipped  ${s.path}: ${s.reason}`),
+    ];
+    await write(ctx.io.stdout, `${lines.join('\n')}\n`);
+  }
+  if (result.failed.length > 0) {
+    const n = result.failed.length;
+    ctx.io.stderr.write(
+      `agent-trace: ${n} spooled artifact${n === 1 ? '' : 's'} failed to upload and stay in ${spoolDir} (ERR_SPOOL_FLUSH)\n`,
+    );
+    ctx.exitCode = ExitCode.failure;
+  }
+  return result;
+}
+
+/** Lists what waits in the spool. */
+export async function runSpoolList(ctx: CliContext, opts: SpoolListOptions): Promise<void> {
+  const spoolDir = opts.spoolDir ?? defaultSpoolDir();
+  const entries = await listSpooled(spoolDir);
+  if (opts.json === true) {
+    const safe = entries.map((e) => ({
+      ...e,
+      ...(e.lastError === undefined ? {} : { lastError: { ...e.lastError, message: sanitize(e.lastError.message) } }),
+    }));
+    await write(ctx.io.stdout, `${JSON.stringify(safe, null, 2)}\n`);
+    return;
+  }
+  const lines = [`${spoolDir}: ${entries.length} spooled artifact${entries.length === 1 ? '' : 's'}`];
+  for (const e of entries) {
+    const last = e.lastError === undefined ? '' : `, last error ${e.lastError.code}`;
+    lines.push(
+      `  ${e.key}  ${formatBytes(e.byteLength)}  ${e.createdAt}  ${e.attempts ?? 0} attempts${last}` +
+        `${e.claimedBy === undefined ? '' : `  (being uploaded by pid ${e.claimedBy})`}`,
+    );
+  }
+  await write(ctx.io.stdout, `${lines.join('\n')}\n`);
+}
+
+/** Adds `spool flush` and `spool list` to `program`. */
+export function addSpoolCommand(program: Command, ctx: CliContext): void {
+  const spool = program
+    .command('spool')
+    .description('deliver or list artifacts kept in a spool directory after failed uploads');
+  const flush = spool
+    .command('flush')
+    .description('upload every spooled artifact (and, with --recover-partials, spills of killed recorders)')
+    .option('--spool-dir <dir>', `spool directory (default: ${defaultSpoolDir()})`)
+    .option('--recover-partials', 'also recover spill files whose recording process is gone');
+  addTransportOptions(flush)
+    .option('--json', 'print the summary as JSON')
+    .action(async (opts: SpoolFlushOptions) => {
+      await runSpoolFlush(ctx, opts);
+    });
+  spool
+    .command('list')
+    .description('list the artifacts waiting in a spool directory')
+    .option('--spool-dir <dir>', `spool directory (default: ${defaultSpoolDir()})`)
+    .option('--json', 'print the list as JSON')
+    .action((opts: SpoolListOptions) => runSpoolList(ctx, opts));
+}

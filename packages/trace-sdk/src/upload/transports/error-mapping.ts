@@ -12,17 +12,20 @@ const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi;
 // Signature-bearing fragments that may show up outside a full URL (a path, an echoed header).
 const SIGNED_PARAM =
   /\b(X-Amz-(?:Signature|Credential|Security-Token)|Signature|AWSAccessKeyId|x-amz-security-token)=[^\s&"'<>]*/gi;
+// Token-shaped strings (an upload grant, a JWT): long base64url runs joined by dots.
+const TOKEN_LIKE = /[A-Za-z0-9_-]{16,}(?:\.[A-Za-z0-9_-]{16,})+/g;
 const MAX_MESSAGE_CHARS = 300;
 
 /**
  * Makes untrusted text (a server's error message, a provider's exception) safe for an error
  * message or a log: URLs lose their query strings, signature parameters are masked, and the
- * text is cut to a few hundred characters.
+ * text is cut to a few hundred characters. Token-shaped strings (grants, JWTs) are masked too.
  */
 export function safeText(text: string): string {
   const cleaned = text
     .replace(URL_IN_TEXT, (url) => describeUrl(url))
     .replace(SIGNED_PARAM, '<redacted>')
+    .replace(TOKEN_LIKE, '<redacted-token>')
     .replace(/\s+/g, ' ')
     .trim();
   return cleaned.length > MAX_MESSAGE_CHARS ? `${cleaned.slice(0, MAX_MESSAGE_CHARS)}…` : cleaned;

@@ -16,7 +16,10 @@ export const ERROR_BODY_LIMIT_BYTES = 64 * 1024;
  * Reads at most `limitBytes` of `body` as UTF-8 and releases the rest. Never rejects: a body
  * that fails mid-read yields what arrived.
  */
-export async function readBodyPrefix(body: ResponseBody, limitBytes = ERROR_BODY_LIMIT_BYTES): Promise<string> {
+export async function readBodyPrefix(
+  body: ResponseBody,
+  limitBytes = ERROR_BODY_LIMIT_BYTES,
+): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -44,7 +47,10 @@ export async function discardBody(body: ResponseBody): Promise<void> {
 }
 
 /** The first value of a response header. */
-export function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+export function headerValue(
+  headers: Record<string, string | string[] | undefined>,
+  name: string,
+): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 }

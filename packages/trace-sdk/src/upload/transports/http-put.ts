@@ -44,7 +44,13 @@ export interface HttpPutOptions {
 }
 
 /** Headers a target may not override: the body's own framing and type are ours. */
-const RESERVED_HEADERS = new Set(['content-length', 'content-type', 'content-encoding', 'transfer-encoding', 'host']);
+const RESERVED_HEADERS = new Set([
+  'content-length',
+  'content-type',
+  'content-encoding',
+  'transfer-encoding',
+  'host',
+]);
 
 type PutOutcome =
   | { readonly ok: true; readonly receipt: UploadReceipt }
@@ -87,7 +93,7 @@ function md5Tap(hash: Hash): Transform {
 /** Whether the response's ETag can be compared with an MD5 of the body (S3's documented cases). */
 function etagIsMd5(etag: string, headers: Record<string, string | string[] | undefined>): boolean {
   const sse = headerValue(headers, 'x-amz-server-side-encryption');
-  if (sse !== undefined && sse.startsWith('aws:kms')) return false;
+  if (sse?.startsWith('aws:kms')) return false;
   if (headerValue(headers, 'x-amz-server-side-encryption-customer-algorithm') !== undefined) return false;
   return /^"?[0-9a-f]{32}"?$/i.test(etag);
 }
@@ -180,18 +186,28 @@ export async function putOnce(
     body: text,
   });
   // A 403 for a URL whose own expiry has passed is an expiry, whatever the body says.
-  const expired = isExpiredUrlResponse(statusCode, details) || (statusCode === 403 && isPresignedUrlExpired(url));
+  const expired =
+    isExpiredUrlResponse(statusCode, details) || (statusCode === 403 && isPresignedUrlExpired(url));
   return { ok: false, error, expired };
 }
 
-function expiredError(transport: string, artifact: TraceArtifact, why: string, last?: UploadError): UploadError {
-  return new UploadError('ERR_UPLOAD_URL_EXPIRED', `${transport}: the upload URL for ${artifact.key} ${why}`, {
-    transport,
-    ...(last?.status !== undefined ? { status: last.status } : {}),
-    ...(last?.s3Code !== undefined ? { s3Code: last.s3Code } : {}),
-    retryable: false,
-    ...(last ? { cause: last } : {}),
-  });
+function expiredError(
+  transport: string,
+  artifact: TraceArtifact,
+  why: string,
+  last?: UploadError,
+): UploadError {
+  return new UploadError(
+    'ERR_UPLOAD_URL_EXPIRED',
+    `${transport}: the upload URL for ${artifact.key} ${why}`,
+    {
+      transport,
+      ...(last?.status !== undefined ? { status: last.status } : {}),
+      ...(last?.s3Code !== undefined ? { s3Code: last.s3Code } : {}),
+      retryable: false,
+      ...(last ? { cause: last } : {}),
+    },
+  );
 }
 
 function isExpiredTarget(target: PresignedTarget): boolean {
@@ -224,17 +240,24 @@ export async function uploadToPresignedTarget(params: {
   let target = params.target;
   let refreshed = false;
   if (isExpiredTarget(target)) {
-    if (!refresh) throw expiredError(transport, artifact, 'expired before the upload started and cannot be refreshed');
+    if (!refresh)
+      throw expiredError(transport, artifact, 'expired before the upload started and cannot be refreshed');
     target = await refresh();
     refreshed = true;
-    if (isExpiredTarget(target)) throw expiredError(transport, artifact, 'was refreshed but the new one has expired too');
+    if (isExpiredTarget(target))
+      throw expiredError(transport, artifact, 'was refreshed but the new one has expired too');
   }
 
   const first = await put(target);
   if (first.ok) return first.receipt;
   if (!first.expired) throw first.error;
   if (refreshed || !refresh) {
-    throw expiredError(transport, artifact, refresh ? 'expired again after a refresh' : 'has expired and cannot be refreshed', first.error);
+    throw expiredError(
+      transport,
+      artifact,
+      refresh ? 'expired again after a refresh' : 'has expired and cannot be refreshed',
+      first.error,
+    );
   }
 
   target = await refresh();

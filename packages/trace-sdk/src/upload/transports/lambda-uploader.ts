@@ -50,7 +50,11 @@ export interface LambdaUploaderOptions extends HttpPutOptions {
 
 type InvokeResult = { readonly response: UploaderResponse } | { readonly tooLarge: true };
 
-function fail(code: UploadError['code'], message: string, extra: { status?: number; s3Code?: string; retryable?: boolean; cause?: unknown } = {}) {
+function fail(
+  code: UploadError['code'],
+  message: string,
+  extra: { status?: number; s3Code?: string; retryable?: boolean; cause?: unknown } = {},
+) {
   return new UploadError(code, `${LAMBDA_UPLOADER_TRANSPORT}: ${message}`, {
     transport: LAMBDA_UPLOADER_TRANSPORT,
     retryable: false,
@@ -109,15 +113,22 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
       throw new ConfigError('lambdaUploaderTransport: grant is not a well-formed upload grant', 'grant');
     }
   } else if (typeof grant !== 'function') {
-    throw new ConfigError('lambdaUploaderTransport: grant must be a string or a function returning one', 'grant');
+    throw new ConfigError(
+      'lambdaUploaderTransport: grant must be a string or a function returning one',
+      'grant',
+    );
   }
   if (options.endpoint !== undefined) {
     const problem = uploadUrlProblem(options.endpoint);
-    if (problem !== undefined) throw new ConfigError(`lambdaUploaderTransport: endpoint ${problem}`, 'endpoint');
+    if (problem !== undefined)
+      throw new ConfigError(`lambdaUploaderTransport: endpoint ${problem}`, 'endpoint');
   }
   const limit = options.payloadLimitBytes ?? LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES;
   if (!Number.isSafeInteger(limit) || limit < 1024) {
-    throw new ConfigError('lambdaUploaderTransport: payloadLimitBytes must be an integer of at least 1024', 'payloadLimitBytes');
+    throw new ConfigError(
+      'lambdaUploaderTransport: payloadLimitBytes must be an integer of at least 1024',
+      'payloadLimitBytes',
+    );
   }
   const http: HttpPutOptions = {
     dispatcher: options.dispatcher,
@@ -126,14 +137,18 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
     verifyEtag: options.verifyEtag,
   };
 
-  let clientPromise: Promise<{ client: LambdaClient; InvokeCommand: typeof import('@aws-sdk/client-lambda').InvokeCommand }> | undefined;
+  let clientPromise:
+    | Promise<{ client: LambdaClient; InvokeCommand: typeof import('@aws-sdk/client-lambda').InvokeCommand }>
+    | undefined;
   const lambda = () => {
     clientPromise ??= (async () => {
       let sdk: typeof import('@aws-sdk/client-lambda');
       try {
         sdk = await import('@aws-sdk/client-lambda');
       } catch (err) {
-        throw fail('ERR_UPLOAD_REJECTED', 'the lambda transport needs @aws-sdk/client-lambda installed', { cause: err });
+        throw fail('ERR_UPLOAD_REJECTED', 'the lambda transport needs @aws-sdk/client-lambda installed', {
+          cause: err,
+        });
       }
       const client =
         options.client ??
@@ -161,7 +176,8 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
       token = await grant();
     } catch (err) {
       if (err instanceof UploadError) throw err;
-      throw fail('ERR_UPLOAD_REJECTED', `the grant provider failed: ${safeErrorMessage(err)}`, { cause: err });
+      // No `cause`: the provider's error may carry the grant, and loggers print causes.
+      throw fail('ERR_UPLOAD_REJECTED', `the grant provider failed: ${safeErrorMessage(err)}`);
     }
     if (typeof token !== 'string') throw fail('ERR_UPLOAD_REJECTED', 'the grant provider returned no grant');
     grants.set(artifact, token);
@@ -173,7 +189,9 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
     try {
       claims = readUploadGrantClaims(token);
     } catch (err) {
-      throw fail('ERR_UPLOAD_REJECTED', 'the grant is malformed', { s3Code: err instanceof GrantError ? err.code : undefined });
+      throw fail('ERR_UPLOAD_REJECTED', 'the grant is malformed', {
+        s3Code: err instanceof GrantError ? err.code : undefined,
+      });
     }
     if (claims.userId !== artifact.userId || claims.taskId !== artifact.taskId) {
       throw fail('ERR_UPLOAD_REJECTED', `the grant is for another user or task than ${artifact.key}`, {
@@ -196,7 +214,11 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
       );
     } catch (err) {
       const mapped = fromAwsSdkError(err, LAMBDA_UPLOADER_TRANSPORT, signal);
-      if (mapped.status === 413 || mapped.s3Code === 'RequestTooLargeException' || mapped.s3Code === 'RequestEntityTooLargeException') {
+      if (
+        mapped.status === 413 ||
+        mapped.s3Code === 'RequestTooLargeException' ||
+        mapped.s3Code === 'RequestEntityTooLargeException'
+      ) {
         return { tooLarge: true };
       }
       throw mapped;
@@ -222,7 +244,8 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
     } catch {
       throw fail('ERR_UPLOAD_HTTP', 'the uploader returned a response that is not JSON', { retryable: true });
     }
-    if (!isResponse(response)) throw fail('ERR_UPLOAD_HTTP', 'the uploader returned an unexpected response', { retryable: true });
+    if (!isResponse(response))
+      throw fail('ERR_UPLOAD_HTTP', 'the uploader returned an unexpected response', { retryable: true });
     return { response };
   };
 
@@ -235,7 +258,12 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
     let token = await obtainGrant(artifact, false);
     checkGrantScope(token, artifact);
     let result = await invoke(build(token), signal);
-    if ('response' in result && !result.response.ok && result.response.code === 'ERR_GRANT_EXPIRED' && typeof grant === 'function') {
+    if (
+      'response' in result &&
+      !result.response.ok &&
+      result.response.code === 'ERR_GRANT_EXPIRED' &&
+      typeof grant === 'function'
+    ) {
       token = await obtainGrant(artifact, true);
       checkGrantScope(token, artifact);
       result = await invoke(build(token), signal);
@@ -270,14 +298,23 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
     return Buffer.concat(chunks, size);
   };
 
-  const viaPresign = async (artifact: TraceArtifact, signal: AbortSignal | undefined): Promise<UploadReceipt> => {
+  const viaPresign = async (
+    artifact: TraceArtifact,
+    signal: AbortSignal | undefined,
+  ): Promise<UploadReceipt> => {
     const presign = async (): Promise<PresignedTarget> => {
       const result = await call(
         artifact,
-        (token) => ({ action: 'presign', grant: token, sha256: artifact.sha256, byteLength: artifact.byteLength }),
+        (token) => ({
+          action: 'presign',
+          grant: token,
+          sha256: artifact.sha256,
+          byteLength: artifact.byteLength,
+        }),
         signal,
       );
-      if (!('response' in result)) throw fail('ERR_UPLOAD_HTTP', 'the presign request was too large for Lambda');
+      if (!('response' in result))
+        throw fail('ERR_UPLOAD_HTTP', 'the presign request was too large for Lambda');
       const response = result.response;
       if (!response.ok) throw fromHandlerError(response);
       if (response.action !== 'presign' || typeof (response as UploaderPresignResponse).url !== 'string') {
@@ -318,7 +355,8 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
       if (!('response' in result)) return viaPresign(artifact, signal);
       const response = result.response;
       if (!response.ok) throw fromHandlerError(response);
-      if (response.action !== 'put') throw fail('ERR_UPLOAD_HTTP', 'the uploader returned an unexpected response', { retryable: true });
+      if (response.action !== 'put')
+        throw fail('ERR_UPLOAD_HTTP', 'the uploader returned an unexpected response', { retryable: true });
       expectKey(response.key, artifact);
       grants.delete(artifact);
       return {

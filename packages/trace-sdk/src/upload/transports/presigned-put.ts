@@ -28,10 +28,12 @@ export interface PresignedPutOptions extends HttpPutOptions {
 
 function providerError(err: unknown): UploadError {
   if (err instanceof UploadError) return err;
+  // No `cause`: the provider's own error may carry the URL it was minting, and a cause is
+  // printed by every logger. Its message, made safe, is enough to debug with.
   return new UploadError(
     'ERR_UPLOAD_REJECTED',
     `${PRESIGNED_PUT_TRANSPORT}: the URL provider failed: ${safeErrorMessage(err)}`,
-    { transport: PRESIGNED_PUT_TRANSPORT, retryable: false, cause: err },
+    { transport: PRESIGNED_PUT_TRANSPORT, retryable: false },
   );
 }
 
@@ -53,7 +55,10 @@ export function presignedPutTransport(options: PresignedPutOptions): TraceTransp
     const problem = uploadUrlProblem(url);
     if (problem !== undefined) throw new ConfigError(`presignedPutTransport: url ${problem}`, 'url');
   } else if (typeof url !== 'function') {
-    throw new ConfigError('presignedPutTransport: url must be a URL string or a function returning one', 'url');
+    throw new ConfigError(
+      'presignedPutTransport: url must be a URL string or a function returning one',
+      'url',
+    );
   }
   const http: HttpPutOptions = {
     dispatcher: options.dispatcher,
@@ -73,9 +78,13 @@ export function presignedPutTransport(options: PresignedPutOptions): TraceTransp
       throw providerError(err);
     }
     if (typeof minted !== 'string') {
-      throw new UploadError('ERR_UPLOAD_REJECTED', `${PRESIGNED_PUT_TRANSPORT}: the URL provider returned no URL`, {
-        transport: PRESIGNED_PUT_TRANSPORT,
-      });
+      throw new UploadError(
+        'ERR_UPLOAD_REJECTED',
+        `${PRESIGNED_PUT_TRANSPORT}: the URL provider returned no URL`,
+        {
+          transport: PRESIGNED_PUT_TRANSPORT,
+        },
+      );
     }
     const target = { url: minted };
     current.set(artifact, target);
@@ -85,8 +94,7 @@ export function presignedPutTransport(options: PresignedPutOptions): TraceTransp
   const transport: TraceTransport = {
     name: PRESIGNED_PUT_TRANSPORT,
     async upload(artifact, opts) {
-      const target =
-        typeof url === 'string' ? { url } : (current.get(artifact) ?? (await mint(artifact)));
+      const target = typeof url === 'string' ? { url } : (current.get(artifact) ?? (await mint(artifact)));
       const receipt = await uploadToPresignedTarget({
         artifact,
         transport: PRESIGNED_PUT_TRANSPORT,

@@ -33,7 +33,8 @@ export function presignedUrlExpiresAt(url: URL): number | undefined {
   }
   // SigV2 query auth: Expires is an absolute epoch second.
   const v2 = queryParam(url, 'Expires');
-  if (v2 !== undefined && /^\d+$/.test(v2) && queryParam(url, 'Signature') !== undefined) return Number(v2) * 1000;
+  if (v2 !== undefined && /^\d+$/.test(v2) && queryParam(url, 'Signature') !== undefined)
+    return Number(v2) * 1000;
   return undefined;
 }
 
@@ -98,7 +99,9 @@ export function uploadUrlProblem(text: string): string | undefined {
   }
   if (url.protocol === 'https:') return undefined;
   if (url.protocol === 'http:') {
-    return isLoopbackHost(url.hostname) ? undefined : 'must use https (http is allowed only for loopback hosts)';
+    return isLoopbackHost(url.hostname)
+      ? undefined
+      : 'must use https (http is allowed only for loopback hosts)';
   }
   return `must be an https URL, not ${url.protocol}`;
 }

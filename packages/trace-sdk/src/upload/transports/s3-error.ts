@@ -20,7 +20,10 @@ const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot:
 function decodeXml(text: string): string {
   return text.replace(/&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-f]+);/gi, (all, entity: string) => {
     if (entity[0] === '#') {
-      const point = entity[1] === 'x' || entity[1] === 'X' ? Number.parseInt(entity.slice(2), 16) : Number(entity.slice(1));
+      const point =
+        entity[1] === 'x' || entity[1] === 'X'
+          ? Number.parseInt(entity.slice(2), 16)
+          : Number(entity.slice(1));
       return Number.isInteger(point) && point >= 0 && point <= 0x10ffff ? String.fromCodePoint(point) : all;
     }
     return XML_ENTITIES[entity.toLowerCase()] ?? all;
@@ -51,6 +54,18 @@ export function isExpiredUrlResponse(status: number, details: S3ErrorDetails): b
   return status === 403 && /request has expired/i.test(details.message ?? '');
 }
 
+/** S3 error codes meaning "the body does not match the checksum sent with it". */
+const CHECKSUM_MISMATCH_CODES: ReadonlySet<string> = new Set([
+  'BadDigest',
+  'XAmzContentChecksumMismatch',
+  'InvalidDigest',
+]);
+
+/** True for S3 error codes that mean the stored body would not match its checksum. */
+export function isChecksumMismatchCode(code: string | undefined): boolean {
+  return code !== undefined && CHECKSUM_MISMATCH_CODES.has(code);
+}
+
 /**
  * Builds the {@link UploadError} for a non-2xx response to a PUT: status, S3 code, a safe
  * message, `Retry-After`, and `retryable` by the shared rule.
@@ -69,7 +84,8 @@ export function uploadErrorFromResponse(params: {
   const summary = [String(params.status), code, details.message ? safeText(details.message) : undefined]
     .filter((part) => part !== undefined && part !== '')
     .join(' ');
-  return new UploadError('ERR_UPLOAD_HTTP', `${params.transport}: PUT ${params.target} failed: ${summary}`, {
+  const kind = isChecksumMismatchCode(code) ? 'ERR_UPLOAD_CHECKSUM' : 'ERR_UPLOAD_HTTP';
+  return new UploadError(kind, `${params.transport}: PUT ${params.target} failed: ${summary}`, {
     transport: params.transport,
     status: params.status,
     ...(code !== undefined ? { s3Code: code } : {}),

@@ -14,6 +14,7 @@ import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
 import { fromAwsSdkError } from './error-mapping.js';
 import { uploadUrlProblem } from './presigned-url.js';
+import { isChecksumMismatchCode } from './s3-error.js';
 
 /** Name of the legacy PutObject transport in receipts, errors and metrics. */
 export const S3_PUT_OBJECT_TRANSPORT = 's3-put-object';
@@ -52,6 +53,20 @@ const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_MULTIPART_THRESHOLD = 16 * 1024 * 1024;
 
 let warned = false;
+
+const noop = () => {};
+/**
+ * The SDK's retry middleware warns on the console when a streamed body fails ("non-retryable
+ * streaming request"); ours re-opens the artifact and retries, so that one warning only misleads.
+ */
+const quietLogger = {
+  debug: noop,
+  info: noop,
+  warn: (...args: unknown[]) => {
+    if (!String(args[0]).includes('non-retryable streaming request')) console.warn(...args);
+  },
+  error: (...args: unknown[]) => console.error(...args),
+};
 
 function warnOnce(): void {
   if (warned) return;
@@ -93,7 +108,12 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
     if (problem !== undefined) throw new ConfigError(`s3PutObjectTransport: endpoint ${problem}`, 'endpoint');
   }
   const partSize = integerOption('partSizeBytes', options.partSizeBytes, DEFAULT_PART_SIZE, MIN_PART_SIZE);
-  const threshold = integerOption('multipartThresholdBytes', options.multipartThresholdBytes, DEFAULT_MULTIPART_THRESHOLD, 0);
+  const threshold = integerOption(
+    'multipartThresholdBytes',
+    options.multipartThresholdBytes,
+    DEFAULT_MULTIPART_THRESHOLD,
+    0,
+  );
   const queueSize = integerOption('queueSize', options.queueSize, 4, 1);
   warnOnce();
 
@@ -104,10 +124,14 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
       try {
         s3 = await import('@aws-sdk/client-s3');
       } catch (err) {
-        throw new UploadError('ERR_UPLOAD_REJECTED', `${S3_PUT_OBJECT_TRANSPORT}: needs @aws-sdk/client-s3 installed`, {
-          transport: S3_PUT_OBJECT_TRANSPORT,
-          cause: err,
-        });
+        throw new UploadError(
+          'ERR_UPLOAD_REJECTED',
+          `${S3_PUT_OBJECT_TRANSPORT}: needs @aws-sdk/client-s3 installed`,
+          {
+            transport: S3_PUT_OBJECT_TRANSPORT,
+            cause: err,
+          },
+        );
       }
       const client =
         options.client ??
@@ -117,6 +141,7 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
           forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
           // Retries live in the one shared policy, not in the SDK as well.
           maxAttempts: 1,
+          logger: quietLogger,
         });
       return { client, s3 };
     })();
@@ -126,7 +151,10 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
     return sdkPromise;
   };
 
-  const single = async (artifact: TraceArtifact, signal: AbortSignal | undefined): Promise<string | undefined> => {
+  const single = async (
+    artifact: TraceArtifact,
+    signal: AbortSignal | undefined,
+  ): Promise<string | undefined> => {
     const { client, s3 } = await sdk();
     const body = artifact.open();
     try {
@@ -147,16 +175,23 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
     }
   };
 
-  const multipart = async (artifact: TraceArtifact, signal: AbortSignal | undefined): Promise<string | undefined> => {
+  const multipart = async (
+    artifact: TraceArtifact,
+    signal: AbortSignal | undefined,
+  ): Promise<string | undefined> => {
     const { client } = await sdk();
     let storage: typeof import('@aws-sdk/lib-storage');
     try {
       storage = await import('@aws-sdk/lib-storage');
     } catch (err) {
-      throw new UploadError('ERR_UPLOAD_REJECTED', `${S3_PUT_OBJECT_TRANSPORT}: large bodies need @aws-sdk/lib-storage installed`, {
-        transport: S3_PUT_OBJECT_TRANSPORT,
-        cause: err,
-      });
+      throw new UploadError(
+        'ERR_UPLOAD_REJECTED',
+        `${S3_PUT_OBJECT_TRANSPORT}: large bodies need @aws-sdk/lib-storage installed`,
+        {
+          transport: S3_PUT_OBJECT_TRANSPORT,
+          cause: err,
+        },
+      );
     }
     const body = artifact.open();
     const upload = new storage.Upload({
@@ -187,9 +222,21 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
       if (signal?.aborted) throw fromAwsSdkError(signal.reason, S3_PUT_OBJECT_TRANSPORT, signal);
       let etag: string | undefined;
       try {
-        etag = artifact.byteLength > threshold ? await multipart(artifact, signal) : await single(artifact, signal);
+        etag =
+          artifact.byteLength > threshold
+            ? await multipart(artifact, signal)
+            : await single(artifact, signal);
       } catch (err) {
-        throw fromAwsSdkError(err, S3_PUT_OBJECT_TRANSPORT, signal);
+        const mapped = fromAwsSdkError(err, S3_PUT_OBJECT_TRANSPORT, signal);
+        if (mapped.code === 'ERR_UPLOAD_HTTP' && isChecksumMismatchCode(mapped.s3Code)) {
+          throw new UploadError('ERR_UPLOAD_CHECKSUM', mapped.message, {
+            transport: S3_PUT_OBJECT_TRANSPORT,
+            ...(mapped.status !== undefined ? { status: mapped.status } : {}),
+            ...(mapped.s3Code !== undefined ? { s3Code: mapped.s3Code } : {}),
+            cause: err,
+          });
+        }
+        throw mapped;
       }
       return {
         key: artifact.key,

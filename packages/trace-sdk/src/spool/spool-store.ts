@@ -1,0 +1,281 @@
+/**
+ * Failed artifacts kept on disk for a later upload: `<stem>.jsonl.gz` plus a sidecar `<stem>.json`.
+ *
+ * The sidecar is written last and atomically, so a sidecar always describes a complete body: a
+ * crash mid-write leaves at worst a body without a sidecar, which nothing ever uploads half-done.
+ *
+ * @packageDocumentation
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, open, readdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { SpoolError, TraceError } from '../errors.js';
+import { parseTraceKey } from '../key.js';
+import type { PartSidecar } from './event-spool.js';
+import {
+  ARTIFACT_SUFFIX,
+  claimPid,
+  newStem,
+  PART_SIDECAR_SUFFIX,
+  PART_SUFFIX,
+  removeFile,
+  SIDECAR_SUFFIX,
+  unclaimedName,
+  writeJsonAtomic,
+} from './spool-files.js';
+import type { SealedBody } from './types.js';
+
+/** Why the last upload attempt of a spooled artifact failed. */
+export interface SpooledLastError {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** The sidecar of a spooled artifact (`<stem>.json`). */
+export interface SpooledSidecar {
+  readonly version: 1;
+  /** Object key to upload the body at. */
+  readonly key: string;
+  /** Lowercase hex SHA-256 of the body; verified before every upload. */
+  readonly sha256: string;
+  readonly byteLength: number;
+  /** Name of the transport that failed (or `spool-recovery` for a recovered spill file). */
+  readonly transport: string;
+  /** When the artifact was spooled (ISO 8601). */
+  readonly createdAt: string;
+  /** Upload attempts made so far. */
+  readonly attempts?: number | undefined;
+  readonly lastError?: SpooledLastError | undefined;
+  /** True when the body was rebuilt from a killed recorder's spill file. */
+  readonly recovered?: boolean | undefined;
+}
+
+/** A spooled artifact found by {@link listSpooled}. */
+export interface SpooledArtifact extends SpooledSidecar {
+  /** The body file, `<stem>.jsonl.gz`. */
+  readonly path: string;
+  /** The sidecar file (`<stem>.json`, or `<stem>.json.claimed-<pid>` while claimed). */
+  readonly sidecarPath: string;
+  /** Pid of the process uploading it right now, when claimed. */
+  readonly claimedBy?: number | undefined;
+}
+
+/** What {@link persistFailedArtifact} records next to the body. */
+export interface PersistMeta {
+  /** Object key, from `traceKey`. */
+  readonly key: string;
+  /** Name of the transport that failed. */
+  readonly transport: string;
+  /** Why it failed (code and message only; never a URL or credential). */
+  readonly error?: SpooledLastError | undefined;
+  /** Upload attempts already made. */
+  readonly attempts?: number | undefined;
+}
+
+/**
+ * Keeps a sealed body that could not be uploaded: writes it to `<spoolDir>/<stem>.jsonl.gz`, checks
+ * its SHA-256 against the body's, then writes the sidecar `<stem>.json` atomically. On success the
+ * body is disposed (its spill file removed): the spooled copy replaces it. Retry later with
+ * `uploadSpooled`.
+ *
+ * @returns the path of the spooled body.
+ * @throws TraceKeyError when `meta.key` is not a trace key; {@link SpoolError} when writing fails
+ *   (nothing is left behind then, and the body is not disposed).
+ */
+export async function persistFailedArtifact(
+  spoolDir: string,
+  body: SealedBody,
+  meta: PersistMeta,
+): Promise<string> {
+  parseTraceKey(meta.key);
+  const dir = resolve(spoolDir);
+  const path = await writeSpooledArtifact(dir, newStem(), body.open(), {
+    key: meta.key,
+    transport: meta.transport,
+    expected: { sha256: body.sha256, byteLength: body.byteLength },
+    attempts: meta.attempts,
+    lastError: meta.error === undefined ? undefined : { code: meta.error.code, message: meta.error.message },
+  });
+  await body.dispose();
+  return path;
+}
+
+/** Fields of a sidecar other than those measured while writing the body. */
+export interface ArtifactDescription {
+  readonly key: string;
+  readonly transport: string;
+  /** When given, the written bytes must match, or nothing is kept. */
+  readonly expected?: { readonly sha256: string; readonly byteLength: number } | undefined;
+  readonly attempts?: number | undefined;
+  readonly lastError?: SpooledLastError | undefined;
+  readonly recovered?: boolean | undefined;
+}
+
+/**
+ * Writes `stream` to `<dir>/<stem>.jsonl.gz`, then its sidecar atomically. Reuses `stem` on purpose
+ * when called again for the same source (recovery), so a retry overwrites rather than duplicates.
+ */
+export async function writeSpooledArtifact(
+  dir: string,
+  stem: string,
+  stream: AsyncIterable<Uint8Array>,
+  desc: ArtifactDescription,
+): Promise<string> {
+  const bodyPath = join(dir, `${stem}${ARTIFACT_SUFFIX}`);
+  const sidecarPath = join(dir, `${stem}${SIDECAR_SUFFIX}`);
+  try {
+    await mkdir(dir, { recursive: true });
+    const hash = createHash('sha256');
+    let byteLength = 0;
+    const fh = await open(bodyPath, 'w', 0o600);
+    try {
+      for await (const chunk of stream) {
+        hash.update(chunk);
+        let off = 0;
+        while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+        byteLength += chunk.length;
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    const sha256 = hash.digest('hex');
+    if (
+      desc.expected !== undefined &&
+      (desc.expected.sha256 !== sha256 || desc.expected.byteLength !== byteLength)
+    ) {
+      throw new SpoolError(
+        `The body read back does not match its checksum (${byteLength} bytes, expected ${desc.expected.byteLength})`,
+      );
+    }
+    const sidecar: SpooledSidecar = {
+      version: 1,
+      key: desc.key,
+      sha256,
+      byteLength,
+      transport: desc.transport,
+      createdAt: new Date().toISOString(),
+      ...(desc.attempts === undefined ? {} : { attempts: desc.attempts }),
+      ...(desc.lastError === undefined ? {} : { lastError: desc.lastError }),
+      ...(desc.recovered === true ? { recovered: true } : {}),
+    };
+    await writeJsonAtomic(sidecarPath, sidecar);
+    return bodyPath;
+  } catch (err) {
+    await removeFile(bodyPath).catch(() => {});
+    if (err instanceof TraceError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new SpoolError(`Cannot keep the artifact in ${dir}: ${code ?? (err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** Validates a parsed artifact sidecar; undefined when it is not one. */
+export function parseSpooledSidecar(value: unknown): SpooledSidecar | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (v['version'] !== 1 || typeof v['key'] !== 'string') return undefined;
+  try {
+    parseTraceKey(v['key']);
+  } catch {
+    return undefined;
+  }
+  if (typeof v['sha256'] !== 'string' || !SHA256_HEX.test(v['sha256'])) return undefined;
+  if (!Number.isSafeInteger(v['byteLength']) || (v['byteLength'] as number) < 0) return undefined;
+  if (typeof v['transport'] !== 'string' || typeof v['createdAt'] !== 'string') return undefined;
+  if (
+    v['attempts'] !== undefined &&
+    (!Number.isSafeInteger(v['attempts']) || (v['attempts'] as number) < 0)
+  ) {
+    return undefined;
+  }
+  return value as SpooledSidecar;
+}
+
+/** Validates a parsed spill-file sidecar; undefined when it is not one. */
+export function parsePartSidecar(value: unknown): PartSidecar | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (v['version'] !== 1 || typeof v['key'] !== 'string' || !Number.isSafeInteger(v['pid'])) return undefined;
+  if (typeof v['startedAt'] !== 'string') return undefined;
+  if (v['hostname'] !== undefined && typeof v['hostname'] !== 'string') return undefined;
+  try {
+    parseTraceKey(v['key']);
+  } catch {
+    return undefined;
+  }
+  return value as PartSidecar;
+}
+
+/** A spill file found in a spool directory. */
+export interface SpooledPartial {
+  /** The `.part` file. */
+  readonly partPath: string;
+  /** Its sidecar (possibly claimed). */
+  readonly sidecarPath: string;
+  /** File stem shared by the `.part` and its sidecar. */
+  readonly stem: string;
+  readonly claimedBy?: number | undefined;
+}
+
+/** Everything {@link scanSpoolDir} finds. */
+export interface SpoolDirScan {
+  /** Spooled artifacts, oldest first (sidecars parsed and validated). */
+  readonly artifacts: SpooledArtifact[];
+  /** Spill files (their sidecars are read when recovered). */
+  readonly partials: SpooledPartial[];
+  /** Sidecars that are not valid. */
+  readonly invalid: Array<{ readonly path: string; readonly reason: string }>;
+}
+
+/** Reads a spool directory. A directory that does not exist is empty. */
+export async function scanSpoolDir(spoolDir: string): Promise<SpoolDirScan> {
+  const dir = resolve(spoolDir);
+  const scan: SpoolDirScan = { artifacts: [], partials: [], invalid: [] };
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return scan;
+    throw err;
+  }
+  // Stems start with a UTC timestamp, so name order is age order.
+  names.sort();
+  for (const name of names) {
+    const claimedBy = claimPid(name);
+    const base = unclaimedName(name);
+    if (claimedBy === undefined && base !== name) continue;
+    const sidecarPath = join(dir, name);
+    if (base.endsWith(PART_SIDECAR_SUFFIX)) {
+      const stem = base.slice(0, -PART_SIDECAR_SUFFIX.length);
+      scan.partials.push({ partPath: join(dir, `${stem}${PART_SUFFIX}`), sidecarPath, stem, claimedBy });
+      continue;
+    }
+    if (!base.endsWith(SIDECAR_SUFFIX)) continue;
+    const stem = base.slice(0, -SIDECAR_SUFFIX.length);
+    let sidecar: SpooledSidecar | undefined;
+    try {
+      sidecar = parseSpooledSidecar(JSON.parse(await readFile(sidecarPath, 'utf8')));
+    } catch (err) {
+      // Claimed and finished by another process since readdir: not an error.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+    }
+    if (sidecar === undefined) {
+      scan.invalid.push({ path: sidecarPath, reason: 'not a valid spool sidecar' });
+      continue;
+    }
+    scan.artifacts.push({ ...sidecar, path: join(dir, `${stem}${ARTIFACT_SUFFIX}`), sidecarPath, claimedBy });
+  }
+  return scan;
+}
+
+/**
+ * Lists the artifacts waiting in a spool directory, oldest first, including those another process
+ * is uploading right now (`claimedBy`). Spill files of recordings and invalid sidecars are not listed.
+ */
+export async function listSpooled(spoolDir: string): Promise<SpooledArtifact[]> {
+  return (await scanSpoolDir(spoolDir)).artifacts;
+}

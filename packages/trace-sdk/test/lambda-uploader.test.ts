@@ -1,0 +1,320 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  artifactFromBuffer,
+  ConfigError,
+  type LambdaUploaderOptions,
+  lambdaUploaderTransport,
+  type RetryPolicy,
+  type TraceArtifact,
+  traceKey,
+  UploadError,
+} from '../src/index.js';
+import {
+  createUploaderHandler,
+  inlineRequestBytes,
+  LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES,
+} from '../src/lambda/index.js';
+import { createTraceS3Client, createUploadGrant } from '../src/orchestrator/index.js';
+import {
+  type LocalLambdaServer,
+  type PutServer,
+  startLambdaServer,
+  startPutServer,
+  TEST_CREDENTIALS,
+} from './transport-support.js';
+
+const KEYS = { k1: 'k'.repeat(40) };
+const BUCKET = 'trace-bucket';
+const FUNCTION = 'trace-uploader';
+const fastRetry: RetryPolicy = { sleep: async () => {}, random: () => 0 };
+
+let s3Server: PutServer;
+let lambda: LocalLambdaServer;
+let s3: S3Client;
+let client: LambdaClient;
+let handlerOptions: { maxObjectBytes?: number; maxInlineBytes?: number; now?: () => number } = {};
+
+beforeAll(async () => {
+  s3Server = await startPutServer();
+  s3 = await createTraceS3Client({
+    region: 'us-east-1',
+    endpoint: s3Server.origin,
+    forcePathStyle: true,
+    credentials: TEST_CREDENTIALS,
+    maxAttempts: 1,
+  });
+  lambda = await startLambdaServer((event) =>
+    createUploaderHandler({ bucket: BUCKET, s3, grantKeys: KEYS, log: false, ...handlerOptions })(event),
+  );
+  client = new LambdaClient({
+    region: 'us-east-1',
+    endpoint: lambda.endpoint,
+    credentials: TEST_CREDENTIALS,
+    maxAttempts: 1,
+  });
+});
+afterAll(async () => {
+  client.destroy();
+  s3.destroy();
+  await lambda.close();
+  await s3Server.close();
+});
+afterEach(() => {
+  handlerOptions = {};
+  lambda.invocations.length = 0;
+  lambda.replies.length = 0;
+  s3Server.objects.clear();
+  s3Server.replies.length = 0;
+});
+
+const grantFor = (userId = 'user-1', taskId = 'task-1', expiresIn = 600) =>
+  createUploadGrant({ userId, taskId, expiresIn, key: { id: 'k1', secret: KEYS.k1 } });
+
+const transport = (over: Partial<LambdaUploaderOptions> = {}) =>
+  lambdaUploaderTransport({ functionName: FUNCTION, client, grant: grantFor(), retry: fastRetry, ...over });
+
+const KEY = traceKey({ userId: 'user-1', taskId: 'task-1' });
+const stored = () => s3Server.objects.get(`/${BUCKET}/${KEY}`);
+const actions = () => lambda.invocations.map((e) => (e as { action: string }).action);
+
+const grantsSeen: string[] = [];
+const errorsSeen: unknown[] = [];
+async function failure(p: Promise<unknown>): Promise<UploadError> {
+  const err = await p.then(
+    () => {
+      throw new Error('expected the upload to fail');
+    },
+    (e: unknown) => e,
+  );
+  errorsSeen.push(err);
+  expect(err).toBeInstanceOf(UploadError);
+  return err as UploadError;
+}
+
+describe('lambdaUploaderTransport', () => {
+  it('sends a small body inline and the handler stores it at the grant key', async () => {
+    const body = randomBytes(20_000);
+    const receipt = await transport().upload(artifactFromBuffer(KEY, body), {});
+    expect(receipt).toEqual({
+      key: KEY,
+      uri: `s3://${BUCKET}/${KEY}`,
+      etag: `"${createHash('md5').update(body).digest('hex')}"`,
+      attempts: 1,
+    });
+    expect(actions()).toEqual(['put']);
+    expect(stored()?.equals(body)).toBe(true);
+  });
+
+  describe('around the 6 MiB synchronous payload limit', () => {
+    const grant = grantFor();
+    const sha = 'a'.repeat(64);
+    // The largest body whose inline request fits exactly.
+    let fits = 4 * 1024 * 1024;
+    while (inlineRequestBytes(grant, sha, fits + 1) <= LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES) fits++;
+
+    it('inlines the largest body that fits (the envelope size is exact)', async () => {
+      expect(inlineRequestBytes(grant, sha, fits)).toBeLessThanOrEqual(LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES);
+      const body = randomBytes(fits);
+      await transport({ grant }).upload(artifactFromBuffer(KEY, body), {});
+      expect(actions()).toEqual(['put']);
+      expect(stored()?.equals(body)).toBe(true);
+    });
+
+    it('asks for a presigned URL one byte later, and streams the body there', async () => {
+      const body = randomBytes(fits + 1);
+      const receipt = await transport({ grant }).upload(artifactFromBuffer(KEY, body), {});
+      expect(actions()).toEqual(['presign']);
+      expect(receipt).toMatchObject({ key: KEY, uri: `s3://${BUCKET}/${KEY}`, attempts: 1 });
+      expect(stored()?.equals(body)).toBe(true);
+      // The handler signed the checksum in; the PUT carried it.
+      expect(s3Server.requests.at(-1)?.headers['x-amz-checksum-sha256']).toBe(
+        createHash('sha256').update(body).digest('base64'),
+      );
+    });
+  });
+
+  it('falls back to a presigned URL when Lambda answers 413 to an inline request', async () => {
+    const body = randomBytes(5 * 1024 * 1024);
+    const receipt = await transport({ payloadLimitBytes: 8 * 1024 * 1024 }).upload(
+      artifactFromBuffer(KEY, body),
+      {},
+    );
+    expect(receipt.attempts).toBe(1);
+    expect(actions()).toEqual(['presign']);
+    expect(stored()?.equals(body)).toBe(true);
+  });
+
+  it('refuses locally, invoking nothing, a grant for another user or task', async () => {
+    for (const grant of [grantFor('user-2', 'task-1'), grantFor('user-1', 'task-2')]) {
+      grantsSeen.push(grant);
+      const err = await failure(transport({ grant }).upload(artifactFromBuffer(KEY, randomBytes(10)), {}));
+      expect(err).toMatchObject({ code: 'ERR_UPLOAD_REJECTED', s3Code: 'ERR_GRANT_SCOPE', attempts: 1 });
+    }
+    expect(lambda.invocations).toHaveLength(0);
+  });
+
+  it('maps a grant the handler refuses to ERR_UPLOAD_REJECTED without retrying', async () => {
+    const forged = createUploadGrant({
+      userId: 'user-1',
+      taskId: 'task-1',
+      expiresIn: 600,
+      key: { id: 'k1', secret: 'f'.repeat(40) },
+    });
+    grantsSeen.push(forged);
+    const err = await failure(
+      transport({ grant: forged }).upload(artifactFromBuffer(KEY, randomBytes(10)), {}),
+    );
+    expect(err).toMatchObject({
+      code: 'ERR_UPLOAD_REJECTED',
+      s3Code: 'ERR_GRANT_SIGNATURE',
+      retryable: false,
+      attempts: 1,
+    });
+    expect(lambda.invocations).toHaveLength(1);
+  });
+
+  it('asks a grant provider once more when the handler says the grant expired', async () => {
+    handlerOptions = { now: () => Date.now() + 120_000 };
+    const grants = [grantFor('user-1', 'task-1', 60), grantFor('user-1', 'task-1', 3600)];
+    grantsSeen.push(...grants);
+    let asked = 0;
+    const receipt = await transport({ grant: async () => grants[asked++] ?? '' }).upload(
+      artifactFromBuffer(KEY, randomBytes(10)),
+      {},
+    );
+    expect(asked).toBe(2);
+    expect(receipt.attempts).toBe(1);
+  });
+
+  it('fails a fixed expired grant with ERR_UPLOAD_REJECTED', async () => {
+    handlerOptions = { now: () => Date.now() + 120_000 };
+    const grant = grantFor('user-1', 'task-1', 60);
+    grantsSeen.push(grant);
+    const err = await failure(transport({ grant }).upload(artifactFromBuffer(KEY, randomBytes(10)), {}));
+    expect(err).toMatchObject({ code: 'ERR_UPLOAD_REJECTED', s3Code: 'ERR_GRANT_EXPIRED', attempts: 1 });
+  });
+
+  it('retries Lambda throttling (429 TooManyRequestsException) and 5xx', async () => {
+    lambda.replies.push(
+      { status: 429, errorType: 'TooManyRequestsException', message: 'Rate Exceeded.' },
+      { status: 500, errorType: 'ServiceException' },
+    );
+    const receipt = await transport().upload(artifactFromBuffer(KEY, randomBytes(10)), {});
+    expect(receipt.attempts).toBe(3);
+    expect(lambda.invocations).toHaveLength(1);
+  });
+
+  it('does not retry Lambda 4xx such as a missing function', async () => {
+    lambda.replies.push({
+      status: 404,
+      errorType: 'ResourceNotFoundException',
+      message: 'Function not found',
+    });
+    const err = await failure(transport().upload(artifactFromBuffer(KEY, randomBytes(10)), {}));
+    expect(err).toMatchObject({
+      code: 'ERR_UPLOAD_HTTP',
+      status: 404,
+      s3Code: 'ResourceNotFoundException',
+      attempts: 1,
+    });
+  });
+
+  it('treats a crashed function (FunctionError) as retryable', async () => {
+    handlerOptions = { maxInlineBytes: Number.NaN };
+    const err = await failure(
+      transport({ retry: { ...fastRetry, retries: 1 } }).upload(artifactFromBuffer(KEY, randomBytes(10)), {}),
+    );
+    expect(err).toMatchObject({ code: 'ERR_UPLOAD_HTTP', retryable: true, attempts: 2 });
+    expect(err.s3Code).toMatch(/^FunctionError:/);
+  });
+
+  it('reports a body that does not match its sha256 as ERR_UPLOAD_CHECKSUM, not retried', async () => {
+    const body = randomBytes(100);
+    const lying: TraceArtifact = {
+      ...artifactFromBuffer(KEY, body),
+      sha256: 'b'.repeat(64),
+      open: () => Readable.from([body]),
+    };
+    const err = await failure(transport().upload(lying, {}));
+    expect(err).toMatchObject({ code: 'ERR_UPLOAD_CHECKSUM', attempts: 1 });
+    expect(stored()).toBeUndefined();
+  });
+
+  it('reports an oversize body as ERR_UPLOAD_TOO_LARGE', async () => {
+    handlerOptions = { maxInlineBytes: 1000 };
+    const inline = await failure(transport().upload(artifactFromBuffer(KEY, randomBytes(2000)), {}));
+    expect(inline).toMatchObject({ code: 'ERR_UPLOAD_TOO_LARGE', attempts: 1 });
+    handlerOptions = { maxObjectBytes: 1024 };
+    const presigned = await failure(
+      transport({ payloadLimitBytes: 1024 }).upload(artifactFromBuffer(KEY, randomBytes(2000)), {}),
+    );
+    expect(presigned).toMatchObject({ code: 'ERR_UPLOAD_TOO_LARGE', attempts: 1 });
+  });
+
+  it('retries an S3 failure the handler reports as retryable', async () => {
+    s3Server.replies.push({
+      status: 503,
+      body: '<Error><Code>SlowDown</Code><Message>slow</Message></Error>',
+    });
+    const receipt = await transport().upload(artifactFromBuffer(KEY, randomBytes(10)), {});
+    expect(receipt.attempts).toBe(2);
+  });
+
+  it('builds its own client from region and endpoint, with credentials from the environment', async () => {
+    vi.stubEnv('AWS_ACCESS_KEY_ID', TEST_CREDENTIALS.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', TEST_CREDENTIALS.secretAccessKey);
+    try {
+      const t = lambdaUploaderTransport({
+        functionName: FUNCTION,
+        grant: grantFor(),
+        region: 'eu-west-1',
+        endpoint: lambda.endpoint,
+        retry: false,
+      });
+      expect((await t.upload(artifactFromBuffer(KEY, randomBytes(10)), {})).key).toBe(KEY);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it('stops with ERR_UPLOAD_ABORTED when aborted', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const err = await failure(
+      transport().upload(artifactFromBuffer(KEY, randomBytes(10)), { signal: controller.signal }),
+    );
+    expect(err.code).toBe('ERR_UPLOAD_ABORTED');
+    expect(lambda.invocations).toHaveLength(0);
+  });
+
+  it('fails at construction on a missing function name or a malformed grant, naming the option', () => {
+    expect(() => lambdaUploaderTransport({ functionName: '', grant: grantFor() })).toThrow(ConfigError);
+    try {
+      lambdaUploaderTransport({ functionName: FUNCTION, grant: 'garbage' });
+      throw new Error('expected a ConfigError');
+    } catch (err) {
+      expect(err).toMatchObject({ code: 'ERR_TRACE_CONFIG', variable: 'grant' });
+      expect((err as Error).message).not.toContain('garbage');
+    }
+    expect(() =>
+      lambdaUploaderTransport({ functionName: FUNCTION, grant: grantFor(), endpoint: 'http://example.com' }),
+    ).toThrow(ConfigError);
+  });
+});
+
+afterAll(() => {
+  expect(errorsSeen.length).toBeGreaterThan(5);
+  const all = [...grantsSeen, grantFor()];
+  for (const err of errorsSeen) {
+    const text = `${(err as Error).message} ${String((err as Error).cause ?? '')}`;
+    for (const grant of all) {
+      expect(text).not.toContain(grant);
+      expect(text).not.toContain(grant.split('.')[1]);
+    }
+    expect(text).not.toContain('X-Amz-Signature');
+  }
+});

@@ -1,0 +1,394 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MockAgent } from 'undici';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  artifactFromBuffer,
+  artifactFromFile,
+  ConfigError,
+  presignedPutTransport,
+  type RetryPolicy,
+  UploadError,
+} from '../src/index.js';
+import { type PutServer, presignedLikeUrl, s3ErrorXml, startPutServer } from './transport-support.js';
+
+const KEY = 'traces/user-1/01JD4Q9Z6XTASK.jsonl.gz';
+const SIGNATURE = 'ab12'.repeat(16);
+const body = randomBytes(64 * 1024);
+const artifact = artifactFromBuffer(KEY, body);
+/** Fast, deterministic retries: no real sleeping. */
+const fastRetry: RetryPolicy = { sleep: async () => {}, random: () => 0 };
+
+/** Every error any test saw: none may leak a signature. */
+const seenErrors: unknown[] = [];
+async function failure(p: Promise<unknown>): Promise<UploadError> {
+  const err = await p.then(
+    () => {
+      throw new Error('expected the upload to fail');
+    },
+    (e: unknown) => e,
+  );
+  seenErrors.push(err);
+  expect(err).toBeInstanceOf(UploadError);
+  return err as UploadError;
+}
+
+let server: PutServer;
+beforeEach(async () => {
+  server = await startPutServer();
+});
+afterEach(async () => {
+  await server.close();
+});
+
+const urlFor = (key = KEY, opts: Parameters<typeof presignedLikeUrl>[3] = {}) =>
+  presignedLikeUrl(server.origin, 'trace-bucket', key, { signature: SIGNATURE, ...opts });
+
+describe('presignedPutTransport', () => {
+  it('PUTs the exact bytes to the exact key with a known length, application/gzip and no Content-Encoding', async () => {
+    const t = presignedPutTransport({ url: urlFor(), retry: fastRetry });
+    const receipt = await t.upload(artifact, {});
+    expect(receipt).toEqual({
+      key: KEY,
+      uri: `s3://trace-bucket/${KEY}`,
+      etag: `"${createHash('md5').update(body).digest('hex')}"`,
+      attempts: 1,
+    });
+    expect(server.requests).toHaveLength(1);
+    const [req] = server.requests;
+    expect(req?.method).toBe('PUT');
+    expect(req?.headers['content-type']).toBe('application/gzip');
+    expect(req?.headers['content-length']).toBe(String(body.byteLength));
+    expect(req?.headers['transfer-encoding']).toBeUndefined();
+    expect(req?.headers['content-encoding']).toBeUndefined();
+    // Unsigned x-amz-* headers are refused by S3 on presigned URLs, so none is sent.
+    expect(Object.keys(req?.headers ?? {}).filter((h) => h.startsWith('x-amz-'))).toEqual([]);
+    expect(server.objects.get(`/trace-bucket/${KEY}`)?.equals(body)).toBe(true);
+  });
+
+  it('streams a file artifact', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'presigned-put-'));
+    try {
+      const path = join(dir, 'body.gz');
+      const big = randomBytes(3 * 1024 * 1024 + 17);
+      await writeFile(path, big);
+      const receipt = await presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(
+        await artifactFromFile(KEY, path),
+        {},
+      );
+      expect(receipt.attempts).toBe(1);
+      expect(server.objects.get(`/trace-bucket/${KEY}`)?.equals(big)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('retries a 500 and succeeds on the second attempt', async () => {
+    server.replies.push({
+      status: 500,
+      body: s3ErrorXml('InternalError', 'We encountered an internal error.'),
+    });
+    const receipt = await presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(artifact, {});
+    expect(receipt.attempts).toBe(2);
+    expect(server.requests).toHaveLength(2);
+    expect(server.objects.size).toBe(1);
+  });
+
+  it('honours Retry-After on 503 SlowDown', async () => {
+    server.replies.push({
+      status: 503,
+      headers: { 'retry-after': '2' },
+      body: s3ErrorXml('SlowDown', 'Please reduce your request rate.'),
+    });
+    const slept: number[] = [];
+    const t = presignedPutTransport({
+      url: urlFor(),
+      retry: { random: () => 0, sleep: async (ms) => void slept.push(ms) },
+    });
+    expect((await t.upload(artifact, {})).attempts).toBe(2);
+    expect(slept).toEqual([2000]);
+  });
+
+  it('retries a connection reset in the middle of the body and lands the whole object', async () => {
+    server.replies.push({ reset: 16 * 1024 });
+    const receipt = await presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(artifact, {});
+    expect(receipt.attempts).toBe(2);
+    expect(server.objects.get(`/trace-bucket/${KEY}`)?.equals(body)).toBe(true);
+  });
+
+  it.each([
+    [400, 'InvalidArgument', 'Invalid argument.'],
+    [
+      403,
+      'SignatureDoesNotMatch',
+      'The request signature we calculated does not match the signature you provided.',
+    ],
+    [403, 'AccessDenied', 'Access Denied'],
+  ])('does not retry %i %s and reports the S3 code', async (status, code, message) => {
+    server.replies.push({ status, body: s3ErrorXml(code, message) });
+    const err = await failure(
+      presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(artifact, {}),
+    );
+    expect(err).toMatchObject({
+      code: 'ERR_UPLOAD_HTTP',
+      status,
+      s3Code: code,
+      retryable: false,
+      attempts: 1,
+    });
+    expect(err.message).toContain(message);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('asks the provider for a fresh URL once when S3 says the URL has expired', async () => {
+    server.replies.push({ status: 403, body: s3ErrorXml('AccessDenied', 'Request has expired') });
+    let minted = 0;
+    const t = presignedPutTransport({
+      url: async () => {
+        minted++;
+        return urlFor();
+      },
+      retry: fastRetry,
+    });
+    const receipt = await t.upload(artifact, {});
+    expect(minted).toBe(2);
+    expect(receipt.attempts).toBe(1);
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('refreshes a URL whose X-Amz-Date + X-Amz-Expires has passed before sending anything', async () => {
+    const stale = urlFor(KEY, { signedAt: new Date(Date.now() - 3_600_000), expiresIn: 900 });
+    const urls = [stale, urlFor()];
+    const t = presignedPutTransport({ url: async () => urls.shift() ?? urlFor(), retry: fastRetry });
+    await t.upload(artifact, {});
+    expect(urls).toEqual([]);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('refreshes at most once: a provider that keeps returning expired URLs ends in ERR_UPLOAD_URL_EXPIRED', async () => {
+    server.replies.push(
+      { status: 403, body: s3ErrorXml('AccessDenied', 'Request has expired') },
+      { status: 403, body: s3ErrorXml('AccessDenied', 'Request has expired') },
+    );
+    let minted = 0;
+    const t = presignedPutTransport({
+      url: async () => {
+        minted++;
+        return urlFor();
+      },
+      retry: fastRetry,
+    });
+    const err = await failure(t.upload(artifact, {}));
+    expect(err).toMatchObject({
+      code: 'ERR_UPLOAD_URL_EXPIRED',
+      status: 403,
+      s3Code: 'AccessDenied',
+      attempts: 1,
+    });
+    expect(minted).toBe(2);
+  });
+
+  it('treats ExpiredToken (the signing session ended) as an expired URL', async () => {
+    server.replies.push({ status: 400, body: s3ErrorXml('ExpiredToken', 'The provided token has expired.') });
+    let minted = 0;
+    const t = presignedPutTransport({
+      url: async () => {
+        minted++;
+        return urlFor();
+      },
+      retry: fastRetry,
+    });
+    expect((await t.upload(artifact, {})).attempts).toBe(1);
+    expect(minted).toBe(2);
+  });
+
+  it('fails a fixed expired URL with ERR_UPLOAD_URL_EXPIRED without sending a byte', async () => {
+    const stale = urlFor(KEY, { signedAt: new Date(Date.now() - 3_600_000), expiresIn: 60 });
+    const err = await failure(presignedPutTransport({ url: stale, retry: fastRetry }).upload(artifact, {}));
+    expect(err).toMatchObject({ code: 'ERR_UPLOAD_URL_EXPIRED', attempts: 1 });
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('fails a fixed URL that S3 reports expired with ERR_UPLOAD_URL_EXPIRED, not retried', async () => {
+    server.replies.push({ status: 403, body: s3ErrorXml('AccessDenied', 'Request has expired') });
+    const err = await failure(
+      presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(artifact, {}),
+    );
+    expect(err).toMatchObject({ code: 'ERR_UPLOAD_URL_EXPIRED', status: 403, attempts: 1 });
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('reuses the minted URL across retries instead of minting one per attempt', async () => {
+    server.replies.push({ status: 500 }, { status: 503 });
+    let minted = 0;
+    const t = presignedPutTransport({
+      url: async () => {
+        minted++;
+        return urlFor();
+      },
+      retry: fastRetry,
+    });
+    expect((await t.upload(artifact, {})).attempts).toBe(3);
+    expect(minted).toBe(1);
+  });
+
+  it.each([
+    ['another user', 'traces/user-2/01JD4Q9Z6XTASK.jsonl.gz'],
+    ['another task', 'traces/user-1/OTHER.jsonl.gz'],
+  ])('refuses a URL minted for %s before sending any byte', async (_what, otherKey) => {
+    const err = await failure(
+      presignedPutTransport({ url: urlFor(otherKey), retry: fastRetry }).upload(artifact, {}),
+    );
+    expect(err).toMatchObject({ code: 'ERR_UPLOAD_REJECTED', retryable: false, attempts: 1 });
+    expect(err.message).toContain(KEY);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('refuses a URL that nests the key below extra path segments', async () => {
+    const nested = `${server.origin}/trace-bucket/x/${KEY}?X-Amz-Signature=${SIGNATURE}`;
+    const err = await failure(presignedPutTransport({ url: nested, retry: fastRetry }).upload(artifact, {}));
+    expect(err.code).toBe('ERR_UPLOAD_REJECTED');
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('aborts mid-upload promptly with ERR_UPLOAD_ABORTED', async () => {
+    server.replies.push({ hang: true });
+    const controller = new AbortController();
+    const arrived = server.nextRequest();
+    const pending = presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(artifact, {
+      signal: controller.signal,
+    });
+    await arrived;
+    controller.abort();
+    const err = await failure(pending);
+    expect(err).toMatchObject({ code: 'ERR_UPLOAD_ABORTED', attempts: 1 });
+  });
+
+  it('ends a hanging server with ERR_UPLOAD_DEADLINE', async () => {
+    server.replies.push({ hang: true });
+    const err = await failure(
+      presignedPutTransport({ url: urlFor(), retry: { ...fastRetry, deadlineMs: 300 } }).upload(artifact, {}),
+    );
+    expect(err).toMatchObject({ code: 'ERR_UPLOAD_DEADLINE', attempts: 1 });
+  });
+
+  it('turns a provider failure into a typed error', async () => {
+    const t = presignedPutTransport({
+      url: async () => {
+        throw new Error(`orchestrator down; last URL ${urlFor()}`);
+      },
+      retry: fastRetry,
+    });
+    const err = await failure(t.upload(artifact, {}));
+    expect(err.code).toBe('ERR_UPLOAD_REJECTED');
+    expect(err.message).toContain('orchestrator down');
+  });
+
+  it('keeps signatures out of messages even when the server echoes the URL', async () => {
+    const url = urlFor();
+    server.replies.push({
+      status: 400,
+      body: s3ErrorXml('InvalidRequest', `Bad request for ${url.replace(/&/g, '&amp;')}`),
+    });
+    const err = await failure(presignedPutTransport({ url, retry: fastRetry }).upload(artifact, {}));
+    expect(err.message).toContain('Bad request for');
+  });
+
+  it('refuses at construction a fixed URL that is not https (http only on loopback)', () => {
+    const build = (url: string) => () => presignedPutTransport({ url });
+    expect(build(`http://example.com/b/${KEY}?X-Amz-Signature=${SIGNATURE}`)).toThrow(ConfigError);
+    expect(build('not a url')).toThrow(/url is not a valid URL/);
+    expect(build(`ftp://example.com/b/${KEY}`)).toThrow(ConfigError);
+    try {
+      build(`http://example.com/b/${KEY}?X-Amz-Signature=${SIGNATURE}`)();
+    } catch (err) {
+      seenErrors.push(err);
+      expect(err).toMatchObject({ variable: 'url' });
+    }
+    expect(build(`https://example.com/b/${KEY}`)).not.toThrow();
+    expect(build(`http://localhost:9000/b/${KEY}`)).not.toThrow();
+    expect(build(`http://[::1]:9000/b/${KEY}`)).not.toThrow();
+  });
+
+  it('verifies the ETag against the MD5 of the bytes sent when asked', async () => {
+    server.replies.push({ status: 200, headers: { etag: '"00000000000000000000000000000000"' } });
+    const err = await failure(
+      presignedPutTransport({ url: urlFor(), verifyEtag: true, retry: fastRetry }).upload(artifact, {}),
+    );
+    expect(err.code).toBe('ERR_UPLOAD_CHECKSUM');
+    // SSE-KMS ETags are not MD5s: no false alarm.
+    server.replies.push({
+      status: 200,
+      headers: { etag: '"00000000000000000000000000000000"', 'x-amz-server-side-encryption': 'aws:kms' },
+    });
+    await expect(
+      presignedPutTransport({ url: urlFor(), verifyEtag: true, retry: fastRetry }).upload(artifact, {}),
+    ).resolves.toMatchObject({ attempts: 1 });
+    await expect(
+      presignedPutTransport({ url: urlFor(), verifyEtag: true, retry: fastRetry }).upload(artifact, {}),
+    ).resolves.toMatchObject({ attempts: 1 });
+  });
+});
+
+describe('presignedPutTransport with an undici MockAgent', () => {
+  it('derives the bucket of a virtual-hosted URL and sends through the given dispatcher', async () => {
+    const agent = new MockAgent();
+    agent.disableNetConnect();
+    const origin = 'https://trace-bucket.s3.eu-west-1.amazonaws.com';
+    agent
+      .get(origin)
+      .intercept({ path: (p) => p.startsWith(`/${KEY}?`), method: 'PUT' })
+      .reply(200, '', { headers: { etag: '"abc"' } });
+    try {
+      const t = presignedPutTransport({
+        url: `${origin}/${KEY}?X-Amz-Signature=${SIGNATURE}`,
+        dispatcher: agent,
+        retry: false,
+      });
+      const receipt = await t.upload(artifact, {});
+      expect(receipt).toEqual({ key: KEY, uri: `s3://trace-bucket/${KEY}`, etag: '"abc"' });
+      agent.assertNoPendingInterceptors();
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('with retry: false makes exactly one attempt', async () => {
+    const agent = new MockAgent();
+    agent.disableNetConnect();
+    const origin = 'https://s3.us-east-1.amazonaws.com';
+    agent
+      .get(origin)
+      .intercept({ path: (p) => p.startsWith(`/trace-bucket/${KEY}`), method: 'PUT' })
+      .reply(503, s3ErrorXml('SlowDown', 'Please reduce your request rate.'));
+    try {
+      const t = presignedPutTransport({
+        url: `${origin}/trace-bucket/${KEY}?X-Amz-Signature=x`,
+        dispatcher: agent,
+        retry: false,
+      });
+      const err = await failure(t.upload(artifact, {}));
+      expect(err).toMatchObject({
+        code: 'ERR_UPLOAD_HTTP',
+        status: 503,
+        s3Code: 'SlowDown',
+        retryable: true,
+      });
+      expect(err.attempts).toBeUndefined();
+    } finally {
+      await agent.close();
+    }
+  });
+});
+
+afterAll(() => {
+  expect(seenErrors.length).toBeGreaterThan(10);
+  for (const err of seenErrors) {
+    const text = `${(err as Error).message} ${String((err as Error).cause ?? '')}`;
+    expect(text).not.toContain('X-Amz-Signature');
+    expect(text).not.toContain(SIGNATURE);
+    expect(text).not.toContain('X-Amz-Credential');
+  }
+});
