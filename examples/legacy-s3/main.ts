@@ -7,9 +7,9 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { S3Client } from '@aws-sdk/client-s3';
-import { createTraceRecorder, s3PutObjectTransport } from '@agent-trace/trace-sdk';
+import { createTraceRecorder, s3PutObjectTransport, traceKey } from '@agent-trace/trace-sdk';
 import { startLocalS3 } from '@agent-trace/trace-sdk-testing';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { formatBytes, plural } from '../shared/format.ts';
 import { check, runExample } from '../shared/run.ts';
 import { recordCodingTask } from '../shared/trajectory.ts';
@@ -33,22 +33,37 @@ runExample('legacy-s3', async () => {
       forcePathStyle: true,
       requestChecksumCalculation: 'WHEN_REQUIRED',
     });
-    const transport = s3PutObjectTransport({ client: s3, bucket: BUCKET });
 
     const results = [];
     for (const taskId of ['01JD4QA0000000000000000001', '01JD4QA0000000000000000002']) {
+      // A transport per task, as a runtime configured per task would build it: still one warning.
+      const transport = s3PutObjectTransport({ client: s3, bucket: BUCKET });
       const rec = createTraceRecorder({ userId: 'legacy-user-7', taskId, transport });
       recordCodingTask(rec);
       const result = await rec.finish();
       check(result.status === 'uploaded', `upload ${result.status}: ${result.error?.message ?? ''}`);
       results.push(result);
     }
+    // The problem with this setup: nothing scopes the runtime's credentials to its own prefix.
+    const victimKey = traceKey({ userId: 'some-other-user', taskId: '01JD4QA0000000000000000001' });
+    const overwrite = await s3.send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: victimKey,
+        Body: 'not a trace',
+        ContentType: 'application/gzip',
+      }),
+    );
+    check(overwrite.$metadata.httpStatusCode === 200, 'the broad grant unexpectedly failed to write');
     s3.destroy();
     // process.emitWarning delivers on the next tick.
     await new Promise((resolve) => setImmediate(resolve));
 
     const deprecations = warnings.filter((w) => w.name === 'DeprecationWarning');
-    check(deprecations.length === 1, `expected one DeprecationWarning for two uploads, got ${deprecations.length}`);
+    check(
+      deprecations.length === 1,
+      `expected one DeprecationWarning for two transports, got ${deprecations.length}`,
+    );
     const [warning] = deprecations;
     const code = (warning as Error & { code?: string }).code;
     check(warning?.message.includes(MIGRATION_GUIDE), `the warning does not point to ${MIGRATION_GUIDE}`);
@@ -59,9 +74,12 @@ runExample('legacy-s3', async () => {
           `${formatBytes(result.bytes)} gzip   ${plural(result.attempts, 'attempt')}`,
       );
     }
-    console.log(`warning (once per process, not per upload): ${warning?.name} [${code}]`);
+    console.log(`warning, once per process (two transports built): ${warning?.name} [${code}]`);
     console.log(`  ${warning?.message}`);
     const guide = fileURLToPath(new URL(`../../${MIGRATION_GUIDE}`, import.meta.url));
+    console.log(
+      `why it is deprecated: the same credentials just wrote s3://${BUCKET}/${victimKey} (another user's key) → 200`,
+    );
     console.log(
       `migration guide: ${MIGRATION_GUIDE}${existsSync(guide) ? '' : ' (not in this checkout)'} — ` +
         'move the runtime to presigned PUT (examples/presigned-put) or the uploader Lambda (examples/uploader-lambda)',

@@ -9,6 +9,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createTraceRecorder, fileTransport, readTrace } from '@agent-trace/trace-sdk';
 import { type Attributes, context, metrics, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -24,7 +25,6 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { createTraceRecorder, fileTransport, readTrace } from '@agent-trace/trace-sdk';
 import { check, runExample } from '../shared/run.ts';
 import { recordCodingTask } from '../shared/trajectory.ts';
 
@@ -50,19 +50,28 @@ runExample('otel', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'agent-trace-otel-'));
   try {
     const tracer = trace.getTracer('coding-agent');
-    const { result, taskSpan } = await tracer.startActiveSpan('agent.task', async (span) => {
-      const rec = createTraceRecorder({
-        userId: 'otel-user-1',
-        taskId: '01JD4QB0000000000000000001',
-        transport: fileTransport({ dir }),
-        spoolDir: join(dir, '.spool'),
+    // Each task runs inside its own span, as an instrumented agent would.
+    const runTask = (taskId: string, maxBytes?: number) =>
+      tracer.startActiveSpan('agent.task', { attributes: { 'task.id': taskId } }, async (span) => {
+        try {
+          const rec = createTraceRecorder({
+            userId: 'otel-user-1',
+            taskId,
+            transport: fileTransport({ dir }),
+            spoolDir: join(dir, '.spool'),
+            maxBytes,
+          });
+          recordCodingTask(rec);
+          return { result: await rec.finish(), taskSpan: span.spanContext() };
+        } finally {
+          span.end();
+        }
       });
-      recordCodingTask(rec);
-      const finished = await rec.finish();
-      span.end();
-      return { result: finished, taskSpan: span.spanContext() };
-    });
+    const { result, taskSpan } = await runTask('01JD4QB0000000000000000001');
     check(result.status === 'uploaded', `upload ${result.status}: ${result.error?.message ?? ''}`);
+    // A second task with a tight maxBytes cap, so the dropped-events counter has something to show.
+    const capped = await runTask('01JD4QB0000000000000000002', 2048);
+    check(capped.result.dropped > 0, 'the 2 KiB cap dropped nothing');
 
     // ── events carry the ids of the span that was active when they were recorded ────────────
     let events = 0;
@@ -80,12 +89,10 @@ runExample('otel', async () => {
     check(events > 0 && stamped === events, `${stamped} of ${events} events carry the task span's ids`);
 
     // ── the upload span ───────────────────────────────────────────────────────────────────────
-    const upload = spans.getFinishedSpans().find((s) => s.name === 'agent_trace.upload');
-    check(upload !== undefined, 'no agent_trace.upload span was exported');
-    check(
-      upload.parentSpanContext?.spanId === taskSpan.spanId,
-      'the upload span is not a child of the task span',
-    );
+    const upload = spans
+      .getFinishedSpans()
+      .find((s) => s.name === 'agent_trace.upload' && s.parentSpanContext?.spanId === taskSpan.spanId);
+    check(upload !== undefined, 'no agent_trace.upload span was exported under the task span');
 
     // ── the SDK's metrics ─────────────────────────────────────────────────────────────────────
     const collected = await reader.collect();
@@ -94,11 +101,14 @@ runExample('otel', async () => {
     const recorded = sdkMetrics.find((m) => m.descriptor.name === 'agent_trace.events.recorded');
     check(recorded !== undefined, 'no agent_trace.events.recorded metric');
 
-    console.log(`task span ${taskSpan.traceId}/${taskSpan.spanId}`);
-    console.log(`every event carries trace_id ${taskSpan.traceId} (${stamped}/${events} events)`);
+    console.log(
+      `every event carries trace_id ${taskSpan.traceId} span_id ${taskSpan.spanId} (${stamped}/${events} events)`,
+    );
     console.log(`span ${describeSpan(upload)}`);
     for (const [key, value] of Object.entries(upload.attributes)) console.log(`  ${key} = ${String(value)}`);
-    console.log(`metrics (${SDK_SCOPE}):`);
+    console.log(
+      `metrics (${SDK_SCOPE}), two tasks, the second capped at maxBytes 2048 (${capped.result.dropped} events dropped):`,
+    );
     for (const metric of sdkMetrics) console.log(`  ${describeMetric(metric)}`);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -9,7 +9,6 @@
  */
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   createTraceRecorder,
   describeUrl,
@@ -19,6 +18,7 @@ import {
 } from '@agent-trace/trace-sdk';
 import { createTraceS3Client, createTraceUploadUrl } from '@agent-trace/trace-sdk/orchestrator';
 import { startLocalS3 } from '@agent-trace/trace-sdk-testing';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { elapsedMs, formatBytes, plural } from '../shared/format.ts';
 import { check, runExample } from '../shared/run.ts';
 import { PLANTED_SECRETS, recordCodingTask } from '../shared/trajectory.ts';
@@ -47,14 +47,24 @@ runExample('presigned-put demo', async () => {
 
     // ── agent runtime: no S3 client, no AWS credentials, just a URL provider ─────────────────
     const started = performance.now();
-    const result = await runAgent({ userId: USER_ID, taskId: TASK_ID, uploadUrl: uploadUrlFor(USER_ID, TASK_ID) });
+    const result = await runAgent({
+      userId: USER_ID,
+      taskId: TASK_ID,
+      uploadUrl: uploadUrlFor(USER_ID, TASK_ID),
+    });
     const took = elapsedMs(started);
-    check(result.status === 'uploaded', `upload ${result.status}: ${result.error?.message ?? 'no error given'}`);
+    check(
+      result.status === 'uploaded',
+      `upload ${result.status}: ${result.error?.message ?? 'no error given'}`,
+    );
 
     // ── reader: download, verify, read back ──────────────────────────────────────────────────
     const verified = await verifyStoredTrace(s3, result.key, result.sha256);
     check(verified.header.accumulated_events === result.events, 'header event count differs from finish()');
-    check(verified.events === result.events, `read ${verified.events} events, finish() reported ${result.events}`);
+    check(
+      verified.events === result.events,
+      `read ${verified.events} events, finish() reported ${result.events}`,
+    );
     check(verified.header.dropped === 0, `${verified.header.dropped} events dropped`);
     check(verified.header.redactions >= PLANTED_SECRETS.length, 'the planted secrets were not all redacted');
 
@@ -80,15 +90,18 @@ runExample('presigned-put demo', async () => {
         `upload ${plural(result.attempts, 'attempt')}   time ${took} ms`,
     );
     console.log(
-      `reader: sha256 ${result.sha256.slice(0, 12)}… matches, header counts match, none of ${PLANTED_SECRETS.length} planted secrets in the stored bytes`,
+      `reader:  sha256 ${result.sha256.slice(0, 12)}… matches finish(); header counts match; ` +
+        `0 of ${PLANTED_SECRETS.length} planted secrets stored:`,
+    );
+    console.log(`         ${verified.screened.join('  ')}`);
+    console.log(
+      `runtime: held no S3 credentials — no S3 client, only a URL provider (called ${mintedUrls.length}x); ` +
+        `its PUT was authorized by the URL's own signature`,
     );
     console.log(
-      `runtime credentials: none — the agent got only a URL provider (called ${mintedUrls.length}x) and its PUT ` +
-        `was authorized by the URL's signature alone`,
+      `scope:   the agent's URL replayed against another user's key → ${tampered.status} ${tampered.code}, nothing written`,
     );
-    console.log(
-      `scope: the same URL against ${describeUrl(tampered.url)} → ${tampered.status} ${tampered.code} (nothing written)`,
-    );
+    console.log(`         PUT ${describeUrl(tampered.url)}`);
   } finally {
     await s3Server.close();
   }
@@ -125,9 +138,14 @@ async function verifyStoredTrace(s3: S3Client, key: string, sha256: string) {
 
   let header: Record<string, unknown> | undefined;
   let events = 0;
+  const screened: string[] = [];
   for await (const line of readTrace(body)) {
-    if (header === undefined) header = line as Record<string, unknown>;
+    if (header === undefined) header = line;
     else events += 1;
+    if (line['event'] === 'OUTPUT_SCREENING') {
+      for (const finding of line['findings'] as Array<{ match?: unknown }>)
+        screened.push(String(finding.match));
+    }
   }
   check(header?.['event'] === 'TRAJECTORY_ARTIFACT_HEADER', 'the first line is not the header');
   return {
@@ -138,6 +156,7 @@ async function verifyStoredTrace(s3: S3Client, key: string, sha256: string) {
       redactions: number;
     },
     events,
+    screened,
   };
 }
 

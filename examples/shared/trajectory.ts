@@ -79,6 +79,20 @@ const STEPS: readonly Step[] = [
     input: { command: 'pnpm --filter billing test' },
     output: ' ✓ src/invoice.test.ts (14 tests)\n ✓ src/tax.test.ts (9 tests)\n Test Files 2 passed (2)',
   },
+  {
+    thinking: 'Make sure the edit follows the repo style before reporting.',
+    text: 'Running the linter on the changed file.',
+    tool: 'bash',
+    input: { command: 'pnpm biome check packages/billing/src/invoice.ts' },
+    output: 'Checked 1 file in 4ms. No fixes applied.',
+  },
+  {
+    thinking: 'Show the final diff so the user can review it.',
+    text: 'Here is the diff.',
+    tool: 'bash',
+    input: { command: 'git diff --stat' },
+    output: ' packages/billing/src/invoice.ts | 2 +-\n 1 file changed, 1 insertion(+), 1 deletion(-)',
+  },
 ];
 
 /**

@@ -8,10 +8,10 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { createTraceRecorder, presignedPutTransport, uploadSpooled } from '@agent-trace/trace-sdk';
 import { createTraceS3Client, createTraceUploadUrl } from '@agent-trace/trace-sdk/orchestrator';
 import { startLocalS3 } from '@agent-trace/trace-sdk-testing';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { formatBytes, plural } from '../shared/format.ts';
 import { check, describeError, runExample } from '../shared/run.ts';
 import { recordCodingTask } from '../shared/trajectory.ts';
@@ -31,9 +31,13 @@ runExample('spool-recovery', async () => {
       forcePathStyle: true,
     });
     const uploadUrl = async () =>
-      (await createTraceUploadUrl({ s3, bucket: BUCKET, userId: USER_ID, taskId: TASK_ID, expiresIn: 900 })).url;
+      (await createTraceUploadUrl({ s3, bucket: BUCKET, userId: USER_ID, taskId: TASK_ID, expiresIn: 900 }))
+        .url;
     // A short retry budget so the outage outlasts it quickly.
-    const transport = presignedPutTransport({ url: uploadUrl, retry: { retries: 2, minDelayMs: 10, maxDelayMs: 50 } });
+    const transport = presignedPutTransport({
+      url: uploadUrl,
+      retry: { retries: 2, minDelayMs: 10, maxDelayMs: 50 },
+    });
 
     // ── 1. S3 is down: every PUT gets a 500 ─────────────────────────────────────────────────
     s3Server.faults.failNext(100, { status: 500, code: 'InternalError', match: { method: 'PUT' } });
@@ -54,7 +58,10 @@ runExample('spool-recovery', async () => {
     const flushed = await uploadSpooled({ spoolDir, transport });
     check(flushed.uploaded.length === 1, `uploadSpooled delivered ${flushed.uploaded.length} artifacts`);
     const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: failed.key }));
-    check(head.ContentLength === failed.bytes, `stored ${head.ContentLength} bytes, expected ${failed.bytes}`);
+    check(
+      head.ContentLength === failed.bytes,
+      `stored ${head.ContentLength} bytes, expected ${failed.bytes}`,
+    );
     const left = (await readdir(spoolDir)).filter((name) => !name.startsWith('.'));
     check(left.length === 0, `the spool still holds ${left.join(', ')}`);
     console.log(`uploadSpooled(): delivered 1 artifact to s3://${BUCKET}/${failed.key}; spool is empty`);

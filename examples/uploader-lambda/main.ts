@@ -11,17 +11,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   createTraceRecorder,
   type FinishResult,
   lambdaUploaderTransport,
+  type TraceRecorder,
   traceKey,
 } from '@agent-trace/trace-sdk';
 import { createUploaderHandler, type UploaderLogEntry } from '@agent-trace/trace-sdk/lambda';
 import { createTraceS3Client, createUploadGrant } from '@agent-trace/trace-sdk/orchestrator';
 import { startLocalLambda, startLocalS3 } from '@agent-trace/trace-sdk-testing';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { elapsedMs, formatBytes } from '../shared/format.ts';
 import { check, describeError, runExample } from '../shared/run.ts';
 import { recordCodingTask } from '../shared/trajectory.ts';
@@ -49,7 +50,12 @@ runExample('uploader-lambda', async () => {
   const handlerLog: UploaderLogEntry[] = [];
   const lambdaServer = await startLocalLambda({
     functionName: FUNCTION_NAME,
-    handler: createUploaderHandler({ bucket: BUCKET, s3: lambdaS3, grantKeys, log: (e) => handlerLog.push(e) }),
+    handler: createUploaderHandler({
+      bucket: BUCKET,
+      s3: lambdaS3,
+      grantKeys,
+      log: (e) => handlerLog.push(e),
+    }),
   });
   // The runtime's only AWS client: it can invoke the uploader, nothing else.
   const lambda = new LambdaClient({
@@ -72,34 +78,47 @@ runExample('uploader-lambda', async () => {
     const smallTask = '01JD4QD0000000000000000001';
     const small = agent(ALICE, smallTask, grantFor(ALICE, smallTask));
     recordCodingTask(small);
+    let invoked = lambdaServer.invocations.length;
     let started = performance.now();
     const smallResult = await small.finish();
-    check(smallResult.status === 'uploaded', `small upload ${smallResult.status}: ${describeError(smallResult.error)}`);
-    check(smallResult.bytes < LAMBDA_PAYLOAD_LIMIT, 'the small trace is not small');
     check(
-      handled(handlerLog, smallResult.key).join() === 'put:stored',
-      'the small trace did not go inline',
+      smallResult.status === 'uploaded',
+      `small upload ${smallResult.status}: ${describeError(smallResult.error)}`,
     );
+    check(smallResult.bytes < LAMBDA_PAYLOAD_LIMIT, 'the small trace is not small');
+    check(handled(handlerLog, smallResult.key).join() === 'put:stored', 'the small trace did not go inline');
+    check(lambdaServer.invocations.length - invoked === 1, 'the small trace took more than one Invoke');
     await expectStored(lambdaS3, smallResult);
     console.log(
-      `small trace ${formatBytes(smallResult.bytes)} → inline in the Invoke payload → s3://${BUCKET}/${smallResult.key} (${elapsedMs(started)} ms)`,
+      `small trace ${formatBytes(smallResult.bytes)} → inline in one Invoke (payload ${payloads(lambdaServer, invoked)}), ` +
+        `stored by the Lambda → s3://${BUCKET}/${smallResult.key}  ${elapsedMs(started)} ms`,
     );
 
     // ── a large trace (> 6 MB compressed): the handler hands back a presigned PUT ───────────
     const largeTask = '01JD4QD0000000000000000002';
     const large = agent(ALICE, largeTask, grantFor(ALICE, largeTask));
-    recordIncompressibleTurns(large, 8 * 1024 * 1024);
+    recordIncompressibleTurns(large, 9 * 1024 * 1024);
+    invoked = lambdaServer.invocations.length;
     started = performance.now();
     const largeResult = await large.finish();
-    check(largeResult.status === 'uploaded', `large upload ${largeResult.status}: ${describeError(largeResult.error)}`);
-    check(largeResult.bytes > LAMBDA_PAYLOAD_LIMIT, `the large trace is only ${formatBytes(largeResult.bytes)}`);
     check(
-      handled(handlerLog, largeResult.key).join() === 'presign:presigned' && presignedPutsTo(s3Server, largeResult.key) === 1,
+      largeResult.status === 'uploaded',
+      `large upload ${largeResult.status}: ${describeError(largeResult.error)}`,
+    );
+    check(
+      largeResult.bytes > LAMBDA_PAYLOAD_LIMIT,
+      `the large trace is only ${formatBytes(largeResult.bytes)}`,
+    );
+    check(
+      handled(handlerLog, largeResult.key).join() === 'presign:presigned' &&
+        presignedPutsTo(s3Server, largeResult.key) === 1,
       'the large trace did not go through a presigned PUT',
     );
+    check(lambdaServer.invocations.length - invoked === 1, 'the large trace took more than one Invoke');
     await expectStored(lambdaS3, largeResult);
     console.log(
-      `large trace ${formatBytes(largeResult.bytes)} → over the 6 MB payload limit → presigned PUT for the same key → s3://${BUCKET}/${largeResult.key} (${elapsedMs(started)} ms)`,
+      `large trace ${formatBytes(largeResult.bytes)} → over Lambda's 6 MiB payload limit: one Invoke (payload ` +
+        `${payloads(lambdaServer, invoked)}) returned a presigned PUT for the same key → s3://${BUCKET}/${largeResult.key}  ${elapsedMs(started)} ms`,
     );
 
     // ── a forged grant: Bob rewrites his own grant to name Alice, keeping its signature ─────
@@ -108,7 +127,9 @@ runExample('uploader-lambda', async () => {
     recordCodingTask(forged);
     const forgedResult = await forged.finish();
     await expectRejected(lambdaS3, forgedResult);
-    console.log(`forged grant (Bob's, rewritten to name Alice) → rejected: ${describeError(forgedResult.error)}`);
+    console.log(
+      `forged grant (Bob's grant edited to name Alice) → rejected by the uploader: ${describeError(forgedResult.error)}`,
+    );
 
     // ── another user's grant: Bob's runtime presents Alice's grant ──────────────────────────
     const stolenTask = '01JD4QD0000000000000000004';
@@ -120,8 +141,12 @@ runExample('uploader-lambda', async () => {
       !(await exists(lambdaS3, traceKey({ userId: ALICE, taskId: stolenTask }))),
       "Bob's trace was written under Alice's prefix",
     );
-    console.log(`another user's grant → rejected: ${describeError(stolenResult.error)}`);
-    console.log('runtime permissions used: lambda:InvokeFunction only — no S3 client, no S3 credentials');
+    console.log(
+      `another user's grant (Bob's runtime holding Alice's) → rejected before sending: ${describeError(stolenResult.error)}`,
+    );
+    console.log(
+      'runtime: lambda:InvokeFunction only — no S3 client, no S3 credentials; the key always comes from the grant',
+    );
   } finally {
     lambda.destroy();
     lambdaS3.destroy();
@@ -133,9 +158,10 @@ runExample('uploader-lambda', async () => {
 
 /**
  * Turn events whose text is random base64 (gzip cannot shrink it much), until `bytes` of text are
- * recorded. Each text stays under the 4000-character field limit so nothing is truncated.
+ * recorded. Each text stays under the 4000-character field limit so nothing is truncated, and the
+ * whole stays far below the default 50 MiB `maxBytes` cap.
  */
-function recordIncompressibleTurns(rec: ReturnType<typeof createTraceRecorder>, bytes: number): void {
+function recordIncompressibleTurns(rec: TraceRecorder, bytes: number): void {
   const perTurn = 3_900;
   for (let turn = 1; turn * perTurn <= bytes; turn += 1) {
     rec.recordTurn({
@@ -157,6 +183,14 @@ function renameUser(grant: string, userId: string): string {
   const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8'));
   const edited = Buffer.from(JSON.stringify({ ...claims, sub: userId })).toString('base64url');
   return `${edited}.${signature}`;
+}
+
+/** Payload sizes of the Invoke calls made since the first `since` invocations. */
+function payloads(lambdaServer: Awaited<ReturnType<typeof startLocalLambda>>, since: number): string {
+  return lambdaServer.invocations
+    .slice(since)
+    .map((i) => formatBytes(i.payloadBytes))
+    .join(', ');
 }
 
 /** What the handler did for `key`, as `action:outcome` entries. */

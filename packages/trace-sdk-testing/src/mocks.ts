@@ -70,7 +70,10 @@ export interface MockPresignedPut {
 }
 
 function amzDate(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 function objectPath(options: MockPresignedPutOptions): string {
@@ -115,11 +118,18 @@ function answerFor(
     };
   }
   const requestId = randomBytes(8).toString('hex').toUpperCase();
-  const headers: Record<string, string> = { 'content-type': 'application/xml', 'x-amz-request-id': requestId };
+  const headers: Record<string, string> = {
+    'content-type': 'application/xml',
+    'x-amz-request-id': requestId,
+  };
   if (scripted.retryAfterSeconds !== undefined) headers['retry-after'] = String(scripted.retryAfterSeconds);
   return {
     status: scripted.status,
-    body: errorDocument(scripted.code ?? 'InternalError', scripted.message ?? scripted.code ?? 'Error', requestId),
+    body: errorDocument(
+      scripted.code ?? 'InternalError',
+      scripted.message ?? scripted.code ?? 'Error',
+      requestId,
+    ),
     headers,
   };
 }
@@ -144,7 +154,8 @@ function lowerHeaders(headers: unknown): Record<string, string> {
   const entries: [string, unknown][] = Array.isArray(headers)
     ? Array.from({ length: headers.length / 2 }, (_, i) => [String(headers[2 * i]), headers[2 * i + 1]])
     : Object.entries(headers as Record<string, unknown>);
-  for (const [name, value] of entries) out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+  for (const [name, value] of entries)
+    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
   return out;
 }
 
@@ -172,7 +183,12 @@ export function mockPresignedPut(options: MockPresignedPutOptions): MockPresigne
     .reply(async (opts) => {
       const body = await collect(opts.body);
       const answer = answerFor(answers, requests.length, body);
-      requests.push({ path: publicPath(opts.path), headers: lowerHeaders(opts.headers), body, status: answer.status });
+      requests.push({
+        path: publicPath(opts.path),
+        headers: lowerHeaders(opts.headers),
+        body,
+        status: answer.status,
+      });
       return { statusCode: answer.status, data: answer.body, responseOptions: { headers: answer.headers } };
     })
     .persist();

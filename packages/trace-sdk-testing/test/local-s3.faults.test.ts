@@ -51,7 +51,11 @@ describe('failNext', () => {
   });
 
   it('applies only to matching requests', async () => {
-    s3.faults.failNext(1, { status: 500, code: 'InternalError', match: { method: 'PUT', keyPrefix: 'traces/u2/' } });
+    s3.faults.failNext(1, {
+      status: 500,
+      code: 'InternalError',
+      match: { method: 'PUT', keyPrefix: 'traces/u2/' },
+    });
     expect((await put()).status).toBe(200);
     expect(s3.faults.pending).toBe(1);
   });
@@ -131,9 +135,17 @@ describe('delays, hangs and latency', () => {
 describe('request records', () => {
   it('keep method, key, status and headers but never the signature or Authorization', async () => {
     await put();
-    await s3Client(s3).send(new PutObjectCommand({ Bucket: BUCKET, Key: 'traces/u1/other.jsonl.gz', Body: 'x' }));
+    await s3Client(s3).send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: 'traces/u1/other.jsonl.gz', Body: 'x' }),
+    );
     const [presigned, signed] = s3.requests;
-    expect(presigned).toMatchObject({ method: 'PUT', operation: 'PutObject', bucket: BUCKET, key: KEY, status: 200 });
+    expect(presigned).toMatchObject({
+      method: 'PUT',
+      operation: 'PutObject',
+      bucket: BUCKET,
+      key: KEY,
+      status: 200,
+    });
     expect(presigned?.bytes).toBe(BODY.length);
     expect(presigned?.path).toContain('X-Amz-Expires=300');
     expect(presigned?.path).not.toMatch(/X-Amz-Signature|X-Amz-Credential/i);

@@ -41,7 +41,10 @@ describe('mockPresignedPut (undici MockAgent)', () => {
   });
 
   it('lets a provider mint fresh URLs, e.g. after an expired answer', async () => {
-    mock = mockPresignedPut({ key: KEY, answers: [{ status: 403, code: 'AccessDenied', message: 'Request has expired' }] });
+    mock = mockPresignedPut({
+      key: KEY,
+      answers: [{ status: 403, code: 'AccessDenied', message: 'Request has expired' }],
+    });
     let minted = 0;
     const m = mock;
     const transport = presignedPutTransport({
@@ -75,10 +78,18 @@ describe('nockPresignedPut', () => {
     const origin = 'https://bucket.s3.us-east-1.amazonaws.com';
     const mock = await nockPresignedPut(origin, KEY, { answers: [{ status: 500, code: 'InternalError' }] });
     try {
-      const first = await fetch(mock.url, { method: 'PUT', body: BODY, headers: { 'content-type': 'application/gzip' } });
+      const first = await fetch(mock.url, {
+        method: 'PUT',
+        body: BODY,
+        headers: { 'content-type': 'application/gzip' },
+      });
       expect(first.status).toBe(500);
       expect(await first.text()).toContain('<Code>InternalError</Code>');
-      const second = await fetch(mock.url, { method: 'PUT', body: BODY, headers: { 'content-type': 'application/gzip' } });
+      const second = await fetch(mock.url, {
+        method: 'PUT',
+        body: BODY,
+        headers: { 'content-type': 'application/gzip' },
+      });
       expect(second.status).toBe(200);
       expect(second.headers.get('etag')).toMatch(/^"[0-9a-f]{32}"$/);
       expect(mock.requests.map((r) => r.status)).toEqual([500, 200]);

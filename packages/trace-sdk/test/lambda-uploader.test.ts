@@ -1,6 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  type LocalLambda,
+  type LocalS3,
+  startLocalLambda,
+  startLocalS3,
+} from '@agent-trace/trace-sdk-testing';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -317,4 +323,112 @@ afterAll(() => {
     }
     expect(text).not.toContain('X-Amz-Signature');
   }
+});
+
+describe('end to end: local Lambda (Invoke API) → createUploaderHandler → SigV4-verifying local S3', () => {
+  let localS3: LocalS3;
+  let localLambda: LocalLambda;
+  let s3Client: S3Client;
+  let lambdaClient: LambdaClient;
+  beforeAll(async () => {
+    localS3 = await startLocalS3();
+    s3Client = await createTraceS3Client({
+      region: localS3.region,
+      endpoint: localS3.endpoint,
+      forcePathStyle: true,
+      credentials: localS3.credentials,
+      maxAttempts: 1,
+    });
+    localLambda = await startLocalLambda({
+      functionName: FUNCTION,
+      handler: createUploaderHandler({ bucket: BUCKET, s3: s3Client, grantKeys: KEYS, log: false }),
+    });
+    lambdaClient = new LambdaClient({
+      region: localLambda.region,
+      endpoint: localLambda.endpoint,
+      credentials: localLambda.credentials,
+      maxAttempts: 1,
+    });
+  });
+  afterAll(async () => {
+    lambdaClient.destroy();
+    s3Client.destroy();
+    await localLambda.close();
+    await localS3.close();
+  });
+  afterEach(async () => {
+    await localS3.reset();
+    localLambda.faults.clear();
+  });
+
+  const e2e = (over: Partial<LambdaUploaderOptions> = {}) =>
+    lambdaUploaderTransport({
+      functionName: FUNCTION,
+      client: lambdaClient,
+      grant: grantFor(),
+      retry: fastRetry,
+      ...over,
+    });
+
+  it('stores a small body inline', async () => {
+    const body = randomBytes(30_000);
+    const receipt = await e2e().upload(artifactFromBuffer(KEY, body), {});
+    expect(receipt).toMatchObject({ key: KEY, uri: `s3://${BUCKET}/${KEY}`, attempts: 1 });
+    const object = await localS3.getObject(BUCKET, KEY);
+    expect(object?.body.equals(body)).toBe(true);
+    expect(object?.contentType).toBe('application/gzip');
+    expect(object?.checksums).toMatchObject({ sha256: createHash('sha256').update(body).digest('base64') });
+  });
+
+  it('streams a body over the payload limit to a presigned URL with its size and SHA-256 signed', async () => {
+    const body = randomBytes(LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES);
+    const receipt = await e2e().upload(artifactFromBuffer(KEY, body), {});
+    expect(receipt.attempts).toBe(1);
+    expect((await localS3.getObject(BUCKET, KEY))?.body.equals(body)).toBe(true);
+    const put = localS3.requests.find((r) => r.method === 'PUT');
+    expect(put?.headers['x-amz-checksum-sha256']).toBe(createHash('sha256').update(body).digest('base64'));
+  });
+
+  it("inlines the largest body that fits, and the local Lambda's 6 MiB limit agrees", async () => {
+    const grant = grantFor();
+    let fits = 4 * 1024 * 1024;
+    while (inlineRequestBytes(grant, 'a'.repeat(64), fits + 1) <= LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES) fits++;
+    const body = randomBytes(fits);
+    await e2e({ grant }).upload(artifactFromBuffer(KEY, body), {});
+    // The transport computed the request size exactly.
+    expect(localLambda.invocations.at(-1)?.payloadBytes).toBe(
+      inlineRequestBytes(grant, 'a'.repeat(64), fits),
+    );
+    expect(localS3.requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
+    expect((await localS3.getObject(BUCKET, KEY))?.body.equals(body)).toBe(true);
+  });
+
+  it('retries Lambda throttling', async () => {
+    localLambda.faults.failNext(1, { status: 429, code: 'TooManyRequestsException' });
+    const receipt = await e2e().upload(artifactFromBuffer(KEY, randomBytes(100)), {});
+    expect(receipt.attempts).toBe(2);
+  });
+
+  it('writes nowhere but the grant key even when the request names another user', async () => {
+    // A compromised runtime crafts its own request: the handler derives the key from the grant.
+    const body = randomBytes(100);
+    const out = await lambdaClient.send(
+      new InvokeCommand({
+        FunctionName: FUNCTION,
+        Payload: Buffer.from(
+          JSON.stringify({
+            action: 'put',
+            grant: grantFor(),
+            key: 'traces/victim/task-1.jsonl.gz',
+            userId: 'victim',
+            sha256: createHash('sha256').update(body).digest('hex'),
+            byteLength: body.byteLength,
+            body: body.toString('base64'),
+          }),
+        ),
+      }),
+    );
+    expect(JSON.parse(Buffer.from(out.Payload ?? []).toString())).toMatchObject({ ok: true, key: KEY });
+    expect((await localS3.listObjects(BUCKET)).map((o) => o.key)).toEqual([KEY]);
+  });
 });

@@ -2,16 +2,23 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type LocalS3, startLocalS3 } from '@agent-trace/trace-sdk-testing';
+import type { S3Client } from '@aws-sdk/client-s3';
+import fc from 'fast-check';
 import { MockAgent } from 'undici';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   artifactFromBuffer,
   artifactFromFile,
   ConfigError,
+  isValidId,
   presignedPutTransport,
   type RetryPolicy,
+  traceKey,
   UploadError,
 } from '../src/index.js';
+import { createTraceS3Client, createTraceUploadUrl } from '../src/orchestrator/index.js';
+import { urlObjectLocation } from '../src/upload/transports/presigned-url.js';
 import { type PutServer, presignedLikeUrl, s3ErrorXml, startPutServer } from './transport-support.js';
 
 const KEY = 'traces/user-1/01JD4Q9Z6XTASK.jsonl.gz';
@@ -391,4 +398,152 @@ afterAll(() => {
     expect(text).not.toContain(SIGNATURE);
     expect(text).not.toContain('X-Amz-Credential');
   }
+});
+
+describe('end to end: the orchestrator mints, the agent uploads, the SigV4-verifying local S3 stores', () => {
+  const BUCKET = 'traces-e2e';
+  let s3: LocalS3;
+  let client: S3Client;
+  // The local S3's clock runs this far ahead: how a URL expires without waiting.
+  let serverClockAheadMs = 0;
+  beforeAll(async () => {
+    s3 = await startLocalS3({ now: () => Date.now() + serverClockAheadMs });
+    client = await createTraceS3Client({
+      region: s3.region,
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: s3.credentials,
+    });
+  });
+  afterAll(async () => {
+    client.destroy();
+    await s3.close();
+  });
+  afterEach(async () => {
+    serverClockAheadMs = 0;
+    await s3.reset();
+  });
+
+  const mint = async (taskId = '01JD4Q9Z6XTASK', expiresIn = 300) =>
+    (await createTraceUploadUrl({ s3: client, bucket: BUCKET, userId: 'user-1', taskId, expiresIn })).url;
+  const stored = () => s3.getObject(BUCKET, KEY);
+
+  it('stores the exact bytes at the exact key as application/gzip without Content-Encoding', async () => {
+    const receipt = await presignedPutTransport({ url: () => mint(), retry: fastRetry }).upload(artifact, {});
+    expect(receipt).toMatchObject({ key: KEY, uri: `s3://${BUCKET}/${KEY}`, attempts: 1 });
+    const object = await stored();
+    expect(object?.body.equals(body)).toBe(true);
+    expect(object?.contentType).toBe('application/gzip');
+    expect(object?.contentEncoding).toBeUndefined();
+    expect(receipt.etag).toBe(object?.etag);
+  });
+
+  it('retries 500 and 503 SlowDown (Retry-After honoured) and a reset mid-body, landing one object', async () => {
+    s3.faults
+      .failNext(1, { status: 500, code: 'InternalError' })
+      .failNext(1, { status: 503, code: 'SlowDown', retryAfterSeconds: 1 })
+      .resetNext(1, { afterBodyBytes: 1024 });
+    const slept: number[] = [];
+    const t = presignedPutTransport({
+      url: () => mint(),
+      retry: { random: () => 0, sleep: async (ms) => void slept.push(ms) },
+    });
+    expect((await t.upload(artifact, {})).attempts).toBe(4);
+    expect(slept).toEqual([0, 1000, 0]);
+    expect((await stored())?.body.equals(body)).toBe(true);
+    expect(await s3.listObjects(BUCKET)).toHaveLength(1);
+  });
+
+  it('does not retry the 403 S3 answers to a tampered URL', async () => {
+    const tampered = async () => (await mint()).replace('X-Amz-Expires=300', 'X-Amz-Expires=3000');
+    const err = await failure(
+      presignedPutTransport({ url: tampered, retry: fastRetry }).upload(artifact, {}),
+    );
+    expect(err).toMatchObject({
+      code: 'ERR_UPLOAD_HTTP',
+      status: 403,
+      s3Code: 'SignatureDoesNotMatch',
+      attempts: 1,
+    });
+    expect(await s3.listObjects(BUCKET)).toEqual([]);
+  });
+
+  it('refreshes a URL S3 reports expired through the provider, once', async () => {
+    serverClockAheadMs = 10 * 60_000;
+    let minted = 0;
+    const t = presignedPutTransport({
+      url: async () => {
+        minted++;
+        if (minted === 2) serverClockAheadMs = 0; // the orchestrator's fresh URL is valid again
+        return mint();
+      },
+      retry: fastRetry,
+    });
+    expect((await t.upload(artifact, {})).attempts).toBe(1);
+    expect(minted).toBe(2);
+    expect((await stored())?.body.equals(body)).toBe(true);
+  });
+
+  it('fails a fixed URL S3 reports expired with ERR_UPLOAD_URL_EXPIRED', async () => {
+    const url = await mint();
+    serverClockAheadMs = 10 * 60_000;
+    const err = await failure(presignedPutTransport({ url, retry: fastRetry }).upload(artifact, {}));
+    expect(err).toMatchObject({
+      code: 'ERR_UPLOAD_URL_EXPIRED',
+      status: 403,
+      s3Code: 'AccessDenied',
+      attempts: 1,
+    });
+    expect(await s3.listObjects(BUCKET)).toEqual([]);
+  });
+
+  it("refuses a real URL for another user's key before sending anything", async () => {
+    const foreign = (
+      await createTraceUploadUrl({ s3: client, bucket: BUCKET, userId: 'user-2', taskId: '01JD4Q9Z6XTASK' })
+    ).url;
+    const err = await failure(presignedPutTransport({ url: foreign, retry: fastRetry }).upload(artifact, {}));
+    expect(err.code).toBe('ERR_UPLOAD_REJECTED');
+    expect(s3.requests).toHaveLength(0);
+  });
+
+  it('lands 20 parallel uploads intact', async () => {
+    const artifacts = Array.from({ length: 20 }, (_, i) =>
+      artifactFromBuffer(`traces/user-1/task-${i}.jsonl.gz`, randomBytes(10_000 + i)),
+    );
+    await Promise.all(
+      artifacts.map((a) =>
+        presignedPutTransport({ url: () => mint(a.taskId), retry: fastRetry }).upload(a, {}),
+      ),
+    );
+    for (const a of artifacts) {
+      const object = await s3.getObject(BUCKET, a.key);
+      expect(
+        createHash('sha256')
+          .update(object?.body ?? Buffer.alloc(0))
+          .digest('hex'),
+      ).toBe(a.sha256);
+    }
+  });
+});
+
+describe('which object a presigned URL names', () => {
+  const id = fc.string({ minLength: 1, maxLength: 30, unit: 'grapheme' }).filter(isValidId);
+  const encode = (key: string) => key.split('/').map(encodeURIComponent).join('/');
+
+  it('accepts a path-style or virtual-hosted URL for exactly its own key, for any valid ids', () => {
+    fc.assert(
+      fc.property(id, id, id, (userId, taskId, otherTask) => {
+        const key = traceKey({ userId, taskId });
+        const pathStyle = new URL(
+          `https://s3.eu-west-1.amazonaws.com/my-bucket/${encode(key)}?X-Amz-Signature=x`,
+        );
+        const hosted = new URL(`https://my.bucket.s3.eu-west-1.amazonaws.com/${encode(key)}`);
+        expect(urlObjectLocation(pathStyle, key)).toEqual({ bucket: 'my-bucket' });
+        expect(urlObjectLocation(hosted, key)).toEqual({ bucket: 'my.bucket' });
+        if (otherTask !== taskId) {
+          expect(urlObjectLocation(pathStyle, traceKey({ userId, taskId: otherTask }))).toBeUndefined();
+        }
+      }),
+    );
+  });
 });

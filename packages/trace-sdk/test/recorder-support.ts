@@ -2,6 +2,7 @@
  * Helpers shared by the recorder tests: an in-memory transport, a transport that fails, reading a
  * body back, and temp spool directories.
  */
+import fc from 'fast-check';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,4 +100,52 @@ export async function tempDir(prefix = 'agent-trace-rec-'): Promise<{ dir: strin
 export function fakeClock(start = 1_700_000_000_000): () => number {
   let t = start;
   return () => t++;
+}
+
+/** Values built to break serializers: cycles, BigInt, functions, symbols, throwing getters and Proxies. */
+export function hostileValue(): fc.Arbitrary<unknown> {
+  const leaf = fc.oneof(
+    fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withSparseArray: true, withBoxedValues: true, withNullPrototype: true }),
+    fc.constant(() => 1),
+    fc.constant(Symbol('s')),
+    fc.constant(new Error('e')),
+    fc.constant(
+      Object.defineProperty({}, 'bad', {
+        enumerable: true,
+        get() {
+          throw new Error('getter');
+        },
+      }),
+    ),
+    fc.constant(
+      new Proxy(
+        {},
+        {
+          ownKeys() {
+            throw new Error('trap');
+          },
+        },
+      ),
+    ),
+    fc.constant(
+      new Proxy([1, 2], {
+        get() {
+          throw new Error('trap');
+        },
+      }),
+    ),
+    fc.constant({
+      toJSON() {
+        throw new Error('toJSON');
+      },
+    }),
+  );
+  return fc.tuple(fc.array(leaf, { maxLength: 6 }), fc.boolean()).map(([items, cyclic]) => {
+    const root: Record<string, unknown> = { items };
+    if (cyclic) {
+      root['self'] = root;
+      items.push(root);
+    }
+    return root;
+  });
 }

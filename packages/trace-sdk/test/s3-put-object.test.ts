@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { type LocalS3, startLocalS3 } from '@agent-trace/trace-sdk-testing';
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -22,6 +23,8 @@ process.on('warning', onWarning);
 const BUCKET = 'trace-bucket';
 const KEY = 'traces/user-1/task-1.jsonl.gz';
 const fastRetry: RetryPolicy = { sleep: async () => {}, random: () => 0 };
+// The SDK warns on the console about streamed bodies it cannot retry; the transport retries them.
+const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 let server: PutServer;
 let client: S3Client;
@@ -33,8 +36,7 @@ beforeAll(async () => {
     forcePathStyle: true,
     credentials: TEST_CREDENTIALS,
     maxAttempts: 1,
-    // The SDK warns on the console about streamed bodies it cannot retry; the transport retries them.
-    logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+    logger: quiet,
   });
 });
 afterAll(async () => {
@@ -200,5 +202,80 @@ describe('s3PutObjectTransport (legacy)', () => {
     expect(() => s3PutObjectTransport({ bucket: BUCKET, endpoint: 'http://10.0.0.1:9000' })).toThrow(
       /endpoint/,
     );
+  });
+});
+
+describe('end to end against the SigV4-verifying local S3', () => {
+  const E2E_BUCKET = 'traces-legacy';
+  let localS3: LocalS3;
+  let e2eClient: S3Client;
+  beforeAll(async () => {
+    localS3 = await startLocalS3();
+    e2eClient = new S3Client({
+      region: localS3.region,
+      endpoint: localS3.endpoint,
+      forcePathStyle: true,
+      credentials: localS3.credentials,
+      maxAttempts: 1,
+      logger: quiet,
+    });
+  });
+  afterAll(async () => {
+    e2eClient.destroy();
+    await localS3.close();
+  });
+  afterEach(async () => {
+    await localS3.reset();
+  });
+
+  const e2e = (over: Partial<S3PutObjectOptions> = {}) =>
+    s3PutObjectTransport({ client: e2eClient, bucket: E2E_BUCKET, retry: fastRetry, ...over });
+
+  it('stores a small body with one signed PutObject carrying its SHA-256', async () => {
+    const body = randomBytes(50_000);
+    const receipt = await e2e().upload(artifactFromBuffer(KEY, body), {});
+    expect(receipt).toMatchObject({ key: KEY, uri: `s3://${E2E_BUCKET}/${KEY}`, attempts: 1 });
+    const object = await localS3.getObject(E2E_BUCKET, KEY);
+    expect(object?.body.equals(body)).toBe(true);
+    expect(object?.contentType).toBe('application/gzip');
+    expect(object?.contentEncoding).toBeUndefined();
+    expect(object?.checksums).toMatchObject({ sha256: createHash('sha256').update(body).digest('base64') });
+  });
+
+  it('stores a large body through a multipart upload', async () => {
+    const body = randomBytes(12 * 1024 * 1024);
+    const t = e2e({ multipartThresholdBytes: 5 * 1024 * 1024, partSizeBytes: 5 * 1024 * 1024 });
+    expect((await t.upload(artifactFromBuffer(KEY, body), {})).attempts).toBe(1);
+    const object = await localS3.getObject(E2E_BUCKET, KEY);
+    expect(object?.body.equals(body)).toBe(true);
+    expect(object?.partsCount).toBe(3);
+    expect(object?.contentType).toBe('application/gzip');
+  });
+
+  it('retries 503 SlowDown and a reset, then stores one object', async () => {
+    localS3.faults.failNext(1, { status: 503, code: 'SlowDown' }).resetNext(1, { afterBodyBytes: 100 });
+    const body = randomBytes(20_000);
+    expect((await e2e().upload(artifactFromBuffer(KEY, body), {})).attempts).toBe(3);
+    expect((await localS3.getObject(E2E_BUCKET, KEY))?.body.equals(body)).toBe(true);
+    expect(await localS3.listObjects(E2E_BUCKET)).toHaveLength(1);
+  });
+
+  it('does not retry the 403 for unknown credentials', async () => {
+    const stranger = new S3Client({
+      region: localS3.region,
+      endpoint: localS3.endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'AKIDUNKNOWN', secretAccessKey: 'x'.repeat(40) },
+      maxAttempts: 1,
+      logger: quiet,
+    });
+    try {
+      const err = await failure(
+        e2e({ client: stranger }).upload(artifactFromBuffer(KEY, randomBytes(10)), {}),
+      );
+      expect(err).toMatchObject({ status: 403, s3Code: 'InvalidAccessKeyId', attempts: 1 });
+    } finally {
+      stranger.destroy();
+    }
   });
 });

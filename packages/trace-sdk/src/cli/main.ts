@@ -110,6 +110,10 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // `agent-trace cat trace.gz | head`: the reader went away; stop quietly, as cat(1) does.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(ExitCode.ok);
+  });
   const code = await runCli(process.argv.slice(2));
   // Exit explicitly once stdout and stderr have flushed: idle keep-alive sockets of the HTTP and
   // AWS clients would otherwise hold the process open for seconds after the work is done.

@@ -29,19 +29,23 @@ const MAX_GZIP_HEADER_BYTES = 64 * 1024;
 export interface GzipMemberOptions {
   /** zlib level 0-9; default zlib's own default (6). */
   readonly level?: number | undefined;
+  /** Expected compressed size, to size zlib's output buffer (see {@link zlibOptions}). */
+  readonly expectedBytes?: number | undefined;
 }
 
 const CHUNK_GRANULE = 64 * 1024;
 
 /**
- * One output chunk large enough for the whole member (zlib's deflateBound plus the gzip wrapper),
- * rounded to 64 KiB so successive batches request the same size. A single chunk means no
- * intermediate pieces to concatenate, and same-size allocations are reused by the allocator instead
- * of fragmenting the heap (measured: RSS stays flat where 64 KiB chunks let it creep up).
+ * zlib's output chunk for one member. Every chunk becomes a buffer the GC must collect, and V8 lets
+ * such external garbage grow to tens of MiB before collecting it, so the chunk is sized to the
+ * expected output (`expectedBytes`, e.g. the previous member's size) rather than the worst case,
+ * rounded to 64 KiB so successive batches ask the allocator for the same sizes. A member that
+ * outgrows it just takes a second chunk. Chunking never changes the compressed bytes.
  */
 function zlibOptions(opts: GzipMemberOptions, inputBytes: number): ZlibOptions {
   const bound = inputBytes + (inputBytes >> 12) + (inputBytes >> 14) + (inputBytes >> 25) + 13 + 18;
-  const chunkSize = Math.ceil(bound / CHUNK_GRANULE) * CHUNK_GRANULE;
+  const wanted = Math.min(bound, opts.expectedBytes ?? bound);
+  const chunkSize = Math.max(CHUNK_GRANULE, Math.ceil(wanted / CHUNK_GRANULE) * CHUNK_GRANULE);
   return { level: opts.level ?? constants.Z_DEFAULT_COMPRESSION, chunkSize };
 }
 

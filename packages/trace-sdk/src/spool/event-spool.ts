@@ -120,7 +120,7 @@ class Spool implements GzipEventSpool {
   private readonly batchBytes: number;
   private readonly memoryThreshold: number;
   private readonly maxInFlight: number;
-  private readonly gzipOpts: { level?: number };
+  private readonly gzipOpts: { level?: number; expectedBytes?: number };
 
   private state: 'open' | 'sealing' | 'sealed' | 'discarded' = 'open';
   private batch: Buffer;
@@ -209,7 +209,7 @@ class Spool implements GzipEventSpool {
     if (this.error !== undefined) throw this.error;
     try {
       const line = headerLine.endsWith('\n') ? headerLine : `${headerLine}\n`;
-      const header = compact(await gzipMember(Buffer.from(line, 'utf8'), this.gzipOpts));
+      const header = compact(await gzipMember(Buffer.from(line, 'utf8'), { level: this.gzipOpts.level }));
       this.assertNotDiscarded();
       this.body =
         this.spill === undefined ? this.sealInMemory(header) : await this.sealSpilled(header, this.spill);
@@ -354,6 +354,8 @@ class Spool implements GzipEventSpool {
     if (this.error !== undefined || this.state === 'discarded') return;
     this.members++;
     this.compressedBytes += member.length;
+    // Size zlib's next output buffer to this member plus a margin (see gzip-members.ts).
+    this.gzipOpts.expectedBytes = member.length + (member.length >> 2);
     if (this.fd === undefined && this.memoryBytes + member.length > this.memoryThreshold) this.startSpill();
     if (this.error !== undefined) return;
     if (this.fd !== undefined) this.writeToFile(member);

@@ -1,0 +1,29 @@
+import { presignedPutTransport } from '@agent-trace/trace-sdk';
+import { createTraceS3Client, createTraceUploadUrl } from '@agent-trace/trace-sdk/orchestrator';
+import { describeTransportContract } from '../src/contract/index.js';
+
+// The orchestrator mints a URL for exactly the task's key (with its own, broad credentials); the
+// runtime holds nothing but a function that asks for a fresh URL.
+describeTransportContract('presigned-put', async (ctx) => {
+  const orchestratorS3 = await createTraceS3Client({
+    endpoint: ctx.s3.endpoint,
+    region: ctx.s3.region,
+    credentials: ctx.s3.credentials,
+    forcePathStyle: true,
+  });
+  const mintUrl = async () =>
+    (
+      await createTraceUploadUrl({
+        s3: orchestratorS3,
+        bucket: ctx.bucket,
+        userId: ctx.userId,
+        taskId: ctx.taskId,
+        expiresIn: 300,
+      })
+    ).url;
+  return {
+    transport: presignedPutTransport({ url: mintUrl, retry: { minDelayMs: 10, maxDelayMs: 100 } }),
+    ...ctx.objects,
+    teardown: () => orchestratorS3.destroy(),
+  };
+});
