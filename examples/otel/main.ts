@@ -29,6 +29,21 @@ import { check, runExample } from '../shared/run.ts';
 import { recordCodingTask } from '../shared/trajectory.ts';
 
 const SDK_SCOPE = '@agent-trace/trace-sdk';
+/** What the SDK reports (names from packages/trace-sdk/src/telemetry/otel.ts). */
+const EXPECTED_METRICS = [
+  'agent_trace.events.recorded',
+  'agent_trace.events.dropped',
+  'agent_trace.redactions',
+  'agent_trace.bytes.uncompressed',
+  'agent_trace.bytes.uploaded',
+  'agent_trace.upload.duration',
+];
+const EXPECTED_SPAN_ATTRIBUTES = [
+  'agent_trace.transport',
+  'agent_trace.bytes',
+  'agent_trace.attempts',
+  'agent_trace.outcome',
+];
 
 /** A pull reader: metrics are gathered only when we call `collect()`. */
 class OnDemandMetricReader extends MetricReader {
@@ -98,8 +113,11 @@ runExample('otel', async () => {
     const collected = await reader.collect();
     const sdkMetrics = metricsOf(collected, SDK_SCOPE);
     check(sdkMetrics.length > 0, `no metrics from the ${SDK_SCOPE} meter`);
-    const recorded = sdkMetrics.find((m) => m.descriptor.name === 'agent_trace.events.recorded');
-    check(recorded !== undefined, 'no agent_trace.events.recorded metric');
+    const names = new Set(sdkMetrics.map((m) => m.descriptor.name));
+    const missing = EXPECTED_METRICS.filter((name) => !names.has(name));
+    check(missing.length === 0, `metrics missing: ${missing.join(', ')}`);
+    const missingAttrs = EXPECTED_SPAN_ATTRIBUTES.filter((name) => upload.attributes[name] === undefined);
+    check(missingAttrs.length === 0, `upload span attributes missing: ${missingAttrs.join(', ')}`);
 
     console.log(
       `every event carries trace_id ${taskSpan.traceId} span_id ${taskSpan.spanId} (${stamped}/${events} events)`,

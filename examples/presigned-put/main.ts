@@ -18,9 +18,10 @@ import {
 } from '@agent-trace/trace-sdk';
 import { createTraceS3Client, createTraceUploadUrl } from '@agent-trace/trace-sdk/orchestrator';
 import { startLocalS3 } from '@agent-trace/trace-sdk-testing';
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { elapsedMs, formatBytes, plural } from '../shared/format.ts';
 import { check, runExample } from '../shared/run.ts';
+import { objectExists } from '../shared/s3.ts';
 import { PLANTED_SECRETS, recordCodingTask } from '../shared/trajectory.ts';
 
 const BUCKET = 'traces-demo';
@@ -73,7 +74,7 @@ runExample('presigned-put demo', async () => {
     check(agentUrl !== undefined, 'the agent never asked for an upload URL');
     const tampered = await putToAnotherKey(agentUrl, traceKey({ userId: OTHER_USER_ID, taskId: TASK_ID }));
     check(tampered.status === 403, `PUT to a tampered key answered ${tampered.status}, expected 403`);
-    check(!(await exists(s3, tampered.key)), 'the tampered PUT wrote an object');
+    check(!(await objectExists(s3, BUCKET, tampered.key)), 'the tampered PUT wrote an object');
     // The local S3 records how each request was authenticated: the agent's PUT was signed by the
     // URL's query string (minted by the orchestrator), not by credentials of its own.
     const agentPuts = s3Server.requests.filter((r) => r.method === 'PUT' && r.key === result.key);
@@ -172,13 +173,4 @@ async function putToAnotherKey(url: string, key: string) {
   const xml = await res.text();
   const code = /<Code>([^<]+)<\/Code>/.exec(xml)?.[1] ?? 'no S3 error code';
   return { status: res.status, code, key, url: target.toString() };
-}
-
-async function exists(s3: S3Client, key: string): Promise<boolean> {
-  try {
-    await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
-    return true;
-  } catch {
-    return false;
-  }
 }

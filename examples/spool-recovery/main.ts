@@ -5,13 +5,20 @@
  *
  * Run: `pnpm build && node examples/spool-recovery/main.ts`
  */
+
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTraceRecorder, presignedPutTransport, uploadSpooled } from '@agent-trace/trace-sdk';
+import {
+  createTraceRecorder,
+  presignedPutTransport,
+  readTraceHeader,
+  uploadSpooled,
+} from '@agent-trace/trace-sdk';
 import { createTraceS3Client, createTraceUploadUrl } from '@agent-trace/trace-sdk/orchestrator';
 import { startLocalS3 } from '@agent-trace/trace-sdk-testing';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { formatBytes, plural } from '../shared/format.ts';
 import { check, describeError, runExample } from '../shared/run.ts';
 import { recordCodingTask } from '../shared/trajectory.ts';
@@ -33,14 +40,15 @@ runExample('spool-recovery', async () => {
     const uploadUrl = async () =>
       (await createTraceUploadUrl({ s3, bucket: BUCKET, userId: USER_ID, taskId: TASK_ID, expiresIn: 900 }))
         .url;
-    // A short retry budget so the outage outlasts it quickly.
-    const transport = presignedPutTransport({
-      url: uploadUrl,
-      retry: { retries: 2, minDelayMs: 10, maxDelayMs: 50 },
-    });
+    // A short retry budget (3 attempts, short backoff) so the outage outlasts it quickly.
+    const retry = { retries: 2, minDelayMs: 10, maxDelayMs: 50 };
+    const transport = presignedPutTransport({ url: uploadUrl, retry });
 
     // ── 1. S3 is down: every PUT gets a 500 ─────────────────────────────────────────────────
     s3Server.faults.failNext(100, { status: 500, code: 'InternalError', match: { method: 'PUT' } });
+    console.log(
+      `outage: the local S3 answers every PUT with 500 InternalError; retry budget ${retry.retries + 1} attempts`,
+    );
     const rec = createTraceRecorder({ userId: USER_ID, taskId: TASK_ID, transport, spoolDir });
     recordCodingTask(rec);
     const failed = await rec.finish();
@@ -49,22 +57,30 @@ runExample('spool-recovery', async () => {
     console.log(
       `finish(): failed after ${plural(failed.attempts, 'attempt')} — ${describeError(failed.error)}`,
     );
+    // The spooled file is the whole artifact, readable as is (the CLI's `inspect` works on it too).
+    const spooledHeader = await readTraceHeader(failed.spooledPath);
+    check(spooledHeader.accumulated_events === failed.events, 'the spooled artifact is not the whole trace');
     console.log(
-      `  spooled ${formatBytes(failed.bytes)} (${failed.events} events) in ${failed.spooledPath.replace(spoolDir, '<spoolDir>')}`,
+      `  spooled ${formatBytes(failed.bytes)} (header: ${spooledHeader.accumulated_events} events) at ` +
+        `${failed.spooledPath.replace(spoolDir, '<spoolDir>')}`,
     );
 
     // ── 2. S3 is back: flush the spool ──────────────────────────────────────────────────────
     s3Server.faults.clear();
     const flushed = await uploadSpooled({ spoolDir, transport });
     check(flushed.uploaded.length === 1, `uploadSpooled delivered ${flushed.uploaded.length} artifacts`);
-    const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: failed.key }));
-    check(
-      head.ContentLength === failed.bytes,
-      `stored ${head.ContentLength} bytes, expected ${failed.bytes}`,
-    );
+    const stored = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: failed.key }));
+    const body = Buffer.from((await stored.Body?.transformToByteArray()) ?? []);
+    const digest = createHash('sha256').update(body).digest('hex');
+    check(digest === failed.sha256, 'the delivered object differs from the artifact finish() sealed');
     const left = (await readdir(spoolDir)).filter((name) => !name.startsWith('.'));
     check(left.length === 0, `the spool still holds ${left.join(', ')}`);
-    console.log(`uploadSpooled(): delivered 1 artifact to s3://${BUCKET}/${failed.key}; spool is empty`);
+    const [delivered] = flushed.uploaded;
+    console.log(
+      `uploadSpooled(): delivered 1 artifact (${plural(delivered?.attempts ?? 0, 'attempt')} in all, the ` +
+        `outage's included) to ` +
+        `s3://${BUCKET}/${failed.key}; sha256 matches finish(); spool is empty`,
+    );
   } finally {
     await s3Server.close();
     await rm(spoolDir, { recursive: true, force: true });

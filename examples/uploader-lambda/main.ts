@@ -7,7 +7,7 @@
  *
  * Run: `pnpm build && node examples/uploader-lambda/main.ts`
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,11 +20,17 @@ import {
 } from '@agent-trace/trace-sdk';
 import { createUploaderHandler, type UploaderLogEntry } from '@agent-trace/trace-sdk/lambda';
 import { createTraceS3Client, createUploadGrant } from '@agent-trace/trace-sdk/orchestrator';
-import { startLocalLambda, startLocalS3 } from '@agent-trace/trace-sdk-testing';
+import {
+  type LocalLambda,
+  type LocalS3,
+  startLocalLambda,
+  startLocalS3,
+} from '@agent-trace/trace-sdk-testing';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { elapsedMs, formatBytes } from '../shared/format.ts';
 import { check, describeError, runExample } from '../shared/run.ts';
+import { objectExists } from '../shared/s3.ts';
 import { recordCodingTask } from '../shared/trajectory.ts';
 
 const BUCKET = 'traces-lambda';
@@ -62,6 +68,7 @@ runExample('uploader-lambda', async () => {
     endpoint: lambdaServer.endpoint,
     region: lambdaServer.region,
     credentials: lambdaServer.credentials,
+    maxAttempts: 1, // retries live in the SDK's one shared policy, not in the AWS client as well
   });
   try {
     const grantFor = (userId: string, taskId: string) =>
@@ -138,7 +145,7 @@ runExample('uploader-lambda', async () => {
     const stolenResult = await stolen.finish();
     await expectRejected(lambdaS3, stolenResult);
     check(
-      !(await exists(lambdaS3, traceKey({ userId: ALICE, taskId: stolenTask }))),
+      !(await objectExists(lambdaS3, BUCKET, traceKey({ userId: ALICE, taskId: stolenTask }))),
       "Bob's trace was written under Alice's prefix",
     );
     console.log(
@@ -186,7 +193,7 @@ function renameUser(grant: string, userId: string): string {
 }
 
 /** Payload sizes of the Invoke calls made since the first `since` invocations. */
-function payloads(lambdaServer: Awaited<ReturnType<typeof startLocalLambda>>, since: number): string {
+function payloads(lambdaServer: LocalLambda, since: number): string {
   return lambdaServer.invocations
     .slice(since)
     .map((i) => formatBytes(i.payloadBytes))
@@ -199,27 +206,21 @@ function handled(log: readonly UploaderLogEntry[], key: string): string[] {
 }
 
 /** PUTs of `key` the local S3 accepted with a presigned URL (query-string SigV4). */
-function presignedPutsTo(s3Server: Awaited<ReturnType<typeof startLocalS3>>, key: string): number {
+function presignedPutsTo(s3Server: LocalS3, key: string): number {
   return s3Server.requests.filter(
     (r) => r.method === 'PUT' && r.key === key && r.status === 200 && r.path.includes('X-Amz-Algorithm='),
   ).length;
 }
 
+/** Downloads the stored object and checks it is byte for byte the artifact `finish()` sealed. */
 async function expectStored(s3: S3Client, result: FinishResult): Promise<void> {
-  const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: result.key }));
-  check(head.ContentLength === result.bytes, `stored ${head.ContentLength} bytes, expected ${result.bytes}`);
+  const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: result.key }));
+  const body = Buffer.from((await got.Body?.transformToByteArray()) ?? []);
+  const digest = createHash('sha256').update(body).digest('hex');
+  check(digest === result.sha256, `the object stored at ${result.key} differs from the sealed artifact`);
 }
 
 async function expectRejected(s3: S3Client, result: FinishResult): Promise<void> {
   check(result.status === 'failed', `expected the upload to be rejected, got ${result.status}`);
-  check(!(await exists(s3, result.key)), `a rejected upload wrote ${result.key}`);
-}
-
-async function exists(s3: S3Client, key: string): Promise<boolean> {
-  try {
-    await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
-    return true;
-  } catch {
-    return false;
-  }
+  check(!(await objectExists(s3, BUCKET, result.key)), `a rejected upload wrote ${result.key}`);
 }

@@ -67,8 +67,27 @@ const WORDS = (
   'stop retry upload download parse format validate handle throw catch timeout deadline bucket key trace event ' +
   'agent tool call output input model turn policy screening finding user task session token cost duration'
 ).split(' ');
-const IDENT = ['handler', 'userId', 'taskId', 'buffer', 'options', 'result', 'items', 'count', 'index', 'path', 'cfg'];
-const FILES = ['src/index.ts', 'src/server/routes.ts', 'lib/util.py', 'README.md', 'tests/test_api.py', 'Makefile'];
+const IDENT = [
+  'handler',
+  'userId',
+  'taskId',
+  'buffer',
+  'options',
+  'result',
+  'items',
+  'count',
+  'index',
+  'path',
+  'cfg',
+];
+const FILES = [
+  'src/index.ts',
+  'src/server/routes.ts',
+  'lib/util.py',
+  'README.md',
+  'tests/test_api.py',
+  'Makefile',
+];
 const TOOLS = ['bash', 'read_file', 'write_file', 'grep', 'list_dir', 'web_fetch'];
 
 function pick<T>(r: () => number, xs: readonly T[]): T {
@@ -95,7 +114,10 @@ function prose(r: () => number, chars: number): string {
 
 function hex(r: () => number, n: number): string {
   let s = '';
-  while (s.length < n) s += Math.floor(r() * 0x100000000).toString(16).padStart(8, '0');
+  while (s.length < n)
+    s += Math.floor(r() * 0x100000000)
+      .toString(16)
+      .padStart(8, '0');
   return s.slice(0, n);
 }
 
@@ -178,7 +200,8 @@ function workload(seed: number): () => Event {
     if (k < 0.97) {
       const findings = [];
       const n = Math.floor(r() * 3);
-      for (let i = 0; i < n; i++) findings.push({ type: pick(r, ['pii', 'secret', 'url']), excerpt: prose(r, 40) });
+      for (let i = 0; i < n; i++)
+        findings.push({ type: pick(r, ['pii', 'secret', 'url']), excerpt: prose(r, 40) });
       return {
         event: 'OUTPUT_SCREENING',
         tool_name: pick(r, TOOLS),
@@ -187,7 +210,12 @@ function workload(seed: number): () => Event {
         duration_ms: Math.floor(r() * 20),
       };
     }
-    return { event: 'TOOL_PROGRESS', tool_use_id: `toolu_${hex(r, 24)}`, message: prose(r, 100), pct: Math.floor(r() * 100) };
+    return {
+      event: 'TOOL_PROGRESS',
+      tool_use_id: `toolu_${hex(r, 24)}`,
+      message: prose(r, 100),
+      pct: Math.floor(r() * 100),
+    };
   };
 }
 
@@ -227,7 +255,8 @@ async function recorderRun(pool: Event[], rounds: number, yieldEvery: number): P
     }
     const res = await rec.finish();
     const seconds = (performance.now() - t0) / 1000;
-    if (res.status !== 'skipped' || res.dropped !== 0) throw new Error(`unexpected finish: ${JSON.stringify(res)}`);
+    if (res.status !== 'skipped' || res.dropped !== 0)
+      throw new Error(`unexpected finish: ${JSON.stringify(res)}`);
     return { events: res.events, bytes: res.uncompressedBytes, seconds };
   } finally {
     rmSync(spoolDir, { recursive: true, force: true });
@@ -269,11 +298,18 @@ function gzipRun(jsonl: Buffer, events: number): Measure {
 }
 
 /** Runs this file as a child in `mode` and returns the JSON it prints. */
-function child(mode: string, bytes: number): { peakOverBaseline: number; baseline: number; peak: number; bytes: number } {
-  const res = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--case', mode, '--bytes', String(bytes)], {
-    encoding: 'utf8',
-    maxBuffer: 16 * MiB,
-  });
+function child(
+  mode: string,
+  bytes: number,
+): { peakOverBaseline: number; baseline: number; peak: number; bytes: number } {
+  const res = spawnSync(
+    process.execPath,
+    [fileURLToPath(import.meta.url), '--case', mode, '--bytes', String(bytes)],
+    {
+      encoding: 'utf8',
+      maxBuffer: 16 * MiB,
+    },
+  );
   if (res.status !== 0) throw new Error(`child ${mode} failed: ${res.stderr}`);
   return JSON.parse(res.stdout.trim().split('\n').pop() ?? '{}');
 }
@@ -296,20 +332,42 @@ async function childMain(mode: string, bytes: number): Promise<void> {
     const body = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
     const gz = gzipSync(body);
     const peak = process.resourceUsage().maxRSS * 1024;
-    console.log(JSON.stringify({ baseline, peak, peakOverBaseline: peak - baseline, bytes: body.length, gz: gz.length }));
+    console.log(
+      JSON.stringify({
+        baseline,
+        peak,
+        peakOverBaseline: peak - baseline,
+        bytes: body.length,
+        gz: gz.length,
+      }),
+    );
     return;
   }
   const spoolDir = newSpoolDir();
   try {
     const { createRecorderWithSpool } = await import('../dist/record/recorder.js' as string);
-    const fake = { uncompressedBytes: 0, append(l: string) { this.uncompressedBytes += l.length; }, async seal() { return { byteLength: 0, sha256: '', open() {}, async dispose() {} }; }, async discard() {} };
-    const rec = process.env.FAKE ? createRecorderWithSpool({ userId: 'bench-user', taskId: 'bench-task', transport: null, spoolDir, maxBytes: 16 * GiB }, fake) : createTraceRecorder({
-      userId: 'bench-user',
-      taskId: 'bench-task',
-      transport: null,
-      spoolDir,
-      maxBytes: 16 * GiB,
-    });
+    const fake = {
+      uncompressedBytes: 0,
+      append(l: string) {
+        this.uncompressedBytes += l.length;
+      },
+      async seal() {
+        return { byteLength: 0, sha256: '', open() {}, async dispose() {} };
+      },
+      async discard() {},
+    };
+    const rec = process.env.FAKE
+      ? createRecorderWithSpool(
+          { userId: 'bench-user', taskId: 'bench-task', transport: null, spoolDir, maxBytes: 16 * GiB },
+          fake,
+        )
+      : createTraceRecorder({
+          userId: 'bench-user',
+          taskId: 'bench-task',
+          transport: null,
+          spoolDir,
+          maxBytes: 16 * GiB,
+        });
     rec.record(next());
     const baseline = process.memoryUsage.rss();
     let n = 0;
@@ -317,11 +375,27 @@ async function childMain(mode: string, bytes: number): Promise<void> {
       rec.record(next());
       // An agent awaits its model between events; let finished compression land now and then.
       if (++n % 256 === 0) await new Promise<void>((res) => setImmediate(res));
-      if (process.env.MEMDBG && n % 5000 === 0) { const m = process.memoryUsage(); console.error('rss', ((m.rss-baseline)/MiB).toFixed(1), 'heap', (m.heapUsed/MiB).toFixed(1), 'total', (m.heapTotal/MiB).toFixed(1), 'ext', (m.external/MiB).toFixed(1), 'ab', (m.arrayBuffers/MiB).toFixed(1)); }
+      if (process.env.MEMDBG && n % 5000 === 0) {
+        const m = process.memoryUsage();
+        console.error(
+          'rss',
+          ((m.rss - baseline) / MiB).toFixed(1),
+          'heap',
+          (m.heapUsed / MiB).toFixed(1),
+          'total',
+          (m.heapTotal / MiB).toFixed(1),
+          'ext',
+          (m.external / MiB).toFixed(1),
+          'ab',
+          (m.arrayBuffers / MiB).toFixed(1),
+        );
+      }
     }
     const res = await rec.finish();
     const peak = process.resourceUsage().maxRSS * 1024;
-    console.log(JSON.stringify({ baseline, peak, peakOverBaseline: peak - baseline, bytes: res.uncompressedBytes }));
+    console.log(
+      JSON.stringify({ baseline, peak, peakOverBaseline: peak - baseline, bytes: res.uncompressedBytes }),
+    );
   } finally {
     rmSync(spoolDir, { recursive: true, force: true });
   }
@@ -353,7 +427,7 @@ async function main(): Promise<void> {
   console.log(
     `workload: ${fmt(pool.length * rounds)} events (${fmt(rounds)} × ${fmt(pool.length)} distinct), ` +
       `${fmt(jsonl.length / MiB, 1)} MiB JSONL, avg ${fmt(poolBytes / pool.length)} B/event, ` +
-      `gzip ratio ${fmt(jsonl.length / gzipSync(jsonl.subarray(0, 8 * MiB)).length * (Math.min(jsonl.length, 8 * MiB) / jsonl.length), 1)}x; best of ${ROUNDS}`,
+      `gzip ratio ${fmt((jsonl.length / gzipSync(jsonl.subarray(0, 8 * MiB)).length) * (Math.min(jsonl.length, 8 * MiB) / jsonl.length), 1)}x; best of ${ROUNDS}`,
   );
 
   // Warm-up: JIT every path once.
@@ -399,14 +473,22 @@ async function main(): Promise<void> {
   const vsFloorY = rate(AY) / floor;
   const vsNaive = rate(A) / rate(B);
   console.log();
-  console.log(`recorder / min(c, d)    ${fmt(vsFloor, 2)}  (yielding: ${fmt(vsFloorY, 2)})   target >= ${TARGET_VS_FLOOR}`);
-  console.log(`recorder / naive        ${fmt(vsNaive, 2)}  (yielding: ${fmt(rate(AY) / rate(B), 2)})   target >= ${TARGET_VS_NAIVE}`);
+  console.log(
+    `recorder / min(c, d)    ${fmt(vsFloor, 2)}  (yielding: ${fmt(vsFloorY, 2)})   target >= ${TARGET_VS_FLOOR}`,
+  );
+  console.log(
+    `recorder / naive        ${fmt(vsNaive, 2)}  (yielding: ${fmt(rate(AY) / rate(B), 2)})   target >= ${TARGET_VS_NAIVE}`,
+  );
 
   const rssRec = child('rss-recorder', RSS_BYTES);
   const rssNaive = child('rss-naive', RSS_BYTES);
   console.log();
-  console.log(`peak RSS over baseline, recording ${fmt(RSS_BYTES / MiB)} MiB of fresh events (child processes):`);
-  console.log(`  recorder ${fmt(rssRec.peakOverBaseline / MiB, 1)} MiB   naive ${fmt(rssNaive.peakOverBaseline / MiB, 1)} MiB`);
+  console.log(
+    `peak RSS over baseline, recording ${fmt(RSS_BYTES / MiB)} MiB of fresh events (child processes):`,
+  );
+  console.log(
+    `  recorder ${fmt(rssRec.peakOverBaseline / MiB, 1)} MiB   naive ${fmt(rssNaive.peakOverBaseline / MiB, 1)} MiB`,
+  );
   console.log(`RSS recorder / naive    ${fmt(rssRec.peakOverBaseline / rssNaive.peakOverBaseline, 3)}`);
 
   if (full) {

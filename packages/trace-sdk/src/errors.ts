@@ -74,7 +74,9 @@ export type UploadErrorCode =
   /** The body is larger than the transport or endpoint accepts. */
   | 'ERR_UPLOAD_TOO_LARGE'
   /** The uploader (e.g. the Lambda handler) refused the request: bad grant, foreign key, ... */
-  | 'ERR_UPLOAD_REJECTED';
+  | 'ERR_UPLOAD_REJECTED'
+  /** Local I/O at the destination failed (disk full, permissions), e.g. in `fileTransport`. */
+  | 'ERR_UPLOAD_IO';
 
 /** An upload attempt (or the whole upload) failed. */
 export class UploadError extends TraceError {

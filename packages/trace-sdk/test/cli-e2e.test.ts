@@ -4,13 +4,14 @@
  * Two ways to start it. The TypeScript sources always run, with Node's own type stripping plus a
  * tiny resolve hook (cli-source-hooks.mjs): the sources import `./x.js` paths that only exist as
  * `.ts`, so plain `node src/cli/main.ts` cannot start. The built bin (dist/cli/main.js, what npm
- * installs as `agent-trace`) is tested too whenever it exists: CI runs `pnpm build` before the
- * tests (.ci/run), while a plain `pnpm test` has no build to run. The in-process CLI tests
- * (cli-*.test.ts) cover every command regardless.
+ * installs as `agent-trace`) is tested too whenever a build newer than every source file exists:
+ * CI runs `pnpm build` before the tests (.ci/run), while a plain `pnpm test` has no build, or a
+ * stale one that would test old code. The in-process CLI tests (cli-*.test.ts) cover every
+ * command regardless.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -29,9 +30,21 @@ import { tempDir } from './cli-support.js';
 const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
 const DIST_MAIN = join(PACKAGE_DIR, 'dist/cli/main.js');
 const ENTRIES: Array<[string, string[]]> = [
-  ['sources', ['--import', join(PACKAGE_DIR, 'test/cli-source-hooks.mjs'), join(PACKAGE_DIR, 'src/cli/main.ts')]],
+  [
+    'sources',
+    ['--import', join(PACKAGE_DIR, 'test/cli-source-hooks.mjs'), join(PACKAGE_DIR, 'src/cli/main.ts')],
+  ],
 ];
-if (existsSync(DIST_MAIN)) ENTRIES.push(['built bin', [DIST_MAIN]]);
+
+/** Newest modification time of the files under `path`, in ms. */
+function newestMtime(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(0, ...readdirSync(path).map((name) => newestMtime(join(path, name))));
+}
+if (existsSync(DIST_MAIN) && statSync(DIST_MAIN).mtimeMs >= newestMtime(join(PACKAGE_DIR, 'src'))) {
+  ENTRIES.push(['built bin', [DIST_MAIN]]);
+}
 
 const BUCKET = 'trace-artifacts';
 const USER = 'b7d1c0de-0000-4a5b-8c9d-0123456789ab';
@@ -94,9 +107,19 @@ afterEach(async () => {
 /** Records a real trace with the recorder and the file transport; returns the artifact path. */
 async function recordArtifact(turns: number): Promise<{ path: string; bytes: Buffer }> {
   const out = join(dir, 'recorded');
-  const rec = createTraceRecorder({ userId: USER, taskId: TASK, transport: fileTransport({ dir: out }), spoolDir: join(dir, 'spool-rec') });
+  const rec = createTraceRecorder({
+    userId: USER,
+    taskId: TASK,
+    transport: fileTransport({ dir: out }),
+    spoolDir: join(dir, 'spool-rec'),
+  });
   for (let turn = 1; turn <= turns; turn++) {
-    rec.recordTurn({ turn, model: 'claude-sonnet', text: `Step ${turn}: ${'reading files '.repeat(20)}`, toolCalls: [{ name: 'read', input: { n: turn } }] });
+    rec.recordTurn({
+      turn,
+      model: 'claude-sonnet',
+      text: `Step ${turn}: ${'reading files '.repeat(20)}`,
+      toolCalls: [{ name: 'read', input: { n: turn } }],
+    });
     rec.recordPolicyDecision({ toolName: 'bash', allowed: true, reason: 'allowed', durationMs: 1 });
   }
   const result = await rec.finish();
@@ -132,8 +155,17 @@ describe.each(ENTRIES)('agent-trace from the %s', (_name, entry) => {
     const { path, bytes } = await recordArtifact(30);
     const cat = await runChild(entry, ['cat', path]);
     expect(cat.code).toBe(0);
-    const lines = cat.stdout.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-    expect(lines[0]).toMatchObject({ event: 'TRAJECTORY_ARTIFACT_HEADER', task_id: TASK, user_id: USER, accumulated_events: 60 });
+    const lines = cat.stdout
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(lines[0]).toMatchObject({
+      event: 'TRAJECTORY_ARTIFACT_HEADER',
+      task_id: TASK,
+      user_id: USER,
+      accumulated_events: 60,
+    });
     expect(lines.slice(1).map((l) => l.seq)).toEqual([...Array(60).keys()]);
 
     const fromStdin = await runChild(entry, ['cat', '-'], { stdin: bytes });
@@ -175,7 +207,9 @@ describe.each(ENTRIES)('agent-trace from the %s', (_name, entry) => {
 
   it('presigns, uploads through the URL from the environment, and cats it back from s3://', async () => {
     const { path, bytes } = await recordArtifact(10);
-    const presign = await runChild(entry, ['presign', '--bucket', BUCKET, '--user', USER, '--task', TASK], { env: awsEnv() });
+    const presign = await runChild(entry, ['presign', '--bucket', BUCKET, '--user', USER, '--task', TASK], {
+      env: awsEnv(),
+    });
     expect(presign.code).toBe(0);
     const url = presign.stdout.toString().trim();
     expect(presign.stderr).toContain('secret');
@@ -211,7 +245,9 @@ describe.each(ENTRIES)('agent-trace from the %s', (_name, entry) => {
     expect(failed.status).toBe('failed');
     const spooled = readFileSync(failed.spooledPath!);
 
-    const presign = await runChild(entry, ['presign', '--bucket', BUCKET, '--user', USER, '--task', TASK], { env: awsEnv() });
+    const presign = await runChild(entry, ['presign', '--bucket', BUCKET, '--user', USER, '--task', TASK], {
+      env: awsEnv(),
+    });
     const flush = await runChild(entry, ['spool', 'flush', '--spool-dir', spoolDir], {
       env: { TRACE_TRANSPORT: 'presigned-put', TRACE_UPLOAD_URL: presign.stdout.toString().trim() },
     });

@@ -12,7 +12,11 @@ import { runInProcess } from './cli-support.js';
 describe('key', () => {
   it('prints the key the SDK builds', async () => {
     const run = await runInProcess(['key', 'user-1', '01JD4Q9Z6X']);
-    expect(run).toEqual({ code: 0, stdout: `${traceKey({ userId: 'user-1', taskId: '01JD4Q9Z6X' })}\n`, stderr: '' });
+    expect(run).toEqual({
+      code: 0,
+      stdout: `${traceKey({ userId: 'user-1', taskId: '01JD4Q9Z6X' })}\n`,
+      stderr: '',
+    });
     expect(run.stdout).toBe('traces/user-1/01JD4Q9Z6X.jsonl.gz\n');
   });
 
@@ -44,10 +48,26 @@ describe('help, version and usage errors', () => {
     expect(run.stdout).toMatch(/^ {2}3 {2}I\/O error, or a corrupt or truncated trace$/m);
   });
 
-  it.each(['cat', 'inspect', 'verify', 'key', 'presign', 'upload', 'spool'])('has --help for %s', async (command) => {
-    const run = await runInProcess([command, '--help']);
+  it.each(['cat', 'inspect', 'verify', 'key', 'presign', 'upload', 'spool'])(
+    'has --help for %s',
+    async (command) => {
+      const run = await runInProcess([command, '--help']);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(new RegExp(`^Usage: agent-trace ${command}`));
+    },
+  );
+
+  it('has a help command that exits 0', async () => {
+    const run = await runInProcess(['help', 'verify']);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(new RegExp(`^Usage: agent-trace ${command}`));
+    expect(run.stdout).toMatch(/^Usage: agent-trace verify/);
+  });
+
+  it('exits 2 with help on stderr for a command group without a subcommand', async () => {
+    const run = await runInProcess(['spool']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^Usage: agent-trace spool/);
+    expect(run.stderr).toMatch(/^ {2}flush /m);
   });
 
   it('prints the version', async () => {

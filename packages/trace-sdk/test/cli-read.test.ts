@@ -2,12 +2,21 @@
  * The reading commands (cat, inspect, verify) on real files and stdin, including truncated and
  * corrupt traces, run in-process against injected streams.
  */
-import { writeFileSync } from 'node:fs';
+
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { eventMembers, handBuiltArtifact, jsonl, runInProcess, sampleEvents, tempDir } from './cli-support.js';
+import { createEventSpool } from '../src/spool/event-spool.js';
+import {
+  eventMembers,
+  handBuiltArtifact,
+  jsonl,
+  runInProcess,
+  sampleEvents,
+  tempDir,
+} from './cli-support.js';
 
 const USER = '3f1c2a9e-7b4d-4c1e-9a7f-0e5d2b8c6a41';
 const TASK = '01JD4Q9Z6XKQ2V8N5R3T7W1Y0M';
@@ -28,7 +37,11 @@ function writeArtifact(name: string, bytes: Buffer): string {
 
 describe('cat', () => {
   it('prints the header and every event as JSONL', async () => {
-    const { bytes, header, eventsText } = handBuiltArtifact({ userId: USER, taskId: TASK, events: sampleEvents(TASK, 5) });
+    const { bytes, header, eventsText } = handBuiltArtifact({
+      userId: USER,
+      taskId: TASK,
+      events: sampleEvents(TASK, 5),
+    });
     const file = writeArtifact('t.jsonl.gz', bytes);
     const run = await runInProcess(['cat', file]);
     expect(run.code).toBe(0);
@@ -37,14 +50,25 @@ describe('cat', () => {
   });
 
   it('skips the header with --events-only', async () => {
-    const { bytes, eventsText } = handBuiltArtifact({ userId: USER, taskId: TASK, events: sampleEvents(TASK, 3) });
+    const { bytes, eventsText } = handBuiltArtifact({
+      userId: USER,
+      taskId: TASK,
+      events: sampleEvents(TASK, 3),
+    });
     const run = await runInProcess(['cat', '--events-only', writeArtifact('t.gz', bytes)]);
     expect(run.stdout).toBe(eventsText);
   });
 
   it('reads stdin when given - or no file', async () => {
-    const { bytes, eventsText } = handBuiltArtifact({ userId: USER, taskId: TASK, events: sampleEvents(TASK, 4) });
-    for (const argv of [['cat', '-', '--events-only'], ['cat', '--events-only']]) {
+    const { bytes, eventsText } = handBuiltArtifact({
+      userId: USER,
+      taskId: TASK,
+      events: sampleEvents(TASK, 4),
+    });
+    for (const argv of [
+      ['cat', '-', '--events-only'],
+      ['cat', '--events-only'],
+    ]) {
       const run = await runInProcess(argv, { stdin: bytes });
       expect(run.code).toBe(0);
       expect(run.stdout).toBe(eventsText);
@@ -52,7 +76,11 @@ describe('cat', () => {
   });
 
   it('prints every complete line of a truncated trace, then fails with exit 3', async () => {
-    const { bytes, header } = handBuiltArtifact({ userId: USER, taskId: TASK, events: sampleEvents(TASK, 400) });
+    const { bytes, header } = handBuiltArtifact({
+      userId: USER,
+      taskId: TASK,
+      events: sampleEvents(TASK, 400),
+    });
     const file = writeArtifact('cut.gz', bytes.subarray(0, Math.floor(bytes.length * 0.6)));
     const run = await runInProcess(['cat', file]);
     expect(run.code).toBe(3);
@@ -79,6 +107,32 @@ describe('cat', () => {
     expect(lines.length).toBeGreaterThan(0);
     expect(lines).toEqual(events.slice(0, lines.length).map((e) => JSON.stringify(e)));
     expect(recovered.stderr).toMatch(/recovered \d+ complete lines/);
+  });
+
+  it('recovers the events of a real spill file, whole or cut mid-member', async () => {
+    const spool = createEventSpool({ spoolDir: join(dir, 'spool'), key: KEY, memoryThresholdBytes: 0 });
+    // About 4.5 MiB of JSONL: several 1 MiB members, so a cut keeps the complete ones.
+    const events = sampleEvents(TASK, 30_000);
+    for (const e of events) spool.append(`${JSON.stringify(e)}\n`);
+    await spool.flush();
+    const spill = spool.spillPath!;
+    const whole = await runInProcess(['cat', '--recover', spill]);
+    expect(whole.stderr).toBe('');
+    expect(whole.code).toBe(0);
+    expect(whole.stdout).toBe(jsonl(events));
+
+    const part = readFileSync(spill);
+    const cut = writeArtifact('cut.part', part.subarray(0, Math.floor(part.length * 0.7)));
+    const recovered = await runInProcess(['cat', '--recover', cut]);
+    expect(recovered.code).toBe(0);
+    const lines = recovered.stdout.split('\n').filter(Boolean);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThan(events.length);
+    expect(`${lines.join('\n')}\n`).toBe(jsonl(events.slice(0, lines.length)));
+    expect(recovered.stderr).toMatch(
+      /^agent-trace: recovered \d+ complete lines from .*cut\.part; the rest is lost/,
+    );
+    await spool.discard();
   });
 
   it('fails with exit 3 on bytes that are not gzip', async () => {
@@ -131,7 +185,11 @@ describe('inspect', () => {
 
   it('reports what it read of a truncated trace and exits 3', async () => {
     const { bytes } = handBuiltArtifact({ userId: USER, taskId: TASK, events: sampleEvents(TASK, 400) });
-    const run = await runInProcess(['inspect', '--json', writeArtifact('cut.gz', bytes.subarray(0, bytes.length - 40))]);
+    const run = await runInProcess([
+      'inspect',
+      '--json',
+      writeArtifact('cut.gz', bytes.subarray(0, bytes.length - 40)),
+    ]);
     expect(run.code).toBe(3);
     const report = JSON.parse(run.stdout);
     expect(report.fault.code).toBe('ERR_TRACE_TRUNCATED');
@@ -144,14 +202,26 @@ describe('verify', () => {
   it('passes a well-formed trace and matches its sha256 and key', async () => {
     const { bytes } = handBuiltArtifact({ userId: USER, taskId: TASK, events: sampleEvents(TASK, 12) });
     const sha = createHash('sha256').update(bytes).digest('hex');
-    const run = await runInProcess(['verify', writeArtifact('t.gz', bytes), '--sha256', sha.toUpperCase(), '--key', KEY]);
+    const run = await runInProcess([
+      'verify',
+      writeArtifact('t.gz', bytes),
+      '--sha256',
+      sha.toUpperCase(),
+      '--key',
+      KEY,
+    ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^ok .*: 12 events, sha256 [0-9a-f]{64}\n$/);
   });
 
   it('catches a header count that does not match the events', async () => {
-    const { bytes } = handBuiltArtifact({ userId: USER, taskId: TASK, events: sampleEvents(TASK, 5), header: { accumulated_events: 6 } });
+    const { bytes } = handBuiltArtifact({
+      userId: USER,
+      taskId: TASK,
+      events: sampleEvents(TASK, 5),
+      header: { accumulated_events: 6 },
+    });
     const run = await runInProcess(['verify', writeArtifact('t.gz', bytes)]);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/problem: header: accumulated_events 6, but 5 events follow/);
@@ -176,7 +246,12 @@ describe('verify', () => {
 
   it('catches ids that do not match the expected key', async () => {
     const { bytes } = handBuiltArtifact({ userId: USER, taskId: TASK, events: sampleEvents(TASK, 2) });
-    const run = await runInProcess(['verify', writeArtifact('t.gz', bytes), '--key', `traces/someone-else/${TASK}.jsonl.gz`]);
+    const run = await runInProcess([
+      'verify',
+      writeArtifact('t.gz', bytes),
+      '--key',
+      `traces/someone-else/${TASK}.jsonl.gz`,
+    ]);
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('header: user_id');
   });
@@ -190,7 +265,11 @@ describe('verify', () => {
     expect(run.stdout).toContain('line 1: the first line is not a TRAJECTORY_ARTIFACT_HEADER');
     expect(run.stdout).toContain('line 2: no "task_id" string');
 
-    const { bytes, header } = handBuiltArtifact({ userId: USER, taskId: TASK, events: sampleEvents(TASK, 2) });
+    const { bytes, header } = handBuiltArtifact({
+      userId: USER,
+      taskId: TASK,
+      events: sampleEvents(TASK, 2),
+    });
     const twice = Buffer.concat([bytes, gzipSync(`${JSON.stringify(header)}\n`)]);
     const again = await runInProcess(['verify', writeArtifact('twice.gz', twice)]);
     expect(again.code).toBe(1);
@@ -199,7 +278,10 @@ describe('verify', () => {
 
   it('lists the truncation as a problem and exits 3', async () => {
     const { bytes } = handBuiltArtifact({ userId: USER, taskId: TASK, events: sampleEvents(TASK, 300) });
-    const run = await runInProcess(['verify', writeArtifact('cut.gz', bytes.subarray(0, bytes.length - 100))]);
+    const run = await runInProcess([
+      'verify',
+      writeArtifact('cut.gz', bytes.subarray(0, bytes.length - 100)),
+    ]);
     expect(run.code).toBe(3);
     expect(run.stdout).toMatch(/problem: .*\(ERR_TRACE_TRUNCATED\)/);
   });

@@ -10,11 +10,15 @@ import {
   LOCAL_S3_ACCESS_KEY_ID,
   LOCAL_S3_SECRET_ACCESS_KEY,
   type LocalS3,
+  startLocalLambda,
   startLocalS3,
 } from '@agent-trace/trace-sdk-testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { UploadError } from '../src/errors.js';
 import { traceKey } from '../src/key.js';
+import { createUploaderHandler } from '../src/lambda/handler.js';
+import { createUploadGrant } from '../src/orchestrator/grant.js';
+import { createTraceS3Client } from '../src/orchestrator/presign.js';
 import { createTraceRecorder } from '../src/record/recorder.js';
 import type { TraceTransport } from '../src/upload/types.js';
 import { runInProcess, tempDir } from './cli-support.js';
@@ -54,18 +58,40 @@ afterEach(async () => {
 const downTransport: TraceTransport = {
   name: 'down',
   upload: async () => {
-    throw new UploadError('ERR_UPLOAD_NETWORK', 'the endpoint is down', { retryable: false, transport: 'down' });
+    throw new UploadError('ERR_UPLOAD_NETWORK', 'the endpoint is down', {
+      retryable: false,
+      transport: 'down',
+    });
   },
 };
 
 /** Records a small real trace and returns the artifact file the file transport wrote. */
-async function recordArtifact(userId = USER, taskId = TASK, turns = 20): Promise<{ path: string; bytes: Buffer }> {
+async function recordArtifact(
+  userId = USER,
+  taskId = TASK,
+  turns = 20,
+): Promise<{ path: string; bytes: Buffer }> {
   const out = join(dir, 'recorded');
   const { fileTransport } = await import('../src/upload/transports/file.js');
-  const rec = createTraceRecorder({ userId, taskId, transport: fileTransport({ dir: out }), spoolDir: join(dir, 'rec-spool') });
+  const rec = createTraceRecorder({
+    userId,
+    taskId,
+    transport: fileTransport({ dir: out }),
+    spoolDir: join(dir, 'rec-spool'),
+  });
   for (let turn = 1; turn <= turns; turn++) {
-    rec.recordTurn({ turn, model: 'claude-sonnet', text: `Listing the repository, step ${turn}`, toolCalls: [{ name: 'ls', input: { path: '.' } }] });
-    rec.recordPolicyDecision({ toolName: 'bash', allowed: turn % 2 === 0, reason: 'network egress', durationMs: 3 });
+    rec.recordTurn({
+      turn,
+      model: 'claude-sonnet',
+      text: `Listing the repository, step ${turn}`,
+      toolCalls: [{ name: 'ls', input: { path: '.' } }],
+    });
+    rec.recordPolicyDecision({
+      toolName: 'bash',
+      allowed: turn % 2 === 0,
+      reason: 'network egress',
+      durationMs: 3,
+    });
   }
   const result = await rec.finish();
   expect(result.status).toBe('uploaded');
@@ -74,14 +100,19 @@ async function recordArtifact(userId = USER, taskId = TASK, turns = 20): Promise
 }
 
 async function presign(userId = USER, taskId = TASK): Promise<string> {
-  const run = await runInProcess(['presign', '--bucket', BUCKET, '--user', userId, '--task', taskId], { env });
+  const run = await runInProcess(['presign', '--bucket', BUCKET, '--user', userId, '--task', taskId], {
+    env,
+  });
   expect(run.code).toBe(0);
   return run.stdout.trim();
 }
 
 describe('presign', () => {
   it('prints only the URL on stdout and a secret warning naming the key on stderr', async () => {
-    const run = await runInProcess(['presign', '--bucket', BUCKET, '--user', USER, '--task', TASK, '--expires', '120'], { env });
+    const run = await runInProcess(
+      ['presign', '--bucket', BUCKET, '--user', USER, '--task', TASK, '--expires', '120'],
+      { env },
+    );
     expect(run.code).toBe(0);
     const url = new URL(run.stdout.trim());
     expect(run.stdout).toBe(`${url.href}\n`);
@@ -97,7 +128,10 @@ describe('presign', () => {
     const bad = await runInProcess(['presign', '--bucket', BUCKET, '--user', 'a/b', '--task', TASK], { env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/\(ERR_TRACE_KEY\)\n$/);
-    const expires = await runInProcess(['presign', '--bucket', BUCKET, '--user', USER, '--task', TASK, '--expires', '1h'], { env });
+    const expires = await runInProcess(
+      ['presign', '--bucket', BUCKET, '--user', USER, '--task', TASK, '--expires', '1h'],
+      { env },
+    );
     expect(expires.code).toBe(2);
     expect(expires.stderr).toBe('agent-trace: --expires expects a whole number of seconds (ERR_USAGE)\n');
   });
@@ -107,7 +141,19 @@ describe('upload', () => {
   it('uploads a recorded artifact through a presigned URL minted by presign', async () => {
     const { path, bytes } = await recordArtifact();
     const url = await presign();
-    const run = await runInProcess(['upload', path, '--user', USER, '--task', TASK, '--transport', 'presigned-put', '--url', url, '--json']);
+    const run = await runInProcess([
+      'upload',
+      path,
+      '--user',
+      USER,
+      '--task',
+      TASK,
+      '--transport',
+      'presigned-put',
+      '--url',
+      url,
+      '--json',
+    ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const receipt = JSON.parse(run.stdout);
@@ -126,7 +172,9 @@ describe('upload', () => {
       env: { TRACE_TRANSPORT: 'presigned-put', TRACE_UPLOAD_URL: url },
     });
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(new RegExp(`^uploaded ${KEY} to s3://${BUCKET}/${KEY} via presigned-put .*1 attempt\\)\\n`));
+    expect(run.stdout).toMatch(
+      new RegExp(`^uploaded ${KEY} to s3://${BUCKET}/${KEY} via presigned-put .*1 attempt\\)\\n`),
+    );
     expect((await s3.getObject(BUCKET, KEY))?.body.equals(bytes)).toBe(true);
   });
 
@@ -134,7 +182,19 @@ describe('upload', () => {
     const { path, bytes } = await recordArtifact();
     const url = await presign();
     s3.faults.failNext(2, { status: 503, code: 'SlowDown', match: { method: 'PUT' } });
-    const run = await runInProcess(['upload', path, '--user', USER, '--task', TASK, '--transport', 'presigned-put', '--url', url, '--json']);
+    const run = await runInProcess([
+      'upload',
+      path,
+      '--user',
+      USER,
+      '--task',
+      TASK,
+      '--transport',
+      'presigned-put',
+      '--url',
+      url,
+      '--json',
+    ]);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout).attempts).toBe(3);
     expect(await s3.listObjects(BUCKET)).toHaveLength(1);
@@ -144,7 +204,18 @@ describe('upload', () => {
   it('fails with exit 1 when the URL is for another key, and never prints the URL query', async () => {
     const { path } = await recordArtifact();
     const foreign = await presign('someone-else', TASK);
-    const run = await runInProcess(['upload', path, '--user', USER, '--task', TASK, '--transport', 'presigned-put', '--url', foreign]);
+    const run = await runInProcess([
+      'upload',
+      path,
+      '--user',
+      USER,
+      '--task',
+      TASK,
+      '--transport',
+      'presigned-put',
+      '--url',
+      foreign,
+    ]);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/^agent-trace: .+ \(ERR_UPLOAD_[A-Z_]+\)\n$/);
@@ -163,9 +234,22 @@ describe('upload', () => {
     const onWarning = (w: Error) => warnings.push(w);
     process.on('warning', onWarning);
     try {
-      const run = await runInProcess(
-        ['upload', path, '--user', USER, '--task', TASK, '--transport', 's3-put-object', '--bucket', BUCKET, '--endpoint', s3.endpoint, '--region', s3.region],
-      );
+      const run = await runInProcess([
+        'upload',
+        path,
+        '--user',
+        USER,
+        '--task',
+        TASK,
+        '--transport',
+        's3-put-object',
+        '--bucket',
+        BUCKET,
+        '--endpoint',
+        s3.endpoint,
+        '--region',
+        s3.region,
+      ]);
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
     } finally {
@@ -176,31 +260,137 @@ describe('upload', () => {
     expect(warnings.map((w) => (w as Error & { code?: string }).code)).toContain('AGENT_TRACE_S3_PUT_OBJECT');
   });
 
+  it('uploads through the uploader Lambda with a grant, and refuses a grant for another task', async () => {
+    const { path, bytes } = await recordArtifact();
+    const secret = 'grant-secret-for-tests-0123456789abcdef';
+    const handlerS3 = await createTraceS3Client({
+      endpoint: s3.endpoint,
+      region: s3.region,
+      credentials: s3.credentials,
+      forcePathStyle: true,
+    });
+    const lambda = await startLocalLambda({
+      handler: createUploaderHandler({
+        bucket: BUCKET,
+        s3: handlerS3,
+        grantKeys: { k1: secret },
+        log: false,
+      }),
+    });
+    // The transport's default Lambda client reads credentials from the process environment.
+    vi.stubEnv('AWS_ACCESS_KEY_ID', lambda.credentials.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', lambda.credentials.secretAccessKey);
+    try {
+      const grantFor = (taskId: string) =>
+        createUploadGrant({ userId: USER, taskId, expiresIn: 600, key: { id: 'k1', secret } });
+      const viaLambda = (grant: string) =>
+        runInProcess(
+          [
+            'upload',
+            path,
+            '--user',
+            USER,
+            '--task',
+            TASK,
+            '--transport',
+            'lambda',
+            '--function',
+            lambda.functionName,
+          ],
+          {
+            env: {
+              TRACE_UPLOAD_GRANT: grant,
+              AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
+              AWS_REGION: lambda.region,
+            },
+          },
+        );
+
+      const foreignGrant = grantFor('another-task');
+      const refused = await viaLambda(foreignGrant);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/\(ERR_UPLOAD_REJECTED\)\n$/);
+      expect(refused.stderr).not.toContain(foreignGrant);
+      expect(await s3.listObjects(BUCKET)).toEqual([]);
+
+      const run = await viaLambda(grantFor(TASK));
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(`uploaded ${KEY}`);
+      expect((await s3.getObject(BUCKET, KEY))?.body.equals(bytes)).toBe(true);
+    } finally {
+      await lambda.close();
+      handlerS3.destroy();
+    }
+  });
+
   it('uploads with the file transport and shows a progress bar for large files on a terminal', async () => {
     const big = join(dir, 'big.bin');
     writeFileSync(big, randomBytes(5 * 1024 * 1024));
     const out = join(dir, 'out');
-    const onTty = await runInProcess(['upload', big, '--user', USER, '--task', TASK, '--transport', 'file', '--dir', out, '--force'], { tty: true });
+    const onTty = await runInProcess(
+      ['upload', big, '--user', USER, '--task', TASK, '--transport', 'file', '--dir', out, '--force'],
+      { tty: true },
+    );
     expect(onTty.code).toBe(0);
     expect(onTty.stderr).toMatch(/\ruploading \[#+\] 100% 5\.0 MiB\/5\.0 MiB/);
     expect(onTty.stderr.endsWith('\n')).toBe(true);
     expect(readFileSync(join(out, KEY)).equals(readFileSync(big))).toBe(true);
 
-    const piped = await runInProcess(['upload', big, '--user', USER, '--task', TASK, '--transport', 'file', '--dir', out, '--force'], { tty: false });
+    const piped = await runInProcess(
+      ['upload', big, '--user', USER, '--task', TASK, '--transport', 'file', '--dir', out, '--force'],
+      { tty: false },
+    );
     expect(piped.code).toBe(0);
     expect(piped.stderr).toBe('');
-    const forced = await runInProcess(['upload', big, '--user', USER, '--task', TASK, '--transport', 'file', '--dir', out, '--force', '--progress']);
+    const forced = await runInProcess([
+      'upload',
+      big,
+      '--user',
+      USER,
+      '--task',
+      TASK,
+      '--transport',
+      'file',
+      '--dir',
+      out,
+      '--force',
+      '--progress',
+    ]);
     expect(forced.stderr).toContain('100%');
   });
 
   it('refuses a file whose header names another task unless --force', async () => {
     const { path } = await recordArtifact(USER, 'other-task');
     const out = join(dir, 'out');
-    const run = await runInProcess(['upload', path, '--user', USER, '--task', TASK, '--transport', 'file', '--dir', out]);
+    const run = await runInProcess([
+      'upload',
+      path,
+      '--user',
+      USER,
+      '--task',
+      TASK,
+      '--transport',
+      'file',
+      '--dir',
+      out,
+    ]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('records task "other-task", not "01JD4Q9Z6XKQ2V8N5R3T7W1Y0M"');
     expect(existsSync(join(out, KEY))).toBe(false);
-    const forced = await runInProcess(['upload', path, '--user', USER, '--task', TASK, '--transport', 'file', '--dir', out, '--force']);
+    const forced = await runInProcess([
+      'upload',
+      path,
+      '--user',
+      USER,
+      '--task',
+      TASK,
+      '--transport',
+      'file',
+      '--dir',
+      out,
+      '--force',
+    ]);
     expect(forced.code).toBe(0);
   });
 
@@ -208,11 +398,33 @@ describe('upload', () => {
     const { path } = await recordArtifact();
     const none = await runInProcess(['upload', path, '--user', USER, '--task', TASK]);
     expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/^agent-trace: TRACE_TRANSPORT is required.* \(or pass --transport\) \(ERR_TRACE_CONFIG\)\n$/);
-    const noUrl = await runInProcess(['upload', path, '--user', USER, '--task', TASK, '--transport', 'presigned-put']);
+    expect(none.stderr).toMatch(
+      /^agent-trace: TRACE_TRANSPORT is required.* \(or pass --transport\) \(ERR_TRACE_CONFIG\)\n$/,
+    );
+    const noUrl = await runInProcess([
+      'upload',
+      path,
+      '--user',
+      USER,
+      '--task',
+      TASK,
+      '--transport',
+      'presigned-put',
+    ]);
     expect(noUrl.code).toBe(2);
-    expect(noUrl.stderr).toContain('TRACE_UPLOAD_URL is required when TRACE_TRANSPORT=presigned-put (or pass --url)');
-    const badKind = await runInProcess(['upload', path, '--user', USER, '--task', TASK, '--transport', 'carrier-pigeon']);
+    expect(noUrl.stderr).toContain(
+      'TRACE_UPLOAD_URL is required when TRACE_TRANSPORT=presigned-put (or pass --url)',
+    );
+    const badKind = await runInProcess([
+      'upload',
+      path,
+      '--user',
+      USER,
+      '--task',
+      TASK,
+      '--transport',
+      'carrier-pigeon',
+    ]);
     expect(badKind.code).toBe(2);
   });
 });
@@ -221,7 +433,18 @@ describe('cat s3://', () => {
   it('reads an object through --endpoint or AWS_ENDPOINT_URL_S3', async () => {
     const { path } = await recordArtifact();
     const url = await presign();
-    const upload = await runInProcess(['upload', path, '--user', USER, '--task', TASK, '--transport', 'presigned-put', '--url', url]);
+    const upload = await runInProcess([
+      'upload',
+      path,
+      '--user',
+      USER,
+      '--task',
+      TASK,
+      '--transport',
+      'presigned-put',
+      '--url',
+      url,
+    ]);
     expect(upload.code).toBe(0);
     const local = await runInProcess(['cat', path]);
 
@@ -231,9 +454,12 @@ describe('cat s3://', () => {
     expect(viaEnv.stdout.split('\n')[0]).toContain('"event":"TRAJECTORY_ARTIFACT_HEADER"');
 
     const { AWS_ENDPOINT_URL_S3: _endpoint, ...credentialsOnly } = env;
-    const viaFlag = await runInProcess(['cat', '--events-only', `s3://${BUCKET}/${KEY}`, '--endpoint', s3.endpoint], {
-      env: credentialsOnly,
-    });
+    const viaFlag = await runInProcess(
+      ['cat', '--events-only', `s3://${BUCKET}/${KEY}`, '--endpoint', s3.endpoint],
+      {
+        env: credentialsOnly,
+      },
+    );
     expect(viaFlag.code).toBe(0);
     expect(viaFlag.stdout.split('\n').filter(Boolean)).toHaveLength(40);
   });
@@ -260,7 +486,16 @@ describe('spool flush', () => {
     expect(listed.stdout).toContain(`1 spooled artifact\n  ${KEY}`);
 
     const url = await presign();
-    const run = await runInProcess(['spool', 'flush', '--spool-dir', spoolDir, '--transport', 'presigned-put', '--url', url]);
+    const run = await runInProcess([
+      'spool',
+      'flush',
+      '--spool-dir',
+      spoolDir,
+      '--transport',
+      'presigned-put',
+      '--url',
+      url,
+    ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(`${spoolDir}: uploaded 1, failed 0, skipped 0\n  uploaded ${KEY} (2 attempts)\n`);
@@ -274,7 +509,17 @@ describe('spool flush', () => {
     rec.recordTurn({ turn: 1, model: 'claude-sonnet', text: 'hello' });
     const failed = await rec.finish();
     const foreign = await presign('someone-else', TASK);
-    const run = await runInProcess(['spool', 'flush', '--spool-dir', spoolDir, '--transport', 'presigned-put', '--url', foreign, '--json']);
+    const run = await runInProcess([
+      'spool',
+      'flush',
+      '--spool-dir',
+      spoolDir,
+      '--transport',
+      'presigned-put',
+      '--url',
+      foreign,
+      '--json',
+    ]);
     expect(run.code).toBe(1);
     const report = JSON.parse(run.stdout);
     expect(report.uploaded).toEqual([]);
@@ -287,7 +532,16 @@ describe('spool flush', () => {
   });
 
   it('reports an empty spool as success', async () => {
-    const run = await runInProcess(['spool', 'flush', '--spool-dir', join(dir, 'empty'), '--transport', 'file', '--dir', join(dir, 'out')]);
+    const run = await runInProcess([
+      'spool',
+      'flush',
+      '--spool-dir',
+      join(dir, 'empty'),
+      '--transport',
+      'file',
+      '--dir',
+      join(dir, 'out'),
+    ]);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('uploaded 0, failed 0, skipped 0');
   });

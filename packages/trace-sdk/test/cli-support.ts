@@ -48,7 +48,8 @@ export function tempDir(prefix = 'agent-trace-cli-'): { dir: string; cleanup: ()
 export type EventLine = Record<string, unknown> & { event: string };
 
 /** JSONL text of `lines`, each terminated by `\n`. */
-export const jsonl = (lines: readonly object[]): string => lines.map((l) => `${JSON.stringify(l)}\n`).join('');
+export const jsonl = (lines: readonly object[]): string =>
+  lines.map((l) => `${JSON.stringify(l)}\n`).join('');
 
 /**
  * Event lines as the spool writes them: one gzip member per batch of `perMember` lines. The reader
@@ -57,7 +58,8 @@ export const jsonl = (lines: readonly object[]): string => lines.map((l) => `${J
  */
 export function eventMembers(events: readonly object[], perMember = 16): Buffer {
   const members: Buffer[] = [];
-  for (let i = 0; i < events.length; i += perMember) members.push(gzipSync(jsonl(events.slice(i, i + perMember))));
+  for (let i = 0; i < events.length; i += perMember)
+    members.push(gzipSync(jsonl(events.slice(i, i + perMember))));
   return Buffer.concat(members);
 }
 
@@ -99,8 +101,27 @@ export function sampleEvents(taskId: string, n: number): EventLine[] {
     const ts = 1_700_000_000_000 + seq * 10;
     events.push(
       seq % 3 === 2
-        ? { event: 'POLICY_DECISION', task_id: taskId, seq, ts, tool_name: 'bash', allowed: seq % 2 === 0, reason: 'ok', duration_ms: 2 }
-        : { event: 'TRAJECTORY_TURN', task_id: taskId, seq, ts, turn: seq, model: 'm', text: `turn ${seq}`, tool_calls: [], tool_results: [] },
+        ? {
+            event: 'POLICY_DECISION',
+            task_id: taskId,
+            seq,
+            ts,
+            tool_name: 'bash',
+            allowed: seq % 2 === 0,
+            reason: 'ok',
+            duration_ms: 2,
+          }
+        : {
+            event: 'TRAJECTORY_TURN',
+            task_id: taskId,
+            seq,
+            ts,
+            turn: seq,
+            model: 'm',
+            text: `turn ${seq}`,
+            tool_calls: [],
+            tool_results: [],
+          },
     );
   }
   return events;

@@ -62,7 +62,8 @@ function allBlocks(): JsonBlock[] {
     .flatMap((f) => jsonBlocks(f, readFileSync(join(DOCS_DIR, f), 'utf8')));
 }
 
-const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+const list = (v: string | string[] | undefined): string[] =>
+  v === undefined ? [] : Array.isArray(v) ? v : [v];
 const isS3 = (action: string) => action.toLowerCase().startsWith('s3:');
 const hasWildcard = (action: string) => action.includes('*') || action.includes('?');
 // BUCKET is the docs' placeholder; real bucket names are lowercase.
@@ -74,8 +75,10 @@ function basicProblems(policy: Policy): string[] {
   if (policy.Version !== '2012-10-17') problems.push(`Version must be "2012-10-17", got ${policy.Version}`);
   if (!Array.isArray(policy.Statement)) problems.push('Statement must be an array');
   for (const s of policy.Statement ?? []) {
-    if (s.Effect !== 'Allow' && s.Effect !== 'Deny') problems.push(`Effect must be Allow or Deny: ${s.Effect}`);
-    if (s.Effect === 'Allow' && s.NotAction !== undefined) problems.push('Allow with NotAction grants everything else');
+    if (s.Effect !== 'Allow' && s.Effect !== 'Deny')
+      problems.push(`Effect must be Allow or Deny: ${s.Effect}`);
+    if (s.Effect === 'Allow' && s.NotAction !== undefined)
+      problems.push('Allow with NotAction grants everything else');
     if (s.Effect === 'Allow' && s.NotResource !== undefined) problems.push('Allow with NotResource');
   }
   return problems;
@@ -104,7 +107,8 @@ function lambdaRuntimeProblems(policy: Policy): string[] {
     const resources = list(s.Resource);
     if (resources.length !== 1) problems.push(`exactly one function ARN expected, got ${resources.length}`);
     for (const r of resources) {
-      if (!/^arn:aws:lambda:[^:*]+:[^:*]+:function:[^:*]+$/.test(r)) problems.push(`not one function ARN: ${r}`);
+      if (!/^arn:aws:lambda:[^:*]+:[^:*]+:function:[^:*]+$/.test(r))
+        problems.push(`not one function ARN: ${r}`);
     }
   }
   return problems;
@@ -206,9 +210,12 @@ describe('docs IAM policies', () => {
     expect(ids).toEqual(Object.keys(CHECKS).sort());
   });
 
-  it.each(policies.map((b) => [b.policyId!, b] as const))('%s keeps its least-privilege shape', (id, block) => {
-    expect(problemsOf(id, JSON.parse(block.text) as Policy)).toEqual([]);
-  });
+  it.each(policies.map((b) => [b.policyId!, b] as const))(
+    '%s keeps its least-privilege shape',
+    (id, block) => {
+      expect(problemsOf(id, JSON.parse(block.text) as Policy)).toEqual([]);
+    },
+  );
 });
 
 // The checks above only protect the docs if they reject loosened policies; these pin that down.

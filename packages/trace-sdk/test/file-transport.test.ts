@@ -92,13 +92,13 @@ describe('fileTransport', () => {
     expect(await listAll(dir)).toEqual([]);
   });
 
-  it('reports a destination it cannot write as a non-retryable ERR_UPLOAD_REJECTED', async () => {
+  it('reports a destination it cannot write as a non-retryable ERR_UPLOAD_IO', async () => {
     // `traces` is a file, so the directory for the key cannot be created (fails for root too).
     await writeFile(join(dir, 'traces'), 'not a directory');
     await expect(
       fileTransport({ dir }).upload(artifactFromBuffer(KEY, Buffer.from('x')), {}),
     ).rejects.toMatchObject({
-      code: 'ERR_UPLOAD_REJECTED',
+      code: 'ERR_UPLOAD_IO',
       retryable: false,
       attempts: 1,
     });

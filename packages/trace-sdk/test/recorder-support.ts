@@ -2,11 +2,12 @@
  * Helpers shared by the recorder tests: an in-memory transport, a transport that fails, reading a
  * body back, and temp spool directories.
  */
-import fc from 'fast-check';
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import fc from 'fast-check';
 import { readTrace, type TraceArtifact, type TraceTransport, type UploadReceipt } from '../src/index.js';
 
 /** An upload the memory transport received. */
@@ -35,6 +36,9 @@ export function memoryTransport(name = 'memory'): MemoryTransport {
     uploads,
     async upload(artifact, opts): Promise<UploadReceipt> {
       const body = await readAll(artifact.open());
+      // Re-openable for retries: a second open must give the same bytes.
+      if (!(await readAll(artifact.open())).equals(body))
+        throw new Error('artifact.open() is not repeatable');
       uploads.push({ key: artifact.key, body, artifact, signal: opts.signal });
       return { key: artifact.key, uri: `memory://${artifact.key}`, attempts: 1 };
     },
@@ -91,7 +95,9 @@ function expectTrailingNewline(text: string): void {
 }
 
 /** A fresh temp directory, removed by the returned cleanup. */
-export async function tempDir(prefix = 'agent-trace-rec-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+export async function tempDir(
+  prefix = 'agent-trace-rec-',
+): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
@@ -105,7 +111,16 @@ export function fakeClock(start = 1_700_000_000_000): () => number {
 /** Values built to break serializers: cycles, BigInt, functions, symbols, throwing getters and Proxies. */
 export function hostileValue(): fc.Arbitrary<unknown> {
   const leaf = fc.oneof(
-    fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withSparseArray: true, withBoxedValues: true, withNullPrototype: true }),
+    fc.anything({
+      withBigInt: true,
+      withDate: true,
+      withMap: true,
+      withSet: true,
+      withTypedArray: true,
+      withSparseArray: true,
+      withBoxedValues: true,
+      withNullPrototype: true,
+    }),
     fc.constant(() => 1),
     fc.constant(Symbol('s')),
     fc.constant(new Error('e')),

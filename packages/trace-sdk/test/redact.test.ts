@@ -1,6 +1,13 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_REDACTION_LABELS, ConfigError, Redactor, redactSecrets, secretLabelForKey } from '../src/index.js';
-import { RedactionFailure } from '../src/serialize/redact.js';
+import {
+  BUILTIN_REDACTION_LABELS,
+  ConfigError,
+  Redactor,
+  redactSecrets,
+  secretLabelForKey,
+} from '../src/index.js';
+import { RedactionFailure, redactWithEveryRule } from '../src/serialize/redact.js';
 
 // Fixtures are assembled from pieces so no scanner mistakes this file for a leaked credential.
 const AKIA = `AKIA${'IOSFODNN7EXAMPLE'}`;
@@ -39,7 +46,10 @@ const cases: Record<string, { positive: [string, string][]; negative: string[] }
       [`aws_secret_access_key = ${SECRET}`, 'aws_secret_access_key = [REDACTED-AWS-SECRET-KEY]'],
       [`AWS_SECRET_ACCESS_KEY=${SECRET}`, 'AWS_SECRET_ACCESS_KEY=[REDACTED-AWS-SECRET-KEY]'],
       [`"SecretAccessKey": "${SECRET}"`, '"SecretAccessKey": "[REDACTED-AWS-SECRET-KEY]"'],
-      [`export AWS_SECRET_ACCESS_KEY='${SECRET}'`, "export AWS_SECRET_ACCESS_KEY='[REDACTED-AWS-SECRET-KEY]'"],
+      [
+        `export AWS_SECRET_ACCESS_KEY='${SECRET}'`,
+        "export AWS_SECRET_ACCESS_KEY='[REDACTED-AWS-SECRET-KEY]'",
+      ],
       [`secretAccessKey: ${SECRET}\n`, 'secretAccessKey: [REDACTED-AWS-SECRET-KEY]\n'],
     ],
     negative: [
@@ -93,7 +103,10 @@ const cases: Record<string, { positive: [string, string][]; negative: string[] }
         `x -----BEGIN OPENSSH PRIVATE KEY-----\n${PEM_BODY}-----END OPENSSH PRIVATE KEY----- y`,
         'x [REDACTED-PRIVATE-KEY] y',
       ],
-      [`-----BEGIN PGP PRIVATE KEY BLOCK-----\n${PEM_BODY}-----END PGP PRIVATE KEY BLOCK-----`, '[REDACTED-PRIVATE-KEY]'],
+      [
+        `-----BEGIN PGP PRIVATE KEY BLOCK-----\n${PEM_BODY}-----END PGP PRIVATE KEY BLOCK-----`,
+        '[REDACTED-PRIVATE-KEY]',
+      ],
       // Cut short (no END line): everything after BEGIN goes.
       [`key: -----BEGIN EC PRIVATE KEY-----\n${PEM_BODY}`, 'key: [REDACTED-PRIVATE-KEY]'],
     ],
@@ -114,15 +127,22 @@ const cases: Record<string, { positive: [string, string][]; negative: string[] }
       'Bearer',
       'Bearer tokens are described in RFC 6750',
       'Bearer tokenization.',
-      'Bearer ${TOKEN}',
+      // A shell variable reference, not a token.
+      `Bearer ${'$'}{TOKEN}`,
       'Bearer abc1', // too short
     ],
   },
   PASSWORD: {
     positive: [
-      ['postgres://app:s3cr3t@db.internal:5432/app', 'postgres://app:[REDACTED-PASSWORD]@db.internal:5432/app'],
+      [
+        'postgres://app:s3cr3t@db.internal:5432/app',
+        'postgres://app:[REDACTED-PASSWORD]@db.internal:5432/app',
+      ],
       ['redis://:hunter2@cache:6379', 'redis://:[REDACTED-PASSWORD]@cache:6379'],
-      ['mongodb+srv://u:p@ss:w0rd@cluster0.example.net/db', 'mongodb+srv://u:[REDACTED-PASSWORD]@cluster0.example.net/db'],
+      [
+        'mongodb+srv://u:p@ss:w0rd@cluster0.example.net/db',
+        'mongodb+srv://u:[REDACTED-PASSWORD]@cluster0.example.net/db',
+      ],
       ['amqp://guest:guest@localhost', 'amqp://guest:[REDACTED-PASSWORD]@localhost'],
     ],
     negative: [
@@ -195,10 +215,64 @@ describe('built-in redaction patterns', () => {
   });
 
   it('is idempotent: redacting redacted text changes nothing and counts nothing', () => {
-    const once = redactSecrets(`https://x-access-token:${GHP}@github.com ${JWT} aws_session_token=${'Ab1/'.repeat(12)}`);
+    const once = redactSecrets(
+      `https://x-access-token:${GHP}@github.com ${JWT} aws_session_token=${'Ab1/'.repeat(12)}`,
+    );
     const r = new Redactor();
     expect(r.redact(once)).toBe(once);
     expect(r.count).toBe(0);
+  });
+
+  it('its trigger scan never skips a rule that would match (property)', () => {
+    const pieces = [
+      AKIA,
+      ASIA,
+      SECRET,
+      GHP,
+      PAT,
+      JWT,
+      SIG,
+      `-----BEGIN RSA PRIVATE KEY-----\n${PEM_BODY}-----END RSA PRIVATE KEY-----`,
+      'aws_secret_access_key',
+      'AWS_SESSION_TOKEN',
+      'SecretAccessKey',
+      'X-Amz-Signature',
+      'x-amz-credential',
+      'X-Amz-Security-Token',
+      'Signature',
+      'x-access-token',
+      'Bearer',
+      'bearer',
+      'postgres://u:',
+      'https://',
+      'pw@host',
+      '=',
+      ':',
+      '"',
+      "'",
+      ' ',
+      '\t',
+      '\n',
+      '&',
+      '_',
+      '-',
+      'x'.repeat(40),
+      '0123456789abcdef'.repeat(4),
+    ];
+    const text = fc
+      .array(fc.oneof(fc.constantFrom(...pieces), fc.string({ maxLength: 8 })), { maxLength: 24 })
+      .chain((parts) =>
+        fc.array(fc.boolean(), { minLength: parts.length, maxLength: parts.length }).map((flip) =>
+          // Flip the case of some pieces: the case-insensitive rules must still be triggered.
+          parts.map((p, i) => (flip[i] && p.length < 30 ? p.toUpperCase() : p)).join(''),
+        ),
+      );
+    fc.assert(
+      fc.property(text, (s) => {
+        expect(redactSecrets(s)).toBe(redactWithEveryRule(s));
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('returns clean strings unchanged (the same string)', () => {

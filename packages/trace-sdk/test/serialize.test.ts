@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { safeStringify } from '../src/index.js';
 import { Redactor } from '../src/serialize/redact.js';
-import { hostileValue } from './recorder-support.js';
 import { fieldShape, JsonWriter, SizeBudgetExceeded } from '../src/serialize/safe-json.js';
+import { hostileValue } from './recorder-support.js';
 
 const AKIA = `AKIA${'IOSFODNN7EXAMPLE'}`;
 
@@ -79,7 +79,15 @@ describe('safeStringify: values JSON cannot hold', () => {
   });
 
   it('Map and Set become objects and arrays', () => {
-    expect(parse({ m: new Map<unknown, unknown>([['a', 1], [2, 'b']]), s: new Set([1, 'x']) })).toEqual({
+    expect(
+      parse({
+        m: new Map<unknown, unknown>([
+          ['a', 1],
+          [2, 'b'],
+        ]),
+        s: new Set([1, 'x']),
+      }),
+    ).toEqual({
       m: { a: 1, '2': 'b' },
       s: [1, 'x'],
     });
@@ -109,11 +117,8 @@ describe('safeStringify: values JSON cannot hold', () => {
       parse({
         d: new Date(Date.UTC(2024, 0, 2, 3, 4, 5)),
         bad: new Date(Number.NaN),
-        // biome-ignore lint/style/useConsistentBuiltinInstantiation: boxed primitives on purpose
         s: new String('x'),
-        // biome-ignore lint/style/useConsistentBuiltinInstantiation: boxed primitives on purpose
         n: new Number(3),
-        // biome-ignore lint/style/useConsistentBuiltinInstantiation: boxed primitives on purpose
         b: new Boolean(false),
       }),
     ).toEqual({ d: '2024-01-02T03:04:05.000Z', bad: null, s: 'x', n: 3, b: false });
@@ -199,12 +204,19 @@ describe('safeStringify: redaction', () => {
   });
 
   it('replaces the whole value of a secret-named key', () => {
-    expect(parse({ Credentials: { AccessKeyId: 'x', SecretAccessKey: 'abc', SessionToken: 'tok' }, password: 'p' })).toEqual(
-      {
-        Credentials: { AccessKeyId: 'x', SecretAccessKey: '[REDACTED-AWS-SECRET-KEY]', SessionToken: '[REDACTED-AWS-SECURITY-TOKEN]' },
-        password: '[REDACTED-PASSWORD]',
+    expect(
+      parse({
+        Credentials: { AccessKeyId: 'x', SecretAccessKey: 'abc', SessionToken: 'tok' },
+        password: 'p',
+      }),
+    ).toEqual({
+      Credentials: {
+        AccessKeyId: 'x',
+        SecretAccessKey: '[REDACTED-AWS-SECRET-KEY]',
+        SessionToken: '[REDACTED-AWS-SECURITY-TOKEN]',
       },
-    );
+      password: '[REDACTED-PASSWORD]',
+    });
   });
 
   it('counts every replacement, including repeated secret keys (no caching of redacted keys)', () => {
@@ -224,7 +236,10 @@ describe('JsonWriter: field limits, string cap and budget', () => {
         {
           text: 'abcdefgh',
           other: 'abcdefgh',
-          results: [{ content: 'abcdef' }, { content: [{ type: 'text', text: 'abcdef' }, 'abcdef', { type: 'image', data: 'abcdef' }] }],
+          results: [
+            { content: 'abcdef' },
+            { content: [{ type: 'text', text: 'abcdef' }, 'abcdef', { type: 'image', data: 'abcdef' }] },
+          ],
         },
         0,
         shape,

@@ -1,34 +1,57 @@
 /**
- * Measuring how much an upload grows the process's memory: peak RSS, and peak live JS heap plus
- * buffers, sampled while the upload runs. The second is immune to the allocator keeping freed
- * pages from earlier tests (which can hide growth in RSS), so a transport that buffers the
- * whole body shows up in at least one of them.
+ * Measuring how much an upload grows the process's memory, sampled while the upload runs:
+ * peak RSS, and peak live memory (JS heap plus buffers) right after a young-generation GC, so
+ * that garbage awaiting collection is not counted and a transport that holds on to the body
+ * shows up plainly.
  *
  * @packageDocumentation
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /** Growth over the baseline, in bytes. */
 export interface MemoryGrowth {
   readonly rss: number;
-  /** `heapUsed + external` (external includes every Buffer's memory). */
+  /** `heapUsed + external` (external includes every Buffer's memory), after a GC. */
   readonly live: number;
 }
 
-function live(): number {
+type Gc = (options?: { type?: 'major' | 'minor'; execution?: 'sync' }) => void;
+
+let cachedGc: Gc | null | undefined;
+
+/** The V8 `gc()` function, exposed at runtime when the process was not started with `--expose-gc`. */
+function gcFunction(): Gc | undefined {
+  if (cachedGc === undefined) {
+    cachedGc = (globalThis as { gc?: Gc }).gc ?? null;
+    if (cachedGc === null) {
+      try {
+        setFlagsFromString('--expose-gc');
+        cachedGc = runInNewContext('gc') as Gc;
+      } catch {
+        cachedGc = null;
+      }
+    }
+  }
+  return cachedGc ?? undefined;
+}
+
+function live(gc: Gc | undefined, type: 'major' | 'minor'): number {
+  gc?.({ type, execution: 'sync' });
   const usage = process.memoryUsage();
   return usage.heapUsed + usage.external;
 }
 
 /** Starts sampling every `intervalMs`; `stop()` returns the peak growth seen. */
 export function sampleMemory(intervalMs = 10): { stop(): MemoryGrowth } {
-  (globalThis as { gc?: () => void }).gc?.();
+  const gc = gcFunction();
+  const baseLive = live(gc, 'major');
   const baseRss = process.memoryUsage.rss();
-  const baseLive = live();
   let peakRss = baseRss;
   let peakLive = baseLive;
   const sample = () => {
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
-    peakLive = Math.max(peakLive, live());
+    peakLive = Math.max(peakLive, live(gc, 'minor'));
   };
   const timer = setInterval(sample, intervalMs);
   timer.unref();

@@ -45,6 +45,22 @@ async function expectUploadError(upload: Promise<unknown>, code?: string): Promi
   return error as Error & { code: string };
 }
 
+/** How long an aborted upload may take to settle before the suite calls it stuck. */
+const ABORT_SETTLE_MS = 10_000;
+
+/** Fails clearly (instead of at the test timeout) when an aborted upload never settles. */
+function settlesAfterAbort<T>(upload: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new Error(`the upload did not settle within ${ABORT_SETTLE_MS} ms of its signal aborting`)),
+      ABORT_SETTLE_MS,
+    );
+  });
+  return Promise.race([upload, stuck]).finally(() => clearTimeout(timer));
+}
+
 /** Asserts the bytes at `key` are exactly the artifact's. */
 async function expectIntact(target: ContractTarget, key: string, artifact: TraceArtifact): Promise<void> {
   const stored = await target.read(key);
@@ -287,7 +303,7 @@ export function describeTransportContract(name: string, setup: ContractSetup): v
         const controller = new AbortController();
         controller.abort();
         await expectUploadError(
-          upload(target.transport, sampleArtifact(ctx.key, ctx.taskId), controller.signal),
+          settlesAfterAbort(upload(target.transport, sampleArtifact(ctx.key, ctx.taskId), controller.signal)),
           'ERR_UPLOAD_ABORTED',
         );
         expect(await target.read(ctx.key)).toBeUndefined();
@@ -303,7 +319,10 @@ export function describeTransportContract(name: string, setup: ContractSetup): v
         const artifact = stallingArtifact(sampleArtifact(ctx.key, ctx.taskId), 32 * 1024, () =>
           setImmediate(() => controller.abort()),
         );
-        await expectUploadError(upload(target.transport, artifact, controller.signal), 'ERR_UPLOAD_ABORTED');
+        await expectUploadError(
+          settlesAfterAbort(upload(target.transport, artifact, controller.signal)),
+          'ERR_UPLOAD_ABORTED',
+        );
         expect(await target.read(ctx.key)).toBeUndefined();
       },
       TEST_TIMEOUT_MS,
@@ -330,7 +349,7 @@ export function describeTransportContract(name: string, setup: ContractSetup): v
           { timeout: 20_000, interval: 20 },
         );
         controller.abort();
-        await expectUploadError(pending, 'ERR_UPLOAD_ABORTED');
+        await expectUploadError(settlesAfterAbort(pending), 'ERR_UPLOAD_ABORTED');
         expect(await target.read(ctx.key)).toBeUndefined();
       },
       TEST_TIMEOUT_MS,

@@ -99,7 +99,10 @@ export function sanitize(text: string, secrets: readonly string[] = []): string 
 }
 
 /** The one line printed for a failure, or the sanitized stack (and causes) with `debug`. */
-export function formatError(err: unknown, opts: { debug?: boolean; secrets?: readonly string[] } = {}): string {
+export function formatError(
+  err: unknown,
+  opts: { debug?: boolean; secrets?: readonly string[] } = {},
+): string {
   const message = err instanceof Error ? err.message : String(err);
   let text = `agent-trace: ${message} (${errorCode(err)})\n`;
   if (opts.debug === true) {

@@ -68,9 +68,9 @@ export function createProgram(ctx: CliContext): Command {
 }
 
 function commanderOutcome(err: CommanderError, ctx: CliContext): ExitCodeValue {
-  // Help and version exit 0; help shown because no command was given counts as a usage error.
+  // Help and version exit 0; help shown because no (sub)command was given is a usage error.
   if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.ok;
-  if (err.code === 'commander.help') return ExitCode.usage;
+  if (err.code === 'commander.help') return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
   const [first = '', ...rest] = err.message.replace(/^error: /, '').split('\n');
   const hint = [...rest.filter((l) => l.length > 0), "Run 'agent-trace --help' for usage."].join('\n');
   ctx.io.stderr.write(sanitize(`agent-trace: ${first} (ERR_USAGE)\n${hint}\n`, ctx.secrets));
@@ -83,7 +83,12 @@ function commanderOutcome(err: CommanderError, ctx: CliContext): ExitCodeValue {
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<ExitCodeValue> {
   const ctx: CliContext = { io, exitCode: ExitCode.ok, secrets: [] };
-  for (const name of ['TRACE_UPLOAD_URL', 'TRACE_UPLOAD_GRANT', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
+  for (const name of [
+    'TRACE_UPLOAD_URL',
+    'TRACE_UPLOAD_GRANT',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SESSION_TOKEN',
+  ]) {
     const value = io.env[name];
     if (value !== undefined && value !== '') ctx.secrets.push(value);
   }

@@ -86,7 +86,11 @@ export async function scanTrace(
     tap.resume();
     await new Promise<void>((resolve) => {
       if (tap.readableEnded || tap.destroyed) resolve();
-      else tap.once('end', resolve).once('error', () => resolve()).once('close', resolve);
+      else
+        tap
+          .once('end', resolve)
+          .once('error', () => resolve())
+          .once('close', resolve);
     });
   }
   return {

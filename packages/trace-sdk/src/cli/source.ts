@@ -31,7 +31,11 @@ export function parseS3Uri(uri: string): { bucket: string; key: string } {
  * Opens `spec`. A missing file fails here (exit 3) rather than midway; an S3 object is fetched with
  * GetObject and streamed, never buffered whole.
  */
-export async function openSource(spec: string | undefined, io: CliIo, aws: AwsOptions = {}): Promise<OpenedSource> {
+export async function openSource(
+  spec: string | undefined,
+  io: CliIo,
+  aws: AwsOptions = {},
+): Promise<OpenedSource> {
   if (spec === undefined || spec === '-') {
     // stdin belongs to the process: leave it open for whoever reads it next.
     return { name: 'stdin', stream: io.stdin, size: undefined, close: () => {} };

@@ -22,5 +22,8 @@ export function traceLines(
   stream: Readable,
   opts: { requireHeader: boolean; verifyCounts?: boolean },
 ): AsyncGenerator<TraceLine> {
-  return readTraceLines(stream, { requireHeader: opts.requireHeader, verifyCounts: opts.verifyCounts ?? true });
+  return readTraceLines(stream, {
+    requireHeader: opts.requireHeader,
+    verifyCounts: opts.verifyCounts ?? true,
+  });
 }

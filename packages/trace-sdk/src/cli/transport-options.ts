@@ -42,7 +42,10 @@ export function addTransportOptions(command: Command): Command {
     .addOption(
       new Option('--transport <kind>', 'transport (default: TRACE_TRANSPORT)').choices([...TRANSPORT_KINDS]),
     )
-    .option('--url <url>', 'presigned PUT URL (default: TRACE_UPLOAD_URL; prefer the variable: argv is visible to ps)')
+    .option(
+      '--url <url>',
+      'presigned PUT URL (default: TRACE_UPLOAD_URL; prefer the variable: argv is visible to ps)',
+    )
     .option('--function <name>', 'uploader Lambda name or ARN (default: TRACE_UPLOADER_FUNCTION)')
     .option('--grant <grant>', 'upload grant (default: TRACE_UPLOAD_GRANT; prefer the variable)')
     .option('--bucket <bucket>', 'bucket for s3-put-object (default: TRACE_ARTIFACTS_BUCKET_NAME)')
@@ -55,7 +58,8 @@ export function addTransportOptions(command: Command): Command {
 function retriesFrom(flags: TransportFlags): number | undefined {
   if (flags.retries === undefined) return undefined;
   const n = Number(flags.retries);
-  if (!Number.isSafeInteger(n) || n < 0 || n > 20) throw usageError('--retries expects an integer from 0 to 20');
+  if (!Number.isSafeInteger(n) || n < 0 || n > 20)
+    throw usageError('--retries expects an integer from 0 to 20');
   return n;
 }
 

@@ -113,7 +113,11 @@ export interface OutputScreeningEvent extends TraceEvent {
 }
 
 /** One of the four event types the typed helpers write. */
-export type KnownTraceEvent = TrajectoryTurnEvent | TrajectoryResultEvent | PolicyDecisionEvent | OutputScreeningEvent;
+export type KnownTraceEvent =
+  | TrajectoryTurnEvent
+  | TrajectoryResultEvent
+  | PolicyDecisionEvent
+  | OutputScreeningEvent;
 
 /** Input of `recordTurn`. */
 export interface TurnInput {

@@ -120,7 +120,8 @@ function integer(name: string, value: unknown, fallback: number, min: number): n
 
 function optionalFunction<T>(name: string, value: unknown): T | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'function') throw new ConfigError(`${name} must be a function, got ${describe(value)}`, name);
+  if (typeof value !== 'function')
+    throw new ConfigError(`${name} must be a function, got ${describe(value)}`, name);
   return value as T;
 }
 
@@ -130,8 +131,16 @@ function transportOption(value: unknown): TraceTransport | null {
     throw new ConfigError('transport is required (pass null to record without uploading)', 'transport');
   }
   const t = value as Partial<TraceTransport>;
-  if (typeof t !== 'object' || typeof t.upload !== 'function' || typeof t.name !== 'string' || t.name === '') {
-    throw new ConfigError('transport must be a TraceTransport: { name: string, upload(artifact, opts) }', 'transport');
+  if (
+    typeof t !== 'object' ||
+    typeof t.upload !== 'function' ||
+    typeof t.name !== 'string' ||
+    t.name === ''
+  ) {
+    throw new ConfigError(
+      'transport must be a TraceTransport: { name: string, upload(artifact, opts) }',
+      'transport',
+    );
   }
   return value as TraceTransport;
 }
@@ -163,7 +172,10 @@ export function resolveOptions(opts: TraceRecorderOptions): ResolvedOptions {
   if (opts.attribution !== undefined) {
     const op = (opts.attribution as { operator?: unknown } | null)?.operator;
     if (typeof op !== 'string' || op === '' || op.length > 256) {
-      throw new ConfigError('attribution.operator must be a non-empty string of at most 256 characters', 'attribution');
+      throw new ConfigError(
+        'attribution.operator must be a non-empty string of at most 256 characters',
+        'attribution',
+      );
     }
     operator = op;
   }
@@ -179,12 +191,24 @@ export function resolveOptions(opts: TraceRecorderOptions): ResolvedOptions {
     redactPatterns: opts.redactPatterns,
     onTruncate: optionalFunction('onTruncate', opts.onTruncate),
     failOpen: opts.failOpen ?? true,
-    maxEventBytes: integer('limits.maxEventBytes', limits.maxEventBytes, DEFAULT_MAX_EVENT_BYTES, MIN_EVENT_BYTES),
+    maxEventBytes: integer(
+      'limits.maxEventBytes',
+      limits.maxEventBytes,
+      DEFAULT_MAX_EVENT_BYTES,
+      MIN_EVENT_BYTES,
+    ),
     maxTextChars: integer('limits.maxTextChars', limits.maxTextChars, DEFAULT_MAX_TEXT_CHARS, 1),
-    maxToolResultChars: integer('limits.maxToolResultChars', limits.maxToolResultChars, DEFAULT_MAX_TOOL_RESULT_CHARS, 1),
+    maxToolResultChars: integer(
+      'limits.maxToolResultChars',
+      limits.maxToolResultChars,
+      DEFAULT_MAX_TOOL_RESULT_CHARS,
+      1,
+    ),
     maxDepth: integer('limits.maxDepth', limits.maxDepth, DEFAULT_MAX_DEPTH, 1),
     spoolMemoryBytes:
-      limits.spoolMemoryBytes === undefined ? undefined : integer('limits.spoolMemoryBytes', limits.spoolMemoryBytes, 0, 0),
+      limits.spoolMemoryBytes === undefined
+        ? undefined
+        : integer('limits.spoolMemoryBytes', limits.spoolMemoryBytes, 0, 0),
     operator,
     now,
   };

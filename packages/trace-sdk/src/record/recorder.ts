@@ -154,9 +154,12 @@ function warnAfterClose(): void {
   if (warnedAfterClose) return;
   warnedAfterClose = true;
   try {
-    process.emitWarning('TraceRecorder.record() was called after finish() or abort(); the event was ignored', {
-      code: 'AGENT_TRACE_RECORD_AFTER_CLOSE',
-    });
+    process.emitWarning(
+      'TraceRecorder.record() was called after finish() or abort(); the event was ignored',
+      {
+        code: 'AGENT_TRACE_RECORD_AFTER_CLOSE',
+      },
+    );
   } catch {
     // Warnings are best effort.
   }
@@ -433,7 +436,8 @@ class Recorder implements TraceRecorder {
     const r = redactAndTruncate(name, MAX_NAME_CHARS, (s) => redactor.redact(s));
     if (r.truncated) this.writer.truncated++;
     const json = JSON.stringify(r.text);
-    if (redactor.count === before && !r.truncated && this.names.size < NAME_CACHE_MAX) this.names.set(name, json);
+    if (redactor.count === before && !r.truncated && this.names.size < NAME_CACHE_MAX)
+      this.names.set(name, json);
     return json;
   }
 
@@ -446,7 +450,10 @@ class Recorder implements TraceRecorder {
   private serialize(event: unknown, head: string, stringCap?: number, shrunk = false): Serialized {
     const writer = this.writer;
     // First pass: stop early on a monster event instead of building it whole.
-    writer.reset(stringCap, stringCap === undefined ? this.opts.maxEventBytes * 16 : this.opts.maxEventBytes * 2);
+    writer.reset(
+      stringCap,
+      stringCap === undefined ? this.opts.maxEventBytes * 16 : this.opts.maxEventBytes * 2,
+    );
     const withSpan = head.includes(',"trace_id":');
     const skip = shrunk
       ? withSpan
@@ -549,7 +556,12 @@ class Recorder implements TraceRecorder {
     this.sinceReport = 0;
     try {
       const m = instruments();
-      const now = { events: this.seq, dropped: this.dropped, redactions: this.writer.redactor.count, bytes: this.bytes };
+      const now = {
+        events: this.seq,
+        dropped: this.dropped,
+        redactions: this.writer.redactor.count,
+        bytes: this.bytes,
+      };
       const r = this.reported;
       if (now.events > r.events) m.eventsRecorded.add(now.events - r.events);
       if (now.dropped > r.dropped) m.eventsDropped.add(now.dropped - r.dropped);
@@ -599,7 +611,9 @@ class Recorder implements TraceRecorder {
       body = await this.spool.seal(line);
     } catch (err) {
       const error =
-        err instanceof TraceError ? err : new SpoolError(`Sealing the trace failed: ${messageOf(err)}`, { cause: err });
+        err instanceof TraceError
+          ? err
+          : new SpoolError(`Sealing the trace failed: ${messageOf(err)}`, { cause: err });
       if (!this.opts.failOpen) throw error;
       return this.result('failed', undefined, { error });
     }
@@ -612,7 +626,11 @@ class Recorder implements TraceRecorder {
     }
   }
 
-  private async upload(transport: TraceTransport, body: SealedBody, opts: FinishOptions): Promise<FinishResult> {
+  private async upload(
+    transport: TraceTransport,
+    body: SealedBody,
+    opts: FinishOptions,
+  ): Promise<FinishResult> {
     const { signal, timeout } = uploadSignal(opts);
     const artifact: TraceArtifact = {
       key: this.key,
@@ -640,14 +658,20 @@ class Recorder implements TraceRecorder {
           throw err;
         }
       });
-      m.uploadDuration.record((performance.now() - started) / 1000, { ...metricAttrs, 'agent_trace.outcome': 'uploaded' });
+      m.uploadDuration.record((performance.now() - started) / 1000, {
+        ...metricAttrs,
+        'agent_trace.outcome': 'uploaded',
+      });
       m.bytesOut.add(body.byteLength, metricAttrs);
       return this.result('uploaded', body, {
         ...(receipt.uri === undefined ? {} : { uri: receipt.uri }),
         attempts: receipt.attempts ?? 1,
       });
     } catch (err) {
-      m.uploadDuration.record((performance.now() - started) / 1000, { ...metricAttrs, 'agent_trace.outcome': 'failed' });
+      m.uploadDuration.record((performance.now() - started) / 1000, {
+        ...metricAttrs,
+        'agent_trace.outcome': 'failed',
+      });
       m.uploadFailures.add(1, metricAttrs);
       let error = toUploadError(err, transport.name, opts, timeout);
       const attempts = attemptsOf(err);
@@ -697,7 +721,8 @@ function attemptsOf(err: unknown): number {
 
 /** A {@link ConfigError} for a malformed finish option (the recorder stays open), else `undefined`. */
 function invalidFinishOption(opts: FinishOptions): ConfigError | undefined {
-  if (opts === null || typeof opts !== 'object') return new ConfigError('finish expects an options object', 'options');
+  if (opts === null || typeof opts !== 'object')
+    return new ConfigError('finish expects an options object', 'options');
   if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) {
     return new ConfigError('signal must be an AbortSignal', 'signal');
   }
@@ -709,7 +734,10 @@ function invalidFinishOption(opts: FinishOptions): ConfigError | undefined {
 }
 
 /** The caller's signal combined with the `timeoutMs` deadline. */
-function uploadSignal(opts: FinishOptions): { signal: AbortSignal | undefined; timeout: AbortSignal | undefined } {
+function uploadSignal(opts: FinishOptions): {
+  signal: AbortSignal | undefined;
+  timeout: AbortSignal | undefined;
+} {
   const timeout = opts.timeoutMs === undefined ? undefined : AbortSignal.timeout(opts.timeoutMs);
   const signals = [opts.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length <= 1 ? signals[0] : AbortSignal.any(signals);
@@ -758,11 +786,15 @@ function toUploadError(
   if (err instanceof TraceError) return err;
   const attempts = attemptsOf(err);
   if (timeout?.aborted === true && opts.signal?.aborted !== true) {
-    return new UploadError('ERR_UPLOAD_DEADLINE', `Upload through ${transport} did not finish within ${opts.timeoutMs} ms`, {
-      transport,
-      attempts,
-      cause: err,
-    });
+    return new UploadError(
+      'ERR_UPLOAD_DEADLINE',
+      `Upload through ${transport} did not finish within ${opts.timeoutMs} ms`,
+      {
+        transport,
+        attempts,
+        cause: err,
+      },
+    );
   }
   if (opts.signal?.aborted === true) {
     return new UploadError('ERR_UPLOAD_ABORTED', `Upload through ${transport} was aborted`, {
@@ -795,4 +827,3 @@ function withSpoolFailure(error: TraceError, spoolDir: string, spoolErr: unknown
   error.message = message;
   return error;
 }
-

@@ -221,6 +221,7 @@ export class JsonWriter {
       }
       if (s === undefined) continue;
       this.size += info.json.length;
+      if (this.size > this.budget) throw BUDGET_EXCEEDED;
       out += out === '' ? `${info.json}:${s}` : `,${info.json}:${s}`;
     }
     return out;
@@ -233,7 +234,7 @@ export class JsonWriter {
 
   private string(s: string, limit: number): string {
     if (s.length > this.longestString) this.longestString = s.length;
-    const cap = limit < this.stringCap ? limit : this.stringCap;
+    const cap = Math.min(limit, this.stringCap);
     let text: string;
     if (s.length > cap) {
       const r = redactAndTruncate(s, cap, this.redact);
@@ -259,7 +260,11 @@ export class JsonWriter {
       valueLabel: secretLabelForKey(key),
     };
     // Keys that needed redaction are redone (and counted) every time.
-    if (this.redactor.count === before && key.length <= KEY_CACHE_MAX_LENGTH && this.keyCache.size < KEY_CACHE_MAX) {
+    if (
+      this.redactor.count === before &&
+      key.length <= KEY_CACHE_MAX_LENGTH &&
+      this.keyCache.size < KEY_CACHE_MAX
+    ) {
       this.keyCache.set(key, info);
     }
     return info;
@@ -273,6 +278,12 @@ export class JsonWriter {
     stack.push(v);
     try {
       if (Array.isArray(v)) return this.array(v, depth, rule);
+      // Fast path: a plain object without toJSON (the shape of nearly every event field).
+      const proto = Object.getPrototypeOf(v);
+      if ((proto === Object.prototype || proto === null) && typeof (v as { toJSON?: unknown }).toJSON !== 'function') {
+        const shape = typeof rule === 'object' ? rule : typeof rule === 'number' ? textShape(rule) : undefined;
+        return `{${this.members(v, depth, shape)}}`;
+      }
       if (ArrayBuffer.isView(v)) return this.marker(`[${constructorName(v)} ${v.byteLength} bytes]`);
       const toJSON = (v as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === 'function') {
@@ -314,8 +325,8 @@ export class JsonWriter {
       if (s === undefined) {
         s = 'null';
         this.size += 4;
-        if (this.size > this.budget) throw BUDGET_EXCEEDED;
       }
+      if (this.size > this.budget) throw BUDGET_EXCEEDED;
       out += i === 0 ? s : `,${s}`;
     }
     return `${out}]`;
@@ -334,7 +345,9 @@ export class JsonWriter {
 
   private map(m: Map<unknown, unknown>, depth: number): string {
     const entries = Array.from(m);
-    const plainKeys = entries.every(([k]) => typeof k === 'string' || typeof k === 'number' || typeof k === 'boolean');
+    const plainKeys = entries.every(
+      ([k]) => typeof k === 'string' || typeof k === 'number' || typeof k === 'boolean',
+    );
     if (!plainKeys) return this.array(entries, depth, undefined);
     const obj: Record<string, unknown> = Object.create(null);
     for (const [k, val] of entries) obj[String(k)] = val;

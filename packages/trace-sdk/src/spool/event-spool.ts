@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { gzipMember, gzipMemberCallback, gzipMemberSync } from '../compress/gzip-members.js';
+import { gzipBound, gzipMember, gzipMemberCallback, gzipMemberSync } from '../compress/gzip-members.js';
 import { ConfigError, RecorderStateError, SpoolError } from '../errors.js';
 import { memoryBody, type SpillFiles, spilledBody } from './sealed-body.js';
 import {
@@ -120,7 +120,9 @@ class Spool implements GzipEventSpool {
   private readonly batchBytes: number;
   private readonly memoryThreshold: number;
   private readonly maxInFlight: number;
-  private readonly gzipOpts: { level?: number; expectedBytes?: number };
+  private readonly gzipOpts: { level?: number; chunkBytes: number };
+  /** Size of every batch buffer, equal to zlib's output chunk so the allocator can swap them. */
+  private readonly bufferBytes: number;
 
   private state: 'open' | 'sealing' | 'sealed' | 'discarded' = 'open';
   private batch: Buffer;
@@ -156,7 +158,8 @@ class Spool implements GzipEventSpool {
     );
     this.maxInFlight = positiveInt('maxInFlight', opts.maxInFlight, DEFAULT_MAX_IN_FLIGHT, 0, 64);
     const level = positiveInt('level', opts.level, -1, -1, 9);
-    this.gzipOpts = level === -1 ? {} : { level };
+    this.bufferBytes = Math.ceil(gzipBound(this.batchBytes + BATCH_SLACK_BYTES) / 65536) * 65536;
+    this.gzipOpts = level === -1 ? { chunkBytes: this.bufferBytes } : { level, chunkBytes: this.bufferBytes };
     this.batch = this.takeBuffer();
   }
 
@@ -250,7 +253,7 @@ class Spool implements GzipEventSpool {
   }
 
   private takeBuffer(): Buffer {
-    return this.pool.pop() ?? Buffer.allocUnsafeSlow(this.batchBytes + BATCH_SLACK_BYTES);
+    return this.pool.pop() ?? Buffer.allocUnsafeSlow(this.bufferBytes);
   }
 
   private release(buf: Buffer | undefined): void {
@@ -354,8 +357,6 @@ class Spool implements GzipEventSpool {
     if (this.error !== undefined || this.state === 'discarded') return;
     this.members++;
     this.compressedBytes += member.length;
-    // Size zlib's next output buffer to this member plus a margin (see gzip-members.ts).
-    this.gzipOpts.expectedBytes = member.length + (member.length >> 2);
     if (this.fd === undefined && this.memoryBytes + member.length > this.memoryThreshold) this.startSpill();
     if (this.error !== undefined) return;
     if (this.fd !== undefined) this.writeToFile(member);

@@ -10,6 +10,9 @@ import { write } from '../io.js';
 import { openSource } from '../source.js';
 import { HEADER_EVENT, traceLines } from '../trace-input.js';
 
+/** Characters collected before one write to stdout. */
+const WRITE_BATCH_CHARS = 64 * 1024;
+
 /** Options of `cat`. */
 export interface CatOptions {
   /** Skip the header line. */
@@ -27,11 +30,25 @@ export interface CatOptions {
 export async function runCat(ctx: CliContext, file: string | undefined, opts: CatOptions): Promise<void> {
   const source = await openSource(file, ctx.io, opts);
   let lines = 0;
+  // Lines are written in batches: one write (a syscall on a pipe) per line would dominate.
+  let pending = '';
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const text = pending;
+    pending = '';
+    await write(ctx.io.stdout, text);
+  };
   try {
-    for await (const line of traceLines(source.stream, { requireHeader: opts.recover !== true })) {
-      lines++;
-      if (opts.eventsOnly === true && lines === 1 && line.value['event'] === HEADER_EVENT) continue;
-      await write(ctx.io.stdout, `${line.text}\n`);
+    try {
+      for await (const line of traceLines(source.stream, { requireHeader: opts.recover !== true })) {
+        lines++;
+        if (opts.eventsOnly === true && lines === 1 && line.value['event'] === HEADER_EVENT) continue;
+        pending += `${line.text}\n`;
+        if (pending.length >= WRITE_BATCH_CHARS) await flush();
+      }
+    } finally {
+      // Every complete line reaches stdout, also when the trace is cut short.
+      await flush();
     }
   } catch (err) {
     if (opts.recover === true && err instanceof TraceFormatError && err.code === 'ERR_TRACE_TRUNCATED') {

@@ -8,7 +8,7 @@ import type { CliContext } from '../context.js';
 import { ExitCode } from '../errors.js';
 import { write } from '../io.js';
 import { formatBytes } from '../progress.js';
-import { type TraceScan, scanTrace } from '../scan.js';
+import { scanTrace, type TraceScan } from '../scan.js';
 import { openSource } from '../source.js';
 
 /** Options of `inspect`. */
@@ -49,8 +49,7 @@ export function inspectReport(source: string, scan: TraceScan): InspectReport {
     eventsByType: scan.byType,
     firstTs: scan.firstTs ?? null,
     lastTs: scan.lastTs ?? null,
-    durationMs:
-      scan.firstTs === undefined || scan.lastTs === undefined ? null : scan.lastTs - scan.firstTs,
+    durationMs: scan.firstTs === undefined || scan.lastTs === undefined ? null : scan.lastTs - scan.firstTs,
     dropped: h?.['dropped'] ?? null,
     redactions: h?.['redactions'] ?? null,
     truncatedFields: h?.['truncated_fields'] ?? null,
@@ -124,7 +123,8 @@ export function formatInspectReport(r: InspectReport): string {
     ],
     ['sha256', r.sha256],
   );
-  if (r.fault !== null) rows.push(['fault', `${r.fault.message} after ${r.fault.linesRead} lines (${r.fault.code})`]);
+  if (r.fault !== null)
+    rows.push(['fault', `${r.fault.message} after ${r.fault.linesRead} lines (${r.fault.code})`]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   return rows.map(([k, v]) => `${k.padEnd(width)}${v}\n`).join('');
 }
@@ -139,7 +139,10 @@ export async function runInspect(ctx: CliContext, file: string, opts: InspectOpt
     source.close();
   }
   const report = inspectReport(source.name, scan);
-  await write(ctx.io.stdout, opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatInspectReport(report));
+  await write(
+    ctx.io.stdout,
+    opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatInspectReport(report),
+  );
   if (report.fault !== null) {
     ctx.io.stderr.write(`agent-trace: ${report.fault.message} (${report.fault.code})\n`);
     ctx.exitCode = ExitCode.io;

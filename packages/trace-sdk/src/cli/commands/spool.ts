@@ -28,7 +28,8 @@ export interface SpoolListOptions {
   readonly json?: boolean | undefined;
 }
 
-const codeOf = (err: Error) => (err instanceof TraceError ? err.code : ((err as { code?: string }).code ?? 'ERR_UNEXPECTED'));
+const codeOf = (err: Error) =>
+  err instanceof TraceError ? err.code : ((err as { code?: string }).code ?? 'ERR_UNEXPECTED');
 
 /** The summary of a flush, as JSON-safe data (errors reduced to code and sanitized message). */
 function flushReport(spoolDir: string, result: UploadSpooledResult, secrets: readonly string[]) {
@@ -56,7 +57,9 @@ export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): P
   } else {
     const lines = [
       `${spoolDir}: uploaded ${report.uploaded.length}, failed ${report.failed.length}, skipped ${report.skipped.length}`,
-      ...report.uploaded.map((u) => `  uploaded ${u.key} (${u.attempts} attempt${u.attempts === 1 ? '' : 's'})`),
+      ...report.uploaded.map(
+        (u) => `  uploaded ${u.key} (${u.attempts} attempt${u.attempts === 1 ? '' : 's'})`,
+      ),
       ...report.failed.map((f) => `  failed   ${f.key}: ${f.message} (${f.code})`),
       ...report.skipped.map((s) => `  skipped  ${s.path}: ${s.reason}`),
     ];
@@ -79,7 +82,9 @@ export async function runSpoolList(ctx: CliContext, opts: SpoolListOptions): Pro
   if (opts.json === true) {
     const safe = entries.map((e) => ({
       ...e,
-      ...(e.lastError === undefined ? {} : { lastError: { ...e.lastError, message: sanitize(e.lastError.message) } }),
+      ...(e.lastError === undefined
+        ? {}
+        : { lastError: { ...e.lastError, message: sanitize(e.lastError.message) } }),
     }));
     await write(ctx.io.stdout, `${JSON.stringify(safe, null, 2)}\n`);
     return;

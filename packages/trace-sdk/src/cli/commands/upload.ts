@@ -59,8 +59,7 @@ export async function runUpload(ctx: CliContext, file: string, opts: UploadOptio
   if (opts.force !== true) await checkHeader(file, opts.user, opts.task);
   let artifact = await artifactFromFile(key, file);
 
-  const showProgress =
-    opts.progress ?? (ctx.io.stderrIsTTY && artifact.byteLength >= PROGRESS_MIN_BYTES);
+  const showProgress = opts.progress ?? (ctx.io.stderrIsTTY && artifact.byteLength >= PROGRESS_MIN_BYTES);
   const bar = showProgress
     ? new ProgressBar(ctx.io.stderr, artifact.byteLength, { label: 'uploading', columns: ctx.io.columns })
     : undefined;

@@ -55,7 +55,9 @@ class LineChecks {
 
   /** Problems, with a final count of those not listed. */
   all(): string[] {
-    return this.#unlisted === 0 ? this.problems : [...this.problems, `... and ${this.#unlisted} more problems`];
+    return this.#unlisted === 0
+      ? this.problems
+      : [...this.problems, `... and ${this.#unlisted} more problems`];
   }
 
   visit(line: TraceLine, index: number): void {
@@ -65,7 +67,9 @@ class LineChecks {
     if (typeof v['task_id'] !== 'string' || v['task_id'] === '') this.problem(`${at}: no "task_id" string`);
     else if (this.#taskId === undefined) this.#taskId = v['task_id'];
     else if (v['task_id'] !== this.#taskId) {
-      this.problem(`${at}: task_id ${JSON.stringify(v['task_id'])} differs from ${JSON.stringify(this.#taskId)}`);
+      this.problem(
+        `${at}: task_id ${JSON.stringify(v['task_id'])} differs from ${JSON.stringify(this.#taskId)}`,
+      );
     }
     if (index === 0) {
       if (v['event'] !== HEADER_EVENT) this.problem(`line 1: the first line is not a ${HEADER_EVENT}`);
@@ -76,11 +80,19 @@ class LineChecks {
       return;
     }
     if (v['seq'] !== this.#events) {
-      this.problem(`${at}: seq ${JSON.stringify(v['seq'])}, expected ${this.#events} (seq must be dense from 0)`);
+      this.problem(
+        `${at}: seq ${JSON.stringify(v['seq'])}, expected ${this.#events} (seq must be dense from 0)`,
+      );
     }
     if (typeof v['ts'] !== 'number' || !Number.isFinite(v['ts'])) this.problem(`${at}: no numeric "ts"`);
-    if (this.#expected !== undefined && typeof v['task_id'] === 'string' && v['task_id'] !== this.#expected.taskId) {
-      this.problem(`${at}: task_id ${JSON.stringify(v['task_id'])} is not the key's ${JSON.stringify(this.#expected.taskId)}`);
+    if (
+      this.#expected !== undefined &&
+      typeof v['task_id'] === 'string' &&
+      v['task_id'] !== this.#expected.taskId
+    ) {
+      this.problem(
+        `${at}: task_id ${JSON.stringify(v['task_id'])} is not the key's ${JSON.stringify(this.#expected.taskId)}`,
+      );
     }
     this.#events++;
   }
@@ -88,10 +100,14 @@ class LineChecks {
   #checkHeaderIds(header: Record<string, unknown>): void {
     if (this.#expected === undefined) return;
     if (header['task_id'] !== this.#expected.taskId) {
-      this.problem(`header: task_id ${JSON.stringify(header['task_id'])} is not the key's ${JSON.stringify(this.#expected.taskId)}`);
+      this.problem(
+        `header: task_id ${JSON.stringify(header['task_id'])} is not the key's ${JSON.stringify(this.#expected.taskId)}`,
+      );
     }
     if (header['user_id'] !== this.#expected.userId) {
-      this.problem(`header: user_id ${JSON.stringify(header['user_id'])} is not the key's ${JSON.stringify(this.#expected.userId)}`);
+      this.problem(
+        `header: user_id ${JSON.stringify(header['user_id'])} is not the key's ${JSON.stringify(this.#expected.userId)}`,
+      );
     }
   }
 }
@@ -120,10 +136,14 @@ export async function runVerify(ctx: CliContext, file: string, opts: VerifyOptio
   const h = scan.header;
   if (h !== undefined && scan.fault === undefined) {
     if (h['accumulated_events'] !== scan.events) {
-      checks.problem(`header: accumulated_events ${JSON.stringify(h['accumulated_events'])}, but ${scan.events} events follow`);
+      checks.problem(
+        `header: accumulated_events ${JSON.stringify(h['accumulated_events'])}, but ${scan.events} events follow`,
+      );
     }
     if (h['accumulated_bytes'] !== scan.eventBytes) {
-      checks.problem(`header: accumulated_bytes ${JSON.stringify(h['accumulated_bytes'])}, but the events hold ${scan.eventBytes} bytes`);
+      checks.problem(
+        `header: accumulated_bytes ${JSON.stringify(h['accumulated_bytes'])}, but the events hold ${scan.eventBytes} bytes`,
+      );
     }
     const max = h['max_bytes'];
     if (typeof max === 'number' && scan.eventBytes > max) {
@@ -135,13 +155,22 @@ export async function runVerify(ctx: CliContext, file: string, opts: VerifyOptio
   }
 
   const problems = checks.all();
-  const report: VerifyReport = { source: source.name, ok: problems.length === 0, problems, events: scan.events, sha256: scan.sha256 };
+  const report: VerifyReport = {
+    source: source.name,
+    ok: problems.length === 0,
+    problems,
+    events: scan.events,
+    sha256: scan.sha256,
+  };
   if (opts.json === true) await write(ctx.io.stdout, `${JSON.stringify(report, null, 2)}\n`);
-  else if (report.ok) await write(ctx.io.stdout, `ok ${source.name}: ${scan.events} events, sha256 ${scan.sha256}\n`);
+  else if (report.ok)
+    await write(ctx.io.stdout, `ok ${source.name}: ${scan.events} events, sha256 ${scan.sha256}\n`);
   else await write(ctx.io.stdout, problems.map((p) => `problem: ${p}\n`).join(''));
   if (!report.ok) {
     const n = problems.length;
-    ctx.io.stderr.write(`agent-trace: ${source.name} failed verification: ${n} problem${n === 1 ? '' : 's'} (ERR_VERIFY)\n`);
+    ctx.io.stderr.write(
+      `agent-trace: ${source.name} failed verification: ${n} problem${n === 1 ? '' : 's'} (ERR_VERIFY)\n`,
+    );
     ctx.exitCode = scan.fault === undefined ? ExitCode.failure : ExitCode.io;
   }
   return report;
@@ -151,7 +180,9 @@ export async function runVerify(ctx: CliContext, file: string, opts: VerifyOptio
 export function addVerifyCommand(program: Command, ctx: CliContext): void {
   program
     .command('verify')
-    .description('check a trace: header first, dense seq, header counts, JSON lines, ids, and optionally sha256')
+    .description(
+      'check a trace: header first, dense seq, header counts, JSON lines, ids, and optionally sha256',
+    )
     .argument('<file>', "trace file, '-' for stdin, or s3://bucket/key")
     .option('--sha256 <hex>', 'expected sha256 of the compressed file')
     .option('--key <key>', 'expected object key (traces/<user>/<task>.jsonl.gz): ids must match it')

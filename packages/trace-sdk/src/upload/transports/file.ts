@@ -139,7 +139,7 @@ export function fileTransport(options: FileTransportOptions): TraceTransport {
         if (err instanceof UploadError) throw err;
         if (signal?.aborted) throw abortedError(FILE_TRANSPORT, err);
         // Disk full, permissions: the destination refused; retrying the same write will not help.
-        throw fail('ERR_UPLOAD_REJECTED', `could not write ${artifact.key}: ${safeErrorMessage(err)}`, err);
+        throw fail('ERR_UPLOAD_IO', `could not write ${artifact.key}: ${safeErrorMessage(err)}`, err);
       }
       return { key: artifact.key, uri: pathToFileURL(path).href };
     },
