@@ -88,7 +88,7 @@ describe('resetNext', () => {
 
 describe('delays, hangs and latency', () => {
   it('delayNext holds a request before processing it: a later request overtakes it', async () => {
-    s3.faults.delayNext(1, 300);
+    s3.faults.delayNext(1, 1000);
     const finished: string[] = [];
     const slow = put().then((a) => finished.push(`slow ${a.status}`));
     await s3.waitForRequest();
@@ -120,7 +120,7 @@ describe('delays, hangs and latency', () => {
   });
 
   it('latency applies to requests arriving while it is set', async () => {
-    s3.faults.latency(300);
+    s3.faults.latency(1000);
     const finished: string[] = [];
     const slow = put().then(() => finished.push('with latency'));
     await s3.waitForRequest();

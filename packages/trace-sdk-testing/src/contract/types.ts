@@ -91,7 +91,7 @@ export interface TransportCapabilities {
 }
 
 /** What `setup` returns: the transport under test and how to see what it stored. */
-export interface ContractTarget extends Partial<Omit<ObjectReader, 'read'>> {
+export interface ContractTarget {
   /** The transport under test, configured for `ctx.userId`/`ctx.taskId` (and `ctx.key`). */
   readonly transport: TraceTransport;
   /** The bytes stored at `key`, or `undefined`. Use `ctx.objects.read` when it stores into `ctx.s3`. */

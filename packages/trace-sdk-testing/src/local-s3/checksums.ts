@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import { createHash, type Hash } from 'node:crypto';
-import { crc32 } from 'node:zlib';
+import * as zlib from 'node:zlib';
 
 /** Algorithms the local S3 verifies; any other `x-amz-checksum-*` is accepted unchecked. */
 export const CHECKSUM_ALGORITHMS = ['crc32', 'crc32c', 'sha1', 'sha256'] as const;
@@ -17,21 +17,25 @@ export function isChecksumAlgorithm(name: string): name is ChecksumAlgorithm {
   return (CHECKSUM_ALGORITHMS as readonly string[]).includes(name);
 }
 
-const CRC32C_TABLE = (() => {
+/** A table-driven (reflected) CRC-32 over `polynomial`, continuing from `previous`. */
+export function crcFunction(polynomial: number): (data: Uint8Array, previous: number) => number {
   const table = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {
     let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+    for (let k = 0; k < 8; k++) c = c & 1 ? polynomial ^ (c >>> 1) : c >>> 1;
     table[n] = c >>> 0;
   }
-  return table;
-})();
-
-function crc32c(data: Uint8Array, previous: number): number {
-  let crc = ~previous >>> 0;
-  for (const byte of data) crc = CRC32C_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
-  return ~crc >>> 0;
+  return (data, previous) => {
+    let crc = ~previous >>> 0;
+    for (const byte of data) crc = table[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+    return ~crc >>> 0;
+  };
 }
+
+const crc32c = crcFunction(0x82f63b78);
+// zlib.crc32 (native, fast) exists from Node 22.2; the table version covers older 22.x.
+const crc32: (data: Uint8Array, previous: number) => number =
+  typeof zlib.crc32 === 'function' ? (data, previous) => zlib.crc32(data, previous) : crcFunction(0xedb88320);
 
 /** An incremental digest producing the base64 form S3 uses. */
 export interface Digest {
@@ -72,7 +76,7 @@ class HashDigest implements Digest {
 export function createDigest(algorithm: ChecksumAlgorithm | 'md5'): Digest {
   switch (algorithm) {
     case 'crc32':
-      return new CrcDigest((data, previous) => crc32(data, previous));
+      return new CrcDigest(crc32);
     case 'crc32c':
       return new CrcDigest(crc32c);
     default:

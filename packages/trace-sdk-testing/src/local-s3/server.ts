@@ -322,7 +322,6 @@ export async function startLocalS3(options: LocalS3Options = {}): Promise<LocalS
       }
       await runOperation(call);
       record.stored = call.stored;
-      if (!res.writableEnded) await drain(req);
     } catch (error) {
       if (closing.signal.aborted) return;
       await respondError(req, res, record, error);

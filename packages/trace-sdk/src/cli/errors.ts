@@ -48,7 +48,8 @@ export function usageError(message: string): CliError {
   return new CliError(ExitCode.usage, 'ERR_USAGE', message);
 }
 
-const NODE_SYSTEM_CODE = /^E[A-Z0-9_]+$/;
+// errno-style codes (ENOENT, EACCES, EISDIR, ...), not Node's own ERR_* codes.
+const NODE_SYSTEM_CODE = /^E(?!RR_)[A-Z0-9]+$/;
 
 function isSystemError(err: unknown): err is NodeJS.ErrnoException {
   return (
