@@ -356,6 +356,22 @@ async function childMain(mode: string, bytes: number): Promise<void> {
       },
       async discard() {},
     };
+    const { createEventSpool } = await import('../dist/spool/event-spool.js' as string);
+    if (process.env.SPOOLONLY) {
+      const sp = createEventSpool({ spoolDir, key: 'traces/u/t.jsonl.gz', maxInFlight: Number(process.env.MIF ?? 4) });
+      const baseline = process.memoryUsage.rss();
+      let n = 0;
+      while (sp.uncompressedBytes < bytes) {
+        sp.append(`${JSON.stringify(next())}\n`);
+        if (++n % 256 === 0) await new Promise<void>((res) => setImmediate(res));
+        if (n % 5000 === 0) { const m = process.memoryUsage(); console.error('rss', ((m.rss-baseline)/MiB).toFixed(1), 'heap', (m.heapUsed/MiB).toFixed(1), 'total', (m.heapTotal/MiB).toFixed(1), 'ext', (m.external/MiB).toFixed(1)); }
+      }
+      const body = await sp.seal('{}\n');
+      await body.dispose();
+      const peak = process.resourceUsage().maxRSS * 1024;
+      console.log(JSON.stringify({ baseline, peak, peakOverBaseline: peak - baseline }));
+      return;
+    }
     const rec = process.env.FAKE
       ? createRecorderWithSpool(
           { userId: 'bench-user', taskId: 'bench-task', transport: null, spoolDir, maxBytes: 16 * GiB },
