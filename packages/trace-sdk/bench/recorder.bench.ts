@@ -13,11 +13,11 @@
  * processes of their own so the peaks do not mix. `--full` also records 1 GiB uncompressed and
  * reports the peak RSS over an empty recorder's.
  *
- * Child modes (used by the parent): --case rss-recorder|rss-naive|full --bytes <n>
+ * Child modes (used by the parent): --case rss-recorder|rss-naive --events <n>, --case full --bytes <n>
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -26,13 +26,15 @@ import { createTraceRecorder } from '@agent-trace/trace-sdk';
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-/** Uncompressed JSONL per throughput round. */
-const ROUND_BYTES = 64 * MiB;
-/** Rounds per throughput case; the best is reported. */
-const ROUNDS = 3;
+/** Uncompressed JSONL per throughput run. */
+const ROUND_BYTES = 48 * MiB;
+/** Runs per throughput case, interleaved across cases; the best is reported. */
+const ROUNDS = 5;
+/** Events between yields to the event loop in case (a'), as an agent awaiting its model would. */
+const YIELD_EVERY = 100;
 /** Distinct events cycled through in the throughput cases. */
 const POOL_EVENTS = 2048;
-/** Uncompressed bytes recorded by each RSS child in the default run. */
+/** Uncompressed bytes (about) recorded by each RSS child in the default run. */
 const RSS_BYTES = 96 * MiB;
 /** Uncompressed bytes recorded by `--full`. */
 const FULL_BYTES = 1 * GiB;
@@ -225,6 +227,7 @@ interface Measure {
   events: number;
   bytes: number;
   seconds: number;
+  compressed?: number;
 }
 
 function best(ms: Measure[]): Measure {
@@ -235,34 +238,44 @@ function newSpoolDir(): string {
   return mkdtempSync(join(tmpdir(), 'agent-trace-bench-'));
 }
 
+function newRecorder(spoolDir: string) {
+  return createTraceRecorder({
+    userId: 'bench-user',
+    taskId: 'bench-task',
+    transport: null,
+    spoolDir,
+    maxBytes: 16 * GiB,
+  });
+}
+
+function tick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** (a): every event through record(), then finish() (seal, no upload). */
 async function recorderRun(pool: Event[], rounds: number, yieldEvery: number): Promise<Measure> {
   const spoolDir = newSpoolDir();
   try {
     const t0 = performance.now();
-    const rec = createTraceRecorder({
-      userId: 'bench-user',
-      taskId: 'bench-task',
-      transport: null,
-      spoolDir,
-      maxBytes: 16 * GiB,
-    });
+    const rec = newRecorder(spoolDir);
     let n = 0;
     for (let r = 0; r < rounds; r++) {
       for (const e of pool) {
         rec.record(e);
-        if (yieldEvery > 0 && ++n % yieldEvery === 0) await new Promise<void>((res) => setImmediate(res));
+        if (yieldEvery > 0 && ++n % yieldEvery === 0) await tick();
       }
     }
     const res = await rec.finish();
     const seconds = (performance.now() - t0) / 1000;
     if (res.status !== 'skipped' || res.dropped !== 0)
       throw new Error(`unexpected finish: ${JSON.stringify(res)}`);
-    return { events: res.events, bytes: res.uncompressedBytes, seconds };
+    return { events: res.events, bytes: res.uncompressedBytes, seconds, compressed: res.bytes };
   } finally {
     rmSync(spoolDir, { recursive: true, force: true });
   }
 }
 
+/** (b): what the Python agent does: keep every event, serialize and gzip at the end. */
 function naiveRun(pool: Event[], rounds: number): Measure {
   const t0 = performance.now();
   const kept: Event[] = [];
@@ -271,11 +284,15 @@ function naiveRun(pool: Event[], rounds: number): Measure {
   for (const e of kept) lines.push(JSON.stringify(e));
   const body = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
   const gz = gzipSync(body);
-  const seconds = (performance.now() - t0) / 1000;
-  if (gz.length === 0) throw new Error('empty gzip');
-  return { events: kept.length, bytes: body.length, seconds };
+  return {
+    events: kept.length,
+    bytes: body.length,
+    seconds: (performance.now() - t0) / 1000,
+    compressed: gz.length,
+  };
 }
 
+/** (c): JSON.stringify of the same events, nothing else. */
 function stringifyRun(pool: Event[], rounds: number): Measure {
   const t0 = performance.now();
   let bytes = 0;
@@ -289,129 +306,74 @@ function stringifyRun(pool: Event[], rounds: number): Measure {
   return { events, bytes, seconds: (performance.now() - t0) / 1000 };
 }
 
+/** (d): zlib.gzipSync (default level, as the spool) of the same JSONL bytes, nothing else. */
 function gzipRun(jsonl: Buffer, events: number): Measure {
   const t0 = performance.now();
   const gz = gzipSync(jsonl);
-  const seconds = (performance.now() - t0) / 1000;
-  if (gz.length === 0) throw new Error('empty gzip');
-  return { events, bytes: jsonl.length, seconds };
+  return { events, bytes: jsonl.length, seconds: (performance.now() - t0) / 1000, compressed: gz.length };
 }
 
-/** Runs this file as a child in `mode` and returns the JSON it prints. */
-function child(
-  mode: string,
-  bytes: number,
-): { peakOverBaseline: number; baseline: number; peak: number; bytes: number } {
+interface ChildReport {
+  baseline: number;
+  peak: number;
+  peakOverBaseline: number;
+  bytes: number;
+  events: number;
+}
+
+/** Runs this file as a child process in `mode` and returns the JSON line it prints. */
+function child(mode: string, arg: string, value: number): ChildReport {
   const res = spawnSync(
     process.execPath,
-    [fileURLToPath(import.meta.url), '--case', mode, '--bytes', String(bytes)],
+    [fileURLToPath(import.meta.url), '--case', mode, arg, String(value)],
     {
       encoding: 'utf8',
       maxBuffer: 16 * MiB,
     },
   );
   if (res.status !== 0) throw new Error(`child ${mode} failed: ${res.stderr}`);
-  return JSON.parse(res.stdout.trim().split('\n').pop() ?? '{}');
+  return JSON.parse(res.stdout.trim().split('\n').pop() ?? '{}') as ChildReport;
 }
 
-/** Child: record fresh events until `bytes` of JSONL, report peak RSS over the baseline. */
-async function childMain(mode: string, bytes: number): Promise<void> {
+function report(baseline: number, bytes: number, events: number): void {
+  const peak = process.resourceUsage().maxRSS * 1024;
+  console.log(JSON.stringify({ baseline, peak, peakOverBaseline: peak - baseline, bytes, events }));
+}
+
+/**
+ * Child processes. `rss-recorder` and `rss-naive` handle the same `events` fresh events (same seed);
+ * `full` cycles a pre-generated pool (built before the baseline, so the generator's garbage does
+ * not count) until `bytes` are recorded.
+ */
+async function childMain(mode: string, count: number): Promise<void> {
   const next = workload(42);
-  // Warm up the generator and the JIT so the baseline is a steady state.
-  for (let i = 0; i < 200; i++) next();
+  for (let i = 0; i < 200; i++) next(); // warm up the generator and the JIT
   if (mode === 'rss-naive') {
     const baseline = process.memoryUsage.rss();
     const kept: Event[] = [];
-    let total = 0;
-    while (total < bytes) {
-      const e = next();
-      kept.push(e);
-      total += 4200; // estimate while recording, as the naive agent keeps no running size
-    }
+    for (let i = 0; i < count; i++) kept.push(next());
     const lines = kept.map((e) => JSON.stringify(e));
     const body = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
-    const gz = gzipSync(body);
-    const peak = process.resourceUsage().maxRSS * 1024;
-    console.log(
-      JSON.stringify({
-        baseline,
-        peak,
-        peakOverBaseline: peak - baseline,
-        bytes: body.length,
-        gz: gz.length,
-      }),
-    );
+    gzipSync(body);
+    report(baseline, body.length, kept.length);
     return;
   }
+  const pool: Event[] = [];
+  if (mode === 'full') for (let i = 0; i < POOL_EVENTS; i++) pool.push(next());
   const spoolDir = newSpoolDir();
   try {
-    const { createRecorderWithSpool } = await import('../dist/record/recorder.js' as string);
-    const fake = {
-      uncompressedBytes: 0,
-      append(l: string) {
-        this.uncompressedBytes += l.length;
-      },
-      async seal() {
-        return { byteLength: 0, sha256: '', open() {}, async dispose() {} };
-      },
-      async discard() {},
-    };
-    const { createEventSpool } = await import('../dist/spool/event-spool.js' as string);
-    if (process.env.SPOOLONLY) {
-      const sp = createEventSpool({ spoolDir, key: 'traces/u/t.jsonl.gz', maxInFlight: Number(process.env.MIF ?? 4) });
-      const baseline = process.memoryUsage.rss();
-      let n = 0;
-      while (sp.uncompressedBytes < bytes) {
-        sp.append(`${JSON.stringify(next())}\n`);
-        if (++n % 256 === 0) await new Promise<void>((res) => setImmediate(res));
-        if (n % 5000 === 0) { const m = process.memoryUsage(); console.error('rss', ((m.rss-baseline)/MiB).toFixed(1), 'heap', (m.heapUsed/MiB).toFixed(1), 'total', (m.heapTotal/MiB).toFixed(1), 'ext', (m.external/MiB).toFixed(1)); }
-      }
-      const body = await sp.seal('{}\n');
-      await body.dispose();
-      const peak = process.resourceUsage().maxRSS * 1024;
-      console.log(JSON.stringify({ baseline, peak, peakOverBaseline: peak - baseline }));
-      return;
-    }
-    const rec = process.env.FAKE
-      ? createRecorderWithSpool(
-          { userId: 'bench-user', taskId: 'bench-task', transport: null, spoolDir, maxBytes: 16 * GiB },
-          fake,
-        )
-      : createTraceRecorder({
-          userId: 'bench-user',
-          taskId: 'bench-task',
-          transport: null,
-          spoolDir,
-          maxBytes: 16 * GiB,
-        });
-    rec.record(next());
+    const rec = newRecorder(spoolDir);
+    if (process.env.WARM) { let sink = 0; for (let i = 0; i < 200000; i++) sink += JSON.stringify(pool[i % pool.length] ?? { i }).length; if (sink < 0) console.log(sink); }
     const baseline = process.memoryUsage.rss();
     let n = 0;
-    while (rec.stats().bytes < bytes) {
-      rec.record(next());
+    const more = mode === 'full' ? () => rec.stats().bytes < count : () => n < count;
+    while (more()) {
+      rec.record(mode === 'full' ? (pool[n % pool.length] as Event) : next());
       // An agent awaits its model between events; let finished compression land now and then.
-      if (++n % 256 === 0) await new Promise<void>((res) => setImmediate(res));
-      if (process.env.MEMDBG && n % 5000 === 0) {
-        const m = process.memoryUsage();
-        console.error(
-          'rss',
-          ((m.rss - baseline) / MiB).toFixed(1),
-          'heap',
-          (m.heapUsed / MiB).toFixed(1),
-          'total',
-          (m.heapTotal / MiB).toFixed(1),
-          'ext',
-          (m.external / MiB).toFixed(1),
-          'ab',
-          (m.arrayBuffers / MiB).toFixed(1),
-        );
-      }
+      if (++n % 256 === 0) await tick();
     }
     const res = await rec.finish();
-    const peak = process.resourceUsage().maxRSS * 1024;
-    console.log(
-      JSON.stringify({ baseline, peak, peakOverBaseline: peak - baseline, bytes: res.uncompressedBytes }),
-    );
+    report(baseline, res.uncompressedBytes, res.events);
   } finally {
     rmSync(spoolDir, { recursive: true, force: true });
   }
@@ -424,7 +386,7 @@ function fmt(n: number, digits = 0): string {
 }
 
 function row(cells: string[], widths: number[]): string {
-  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
 }
 
 async function main(): Promise<void> {
@@ -433,17 +395,20 @@ async function main(): Promise<void> {
   const pool: Event[] = [];
   for (let i = 0; i < POOL_EVENTS; i++) pool.push(next());
   const poolBytes = pool.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)) + 1, 0);
+  const avg = poolBytes / pool.length;
   const rounds = Math.max(1, Math.round(ROUND_BYTES / poolBytes));
-  const jsonlParts: string[] = [];
-  for (let r = 0; r < rounds; r++) for (const e of pool) jsonlParts.push(JSON.stringify(e));
-  const jsonl = Buffer.from(`${jsonlParts.join('\n')}\n`, 'utf8');
-  jsonlParts.length = 0;
+  const jsonl = Buffer.from(
+    `${Array.from({ length: rounds }, () => pool.map((e) => JSON.stringify(e)).join('\n')).join('\n')}\n`,
+  );
 
   console.log('\n## Recorder: record → serialize → redact → gzip → spool → seal');
   console.log(
-    `workload: ${fmt(pool.length * rounds)} events (${fmt(rounds)} × ${fmt(pool.length)} distinct), ` +
-      `${fmt(jsonl.length / MiB, 1)} MiB JSONL, avg ${fmt(poolBytes / pool.length)} B/event, ` +
-      `gzip ratio ${fmt((jsonl.length / gzipSync(jsonl.subarray(0, 8 * MiB)).length) * (Math.min(jsonl.length, 8 * MiB) / jsonl.length), 1)}x; best of ${ROUNDS}`,
+    `workload: ${fmt(pool.length * rounds)} events per run (${fmt(rounds)} × ${fmt(pool.length)} distinct), ` +
+      `${fmt(jsonl.length / MiB, 1)} MiB JSONL, avg ${fmt(avg)} B/event; best of ${ROUNDS} interleaved runs; ` +
+      `load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} on ${os.availableParallelism()} CPUs`,
   );
 
   // Warm-up: JIT every path once.
@@ -451,77 +416,72 @@ async function main(): Promise<void> {
   naiveRun(pool.slice(0, 256), 1);
   stringifyRun(pool.slice(0, 256), 1);
 
-  const a: Measure[] = [];
-  const ay: Measure[] = [];
-  const b: Measure[] = [];
-  const c: Measure[] = [];
-  const d: Measure[] = [];
+  const runs: Measure[][] = [[], [], [], [], []];
   for (let i = 0; i < ROUNDS; i++) {
-    a.push(await recorderRun(pool, rounds, 0));
-    ay.push(await recorderRun(pool, rounds, 100));
-    b.push(naiveRun(pool, rounds));
-    c.push(stringifyRun(pool, rounds));
-    d.push(gzipRun(jsonl, pool.length * rounds));
+    runs[0]?.push(await recorderRun(pool, rounds, 0));
+    runs[1]?.push(await recorderRun(pool, rounds, YIELD_EVERY));
+    runs[2]?.push(naiveRun(pool, rounds));
+    runs[3]?.push(stringifyRun(pool, rounds));
+    runs[4]?.push(gzipRun(jsonl, pool.length * rounds));
   }
-  const A = best(a);
-  const AY = best(ay);
-  const B = best(b);
-  const C = best(c);
-  const D = best(d);
+  const [A, AY, B, C, D] = runs.map(best) as [Measure, Measure, Measure, Measure, Measure];
   const rate = (m: Measure) => m.events / m.seconds;
-  const mbs = (m: Measure) => m.bytes / MiB / m.seconds;
+  const mibs = (m: Measure) => m.bytes / MiB / m.seconds;
+  const ratio = (m: Measure) => (m.compressed === undefined ? '' : `${fmt(m.bytes / m.compressed, 1)}x`);
 
-  const widths = [52, 12, 10];
+  const widths = [54, 10, 8, 7];
   console.log();
-  console.log(row(['case', 'events/s', 'MiB/s'], widths));
-  console.log(row(['-'.repeat(52), '-'.repeat(12), '-'.repeat(10)], widths));
+  console.log(row(['case', 'events/s', 'MiB/s', 'gzip'], widths));
+  console.log(
+    row(
+      widths.map((w) => '-'.repeat(w)),
+      widths,
+    ),
+  );
   const cases: [string, Measure][] = [
-    ['(a) recorder, record→seal, synchronous loop', A],
-    ['(a) recorder, record→seal, yielding every 100 events', AY],
-    ['(b) naive: keep all, JSON.stringify each, gzipSync', B],
-    ['(c) floor: JSON.stringify alone', C],
-    ['(d) floor: zlib.gzipSync of the JSONL alone', D],
+    ['(a)  recorder, record → seal, synchronous loop', A],
+    [`(a') recorder, record → seal, yielding every ${YIELD_EVERY} events`, AY],
+    ['(b)  naive: keep all, JSON.stringify each, gzipSync', B],
+    ['(c)  floor: JSON.stringify alone', C],
+    ['(d)  floor: zlib.gzipSync of the JSONL alone', D],
   ];
-  for (const [name, m] of cases) console.log(row([name, fmt(rate(m)), fmt(mbs(m), 1)], widths));
+  for (const [name, m] of cases) console.log(row([name, fmt(rate(m)), fmt(mibs(m), 1), ratio(m)], widths));
 
   const floor = Math.min(rate(C), rate(D));
-  const vsFloor = rate(A) / floor;
-  const vsFloorY = rate(AY) / floor;
-  const vsNaive = rate(A) / rate(B);
   console.log();
   console.log(
-    `recorder / min(c, d)    ${fmt(vsFloor, 2)}  (yielding: ${fmt(vsFloorY, 2)})   target >= ${TARGET_VS_FLOOR}`,
+    `recorder / min(c, d)   ${fmt(rate(A) / floor, 2)}   (yielding: ${fmt(rate(AY) / floor, 2)})   target >= ${TARGET_VS_FLOOR}`,
   );
   console.log(
-    `recorder / naive        ${fmt(vsNaive, 2)}  (yielding: ${fmt(rate(AY) / rate(B), 2)})   target >= ${TARGET_VS_NAIVE}`,
+    `recorder / naive       ${fmt(rate(A) / rate(B), 2)}   (yielding: ${fmt(rate(AY) / rate(B), 2)})   target >= ${TARGET_VS_NAIVE}`,
   );
 
-  const rssRec = child('rss-recorder', RSS_BYTES);
-  const rssNaive = child('rss-naive', RSS_BYTES);
+  const events = Math.round(RSS_BYTES / avg);
+  const rssRec = child('rss-recorder', '--events', events);
+  const rssNaive = child('rss-naive', '--events', events);
   console.log();
   console.log(
-    `peak RSS over baseline, recording ${fmt(RSS_BYTES / MiB)} MiB of fresh events (child processes):`,
+    `peak RSS over baseline, ${fmt(events)} fresh events (${fmt(rssNaive.bytes / MiB)} MiB JSONL), one child process each:`,
   );
   console.log(
-    `  recorder ${fmt(rssRec.peakOverBaseline / MiB, 1)} MiB   naive ${fmt(rssNaive.peakOverBaseline / MiB, 1)} MiB`,
+    `  recorder ${fmt(rssRec.peakOverBaseline / MiB, 1)} MiB   naive ${fmt(rssNaive.peakOverBaseline / MiB, 1)} MiB   ` +
+      `recorder / naive ${fmt(rssRec.peakOverBaseline / rssNaive.peakOverBaseline, 2)}`,
   );
-  console.log(`RSS recorder / naive    ${fmt(rssRec.peakOverBaseline / rssNaive.peakOverBaseline, 3)}`);
 
   if (full) {
-    const f = child('full', FULL_BYTES);
+    const f = child('full', '--bytes', FULL_BYTES);
     console.log();
     console.log(
-      `--full: recorded ${fmt(f.bytes / MiB)} MiB; peak RSS over an empty recorder's ${fmt(f.peakOverBaseline / MiB, 1)} MiB ` +
-        `(target <= ${TARGET_FULL_RSS_MIB} MiB)`,
+      `--full: recorded ${fmt(f.bytes / MiB)} MiB (${fmt(f.events)} events); peak RSS over an empty recorder's ` +
+        `${fmt(f.peakOverBaseline / MiB, 1)} MiB   target <= ${TARGET_FULL_RSS_MIB} MiB`,
     );
   }
 }
 
 const caseAt = process.argv.indexOf('--case');
 if (caseAt >= 0) {
-  const mode = process.argv[caseAt + 1] ?? '';
-  const bytesAt = process.argv.indexOf('--bytes');
-  await childMain(mode, Number(process.argv[bytesAt + 1]));
+  const countAt = Math.max(process.argv.indexOf('--events'), process.argv.indexOf('--bytes'));
+  await childMain(process.argv[caseAt + 1] ?? '', Number(process.argv[countAt + 1]));
 } else {
   await main();
 }

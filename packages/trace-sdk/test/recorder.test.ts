@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import {
   ConfigError,
   createTraceRecorder,
   DEFAULT_MAX_BYTES,
+  fileTransport,
   SpoolError,
   TraceKeyError,
   type TraceRecorderOptions,
@@ -317,6 +319,29 @@ describe('header', () => {
     rec.record({ event: 'E' });
     const { upload } = await finishAndRead(rec, transport);
     expect(JSON.parse(rawLines(upload.body)[0]!)).toMatchObject({ event: 'TRAJECTORY_ARTIFACT_HEADER' });
+  });
+});
+
+describe('compatibility', () => {
+  it("lands at the key through fileTransport, and Python's gzip.open().readline() reads the header", async () => {
+    const dir = join(spoolDir, 'store');
+    const { rec } = recorder({ transport: fileTransport({ dir }) });
+    for (let i = 0; i < 500; i++)
+      rec.recordPolicyDecision({ toolName: 'bash', allowed: i % 2 === 0, reason: `r${i}` });
+    const result = await rec.finish();
+    expect(result.status).toBe('uploaded');
+    const path = join(dir, 'traces', 'user-1', 'task-1.jsonl.gz');
+    const python = [
+      'import gzip, json, sys',
+      'f = gzip.open(sys.argv[1], "rt")',
+      'header = json.loads(f.readline())',
+      'rest = [json.loads(line) for line in f]',
+      'print(json.dumps([header["event"], header["accumulated_events"], len(rest), rest[-1]["seq"]]))',
+    ].join('\n');
+    const out = execFileSync('python3', ['-c', python, path], { encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual(['TRAJECTORY_ARTIFACT_HEADER', 500, 500, 499]);
+    const { header } = await readBack(await readFile(path));
+    expect(header['accumulated_events']).toBe(500);
   });
 });
 

@@ -48,7 +48,10 @@ export function gzipBound(n: number): number {
  * changes the compressed bytes.
  */
 function zlibOptions(opts: GzipMemberOptions, inputBytes: number): ZlibOptions {
-  const chunkSize = Math.max(opts.chunkBytes ?? 0, Math.ceil(gzipBound(inputBytes) / CHUNK_GRANULE) * CHUNK_GRANULE);
+  const chunkSize = Math.max(
+    opts.chunkBytes ?? 0,
+    Math.ceil(gzipBound(inputBytes) / CHUNK_GRANULE) * CHUNK_GRANULE,
+  );
   return { level: opts.level ?? constants.Z_DEFAULT_COMPRESSION, chunkSize };
 }
 
@@ -66,7 +69,9 @@ function normalizeHeader(member: Buffer): Buffer {
  */
 export function gzipMember(data: Uint8Array, opts: GzipMemberOptions = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    gzip(data, zlibOptions(opts, data.length), (err, out) => (err ? reject(err) : resolve(normalizeHeader(out))));
+    gzip(data, zlibOptions(opts, data.length), (err, out) =>
+      err ? reject(err) : resolve(normalizeHeader(out)),
+    );
   });
 }
 

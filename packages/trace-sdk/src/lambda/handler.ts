@@ -19,8 +19,8 @@ import {
   createTraceUploadUrl,
   MAX_PRESIGN_EXPIRES_IN,
 } from '../orchestrator/presign.js';
-import { fromAwsSdkError, safeErrorMessage } from '../upload/transports/error-mapping.js';
-import { isChecksumMismatchCode } from '../upload/transports/s3-error.js';
+import { safeErrorMessage } from '../upload/transports/error-mapping.js';
+import { fromAwsSdkError } from '../upload/transports/s3-error.js';
 import { TRACE_CONTENT_TYPE } from '../upload/types.js';
 import {
   base64Length,
@@ -217,12 +217,12 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
       return { ok: true, action: 'put', key: grant.key, uri: `s3://${bucket}/${grant.key}`, etag: out.ETag };
     } catch (err) {
       const mapped = fromAwsSdkError(err, TRANSPORT);
-      const code: UploaderErrorCode =
-        mapped.code === 'ERR_UPLOAD_NETWORK' ? 'ERR_UPLOAD_NETWORK' : 'ERR_UPLOAD_HTTP';
       // S3 re-checked ChecksumSHA256 and found the body different: same code as our own check.
-      if (isChecksumMismatchCode(mapped.s3Code)) {
+      if (mapped.code === 'ERR_UPLOAD_CHECKSUM') {
         return refusal('ERR_UPLOAD_CHECKSUM', 'S3 rejected the body: its checksum does not match');
       }
+      const code: UploaderErrorCode =
+        mapped.code === 'ERR_UPLOAD_NETWORK' ? 'ERR_UPLOAD_NETWORK' : 'ERR_UPLOAD_HTTP';
       return {
         ok: false,
         code,

@@ -22,6 +22,8 @@ export const DEFAULT_MAX_TEXT_CHARS = 4000;
 export const DEFAULT_MAX_TOOL_RESULT_CHARS = 2000;
 /** Default nesting depth written before `"[Max depth]"`. */
 export const DEFAULT_MAX_DEPTH = 64;
+/** Deepest nesting accepted for `limits.maxDepth` (recursion stays far from the stack limit). */
+const MAX_DEPTH = 1000;
 /** Smallest per-event cap accepted: room for the stamps and a marker. */
 const MIN_EVENT_BYTES = 1024;
 
@@ -38,7 +40,7 @@ export interface RecorderLimits {
   readonly maxTextChars?: number | undefined;
   /** Characters kept of tool result `content` and its text blocks (default 2000). */
   readonly maxToolResultChars?: number | undefined;
-  /** Nesting depth written before `"[Max depth]"` (default 64). */
+  /** Nesting depth written before `"[Max depth]"` (default 64, at most 1000). */
   readonly maxDepth?: number | undefined;
   /** Compressed bytes held in memory before the spool spills to a file in `spoolDir` (spool default 8 MiB). */
   readonly spoolMemoryBytes?: number | undefined;
@@ -110,10 +112,17 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-function integer(name: string, value: unknown, fallback: number, min: number): number {
+function integer(
+  name: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new ConfigError(`${name} must be an integer >= ${min}, got ${describe(value)}`, name);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new ConfigError(`${name} must be an integer ${range}, got ${describe(value)}`, name);
   }
   return value;
 }
@@ -204,7 +213,7 @@ export function resolveOptions(opts: TraceRecorderOptions): ResolvedOptions {
       DEFAULT_MAX_TOOL_RESULT_CHARS,
       1,
     ),
-    maxDepth: integer('limits.maxDepth', limits.maxDepth, DEFAULT_MAX_DEPTH, 1),
+    maxDepth: integer('limits.maxDepth', limits.maxDepth, DEFAULT_MAX_DEPTH, 1, MAX_DEPTH),
     spoolMemoryBytes:
       limits.spoolMemoryBytes === undefined
         ? undefined

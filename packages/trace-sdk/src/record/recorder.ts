@@ -92,7 +92,7 @@ export interface RecorderStats {
   readonly redactions: number;
   /** Strings truncated in the kept lines. */
   readonly truncatedFields: number;
-  /** Events lost to an unexpected internal error (should stay 0). */
+  /** Events lost to an unexpected internal error (should stay 0), or recorded re-entrantly from inside a getter or hook. */
   readonly errors: number;
   /** `record` calls after `finish` or `abort` (ignored). */
   readonly afterClose: number;
@@ -186,8 +186,10 @@ export function createTraceRecorder(options: TraceRecorderOptions): TraceRecorde
 }
 
 /**
- * The recorder over any {@link EventSpool}. Internal: lets tests drive a recorder with a spool of
- * their own; applications use {@link createTraceRecorder}.
+ * The recorder over any {@link EventSpool}. Lets tests drive a recorder with a spool of their own;
+ * applications use {@link createTraceRecorder}.
+ *
+ * @internal
  */
 export function createRecorderWithSpool(options: TraceRecorderOptions, spool: EventSpool): TraceRecorder {
   return new Recorder(resolveOptions(options), spool);
@@ -395,6 +397,11 @@ class Recorder implements TraceRecorder {
   }
 
   private keep(out: Serialized): boolean {
+    // finish() or abort() called from inside a getter or hook while this event was being written.
+    if (this.state !== 'recording') {
+      this.afterClose++;
+      return false;
+    }
     if (out.bytes > this.opts.maxBytes - this.bytes) {
       this.dropped++;
       this.fireTruncate();

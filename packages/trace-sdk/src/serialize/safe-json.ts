@@ -280,8 +280,12 @@ export class JsonWriter {
       if (Array.isArray(v)) return this.array(v, depth, rule);
       // Fast path: a plain object without toJSON (the shape of nearly every event field).
       const proto = Object.getPrototypeOf(v);
-      if ((proto === Object.prototype || proto === null) && typeof (v as { toJSON?: unknown }).toJSON !== 'function') {
-        const shape = typeof rule === 'object' ? rule : typeof rule === 'number' ? textShape(rule) : undefined;
+      if (
+        (proto === Object.prototype || proto === null) &&
+        typeof (v as { toJSON?: unknown }).toJSON !== 'function'
+      ) {
+        const shape =
+          typeof rule === 'object' ? rule : typeof rule === 'number' ? textShape(rule) : undefined;
         return `{${this.members(v, depth, shape)}}`;
       }
       if (ArrayBuffer.isView(v)) return this.marker(`[${constructorName(v)} ${v.byteLength} bytes]`);

@@ -148,7 +148,8 @@ class Spool implements GzipEventSpool {
     }
     this.spoolDir = resolve(opts.spoolDir);
     this.key = opts.key;
-    this.batchBytes = positiveInt('batchBytes', opts.batchBytes, DEFAULT_BATCH_BYTES, 1, 64 * 1024 * 1024);
+    // At most 4 MiB: readers verify members up to 8 MiB whole (see readGzipMembers).
+    this.batchBytes = positiveInt('batchBytes', opts.batchBytes, DEFAULT_BATCH_BYTES, 1, 4 * 1024 * 1024);
     this.memoryThreshold = positiveInt(
       'memoryThresholdBytes',
       opts.memoryThresholdBytes,
@@ -214,16 +215,21 @@ class Spool implements GzipEventSpool {
       const line = headerLine.endsWith('\n') ? headerLine : `${headerLine}\n`;
       const header = compact(await gzipMember(Buffer.from(line, 'utf8'), { level: this.gzipOpts.level }));
       this.assertNotDiscarded();
-      this.body =
+      const body =
         this.spill === undefined ? this.sealInMemory(header) : await this.sealSpilled(header, this.spill);
-      this.assertNotDiscarded();
+      if ((this.state as string) === 'discarded') {
+        // discard() ran while the spill file was being hashed: it may have raced the sidecar rewrite.
+        await body.dispose();
+        this.assertNotDiscarded();
+      }
+      this.body = body;
     } catch (err) {
       if (err instanceof RecorderStateError || err instanceof SpoolError) throw err;
       throw new SpoolError(`Sealing the trace body failed: ${describeError(err)}`, { cause: err });
     }
     this.state = 'sealed';
     this.releaseBuffers();
-    return this.body;
+    return this.body!;
   }
 
   discard(): Promise<void> {
@@ -463,7 +469,9 @@ class Spool implements GzipEventSpool {
       await fh.close();
     }
     if (read !== files.eventsBytes) {
-      throw new SpoolError(`The spill file changed size while recording (${read} != ${files.eventsBytes} bytes)`);
+      throw new SpoolError(
+        `The spill file changed size while recording (${read} != ${files.eventsBytes} bytes)`,
+      );
     }
     const sha256 = hash.digest('hex');
     const sidecar: PartSidecar = {

@@ -83,18 +83,21 @@ function lastTimestamp(data: Buffer): number | undefined {
 function recoveredHeader(sidecar: PartSidecar, scan: PartScan, discardedBytes: number, mtimeMs: number) {
   const { userId, taskId } = parseTraceKey(sidecar.key);
   const startedAt = Date.parse(sidecar.startedAt);
+  // ISO 8601 like the recorder's header; the end is the last event's `ts`, else the file's mtime.
+  const finishedAt = new Date(scan.lastTs ?? mtimeMs);
+  // Field order as the recorder writes it: the Python agent's fields first.
   return {
     event: 'TRAJECTORY_ARTIFACT_HEADER',
-    schema_version: 1,
     task_id: taskId,
-    user_id: userId,
     accumulated_events: scan.events,
     accumulated_bytes: scan.bytes,
     // Unknown: the recorder died before it could count them.
     dropped: null,
     max_bytes: null,
-    started_at: Number.isFinite(startedAt) ? startedAt : null,
-    finished_at: scan.lastTs ?? Math.round(mtimeMs),
+    schema_version: 1,
+    user_id: userId,
+    started_at: Number.isFinite(startedAt) ? new Date(startedAt).toISOString() : null,
+    finished_at: Number.isNaN(finishedAt.getTime()) ? null : finishedAt.toISOString(),
     sdk: { name: SDK_NAME, version: SDK_VERSION },
     redactions: null,
     truncated_fields: null,

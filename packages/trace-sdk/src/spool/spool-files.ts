@@ -30,12 +30,12 @@ export const SIDECAR_SUFFIX = '.json';
 /** Infix of a claimed sidecar: `<sidecar>.claimed-<pid>`. */
 export const CLAIM_INFIX = '.claimed-';
 
-/** A fresh, sortable, collision-free file stem: `20250102T030405Z-1a2b3c4d5e6f`. No ids in it. */
+/**
+ * A fresh, sortable, collision-free file stem, UTC to the millisecond:
+ * `20250102T030405678Z-1a2b3c4d5e6f`. No ids in it: user ids stay out of file names.
+ */
 export function newStem(now = new Date()): string {
-  const stamp = now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
+  const stamp = now.toISOString().replace(/[-:.]/g, '');
   return `${stamp}-${randomBytes(6).toString('hex')}`;
 }
 

@@ -15,8 +15,8 @@ export interface EventSpoolOptions {
   /** Identifies the trace, so a spill file left by a killed process can be recovered. */
   readonly key: string;
   /**
-   * Uncompressed bytes per gzip member (default 1 MiB). Members are cut at the first line that
-   * reaches this size, by byte count only, so the same lines always give the same bytes.
+   * Uncompressed bytes per gzip member (default 1 MiB, at most 4 MiB). Members are cut at the
+   * first line that reaches this size, by byte count only, so the same lines always give the same bytes.
    */
   readonly batchBytes?: number | undefined;
   /**

@@ -67,8 +67,12 @@ export interface UploadSpooledResult {
   readonly skipped: Array<{ readonly path: string; readonly reason: SpoolSkipReason }>;
 }
 
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 function describe(err: unknown): SpooledLastError {
-  const e = err instanceof Error ? err : new Error(String(err));
+  const e = asError(err);
   const code = (e as { code?: unknown }).code;
   return { code: typeof code === 'string' ? code : 'ERR_UNKNOWN', message: e.message };
 }
@@ -85,14 +89,19 @@ function describe(err: unknown): SpooledLastError {
 export async function uploadSpooled(opts: UploadSpooledOptions): Promise<UploadSpooledResult> {
   const result: UploadSpooledResult = { uploaded: [], failed: [], skipped: [] };
   if (opts.recoverPartials === true) await recoverAll(opts.spoolDir, result);
-  for (const entry of (await scanSpoolDir(opts.spoolDir)).artifacts) {
+  const scan = await scanSpoolDir(opts.spoolDir);
+  for (const entry of scan.artifacts) {
     if (opts.signal?.aborted === true) {
       result.skipped.push({ path: entry.path, reason: 'aborted' });
       continue;
     }
-    await uploadOne(entry, opts, result);
+    try {
+      await uploadOne(entry, opts, result);
+    } catch (err) {
+      // The spool directory itself failed us (permissions, disk full): report, keep going.
+      result.failed.push({ key: entry.key, path: entry.path, error: asError(err) });
+    }
   }
-  const scan = await scanSpoolDir(opts.spoolDir);
   for (const bad of scan.invalid) result.skipped.push({ path: bad.path, reason: 'invalid-sidecar' });
   return result;
 }
@@ -152,7 +161,7 @@ async function uploadOne(entry: SpooledArtifact, opts: UploadSpooledOptions, res
       result.failed.push({
         key: sidecar.key,
         path: entry.path,
-        error: err instanceof Error ? err : new Error(String(err)),
+        error: asError(err),
       });
     }
   } finally {
@@ -215,7 +224,7 @@ async function recoverAll(spoolDir: string, result: UploadSpooledResult): Promis
       result.failed.push({
         key: sidecar.key,
         path: partial.partPath,
-        error: err instanceof Error ? err : new Error(String(err)),
+        error: asError(err),
       });
     } finally {
       ownedByThisProcess.delete(claimed);

@@ -11,9 +11,10 @@
  */
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import pRetry from 'p-retry';
-import { UploadError } from '../errors.js';
+import { ConfigError, UploadError } from '../errors.js';
 import { isRetryable } from './is-retryable.js';
-import { toUploadError } from './transports/error-mapping.js';
+import { functionOption, numberOption } from './options.js';
+import { safeCause, toUploadError } from './transports/error-mapping.js';
 import type { TraceArtifact, TraceTransport, UploadOptions, UploadReceipt } from './types.js';
 
 /** How a wrapped transport retries. Every field is optional. */
@@ -26,7 +27,8 @@ export interface RetryPolicy {
   readonly maxDelayMs?: number | undefined;
   /**
    * Overall bound on one upload, retries and sleeps included, in ms. Default 120 000.
-   * Passing it rejects with `ERR_UPLOAD_DEADLINE`.
+   * Passing it rejects with `ERR_UPLOAD_DEADLINE`. `Infinity` (or anything above about 24.8
+   * days, the longest a timer can wait) means that longest wait.
    */
   readonly deadlineMs?: number | undefined;
   /** Called before each backoff sleep (for logs and metrics). Its errors are ignored. */
@@ -64,25 +66,36 @@ interface RetryingTransport extends TraceTransport {
   readonly [WRAPPED]: TraceTransport;
 }
 
-function nonNegative(name: string, value: number | undefined, fallback: number, integer = false): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
-    throw new RangeError(`RetryPolicy.${name} must be a non-negative ${integer ? 'integer' : 'number'}`);
-  }
-  return value;
-}
+/** Longest delay a Node timer can wait; a longer one fires at once (TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const OWNER = 'RetryPolicy';
 
 function resolvePolicy(policy: RetryPolicy = {}): ResolvedPolicy {
-  const minDelayMs = nonNegative('minDelayMs', policy.minDelayMs, DEFAULT_RETRY_POLICY.minDelayMs);
-  const maxDelayMs = nonNegative('maxDelayMs', policy.maxDelayMs, DEFAULT_RETRY_POLICY.maxDelayMs);
+  if (policy === null || typeof policy !== 'object') {
+    throw new ConfigError(`${OWNER}: the retry policy must be an object (or false for none)`, 'retry');
+  }
+  const ms = (name: keyof RetryPolicy, fallback: number) =>
+    numberOption(OWNER, `retry.${name}`, policy[name], fallback);
+  const minDelayMs = ms('minDelayMs', DEFAULT_RETRY_POLICY.minDelayMs);
+  const maxDelayMs = ms('maxDelayMs', DEFAULT_RETRY_POLICY.maxDelayMs);
+  // Infinity means "no deadline"; a deadline past what a timer can hold is capped (~24.8 days)
+  // rather than handed to setTimeout, which would fire it after 1 ms.
+  const deadlineMs =
+    policy.deadlineMs === Number.POSITIVE_INFINITY
+      ? MAX_TIMER_MS
+      : Math.min(ms('deadlineMs', DEFAULT_RETRY_POLICY.deadlineMs), MAX_TIMER_MS);
   return {
-    retries: nonNegative('retries', policy.retries, DEFAULT_RETRY_POLICY.retries, true),
+    retries: numberOption(OWNER, 'retry.retries', policy.retries, DEFAULT_RETRY_POLICY.retries, {
+      integer: true,
+    }),
     minDelayMs,
     maxDelayMs: Math.max(minDelayMs, maxDelayMs),
-    deadlineMs: nonNegative('deadlineMs', policy.deadlineMs, DEFAULT_RETRY_POLICY.deadlineMs),
-    onRetry: policy.onRetry,
-    random: policy.random ?? Math.random,
-    sleep: policy.sleep ?? ((ms, signal) => sleepTimer(ms, undefined, { signal })),
+    deadlineMs,
+    onRetry: functionOption(OWNER, 'retry.onRetry', policy.onRetry),
+    random: functionOption(OWNER, 'retry.random', policy.random) ?? Math.random,
+    sleep:
+      functionOption(OWNER, 'retry.sleep', policy.sleep) ??
+      ((delay, signal) => sleepTimer(delay, undefined, { signal })),
   };
 }
 
@@ -109,6 +122,7 @@ export function backoffDelay(
  *
  * Wrapping a transport that is already wrapped replaces its policy instead of nesting loops.
  *
+ * @throws {@link ConfigError} for a bad policy; `variable` names the field, e.g. `retry.deadlineMs`.
  * @example
  * const transport = withRetry(myTransport, { retries: 2, deadlineMs: 30_000 });
  */
@@ -158,7 +172,10 @@ async function uploadWithRetry(
   // Maps "the combined signal fired" to the right code: the caller's abort wins over the deadline.
   const stopped = (cause: unknown): UploadError | undefined => {
     if (userSignal?.aborted) {
-      return new UploadError('ERR_UPLOAD_ABORTED', `${name}: upload aborted`, { transport: name, cause });
+      return new UploadError('ERR_UPLOAD_ABORTED', `${name}: upload aborted`, {
+        transport: name,
+        cause: safeCause(cause),
+      });
     }
     if (deadline.signal.aborted) return deadlineError(name, policy.deadlineMs, cause);
     return undefined;
@@ -230,7 +247,7 @@ function deadlineError(transport: string, deadlineMs: number, cause: unknown): U
       ...(last?.status !== undefined ? { status: last.status } : {}),
       ...(last?.s3Code !== undefined ? { s3Code: last.s3Code } : {}),
       retryable: false,
-      cause,
+      cause: safeCause(cause),
     },
   );
 }

@@ -168,121 +168,131 @@ async function expectSpooledThenDelivered(
   world.heal();
   const healthy = await harness.build(world, ids, { retry: FAST_RETRY });
   const delivered = await uploadSpooled({ spoolDir: spool.dir, transport: healthy });
-  for (const failure of delivered.failed) expectNoSecrets(errorTexts(failure.error), world.secrets, 'an uploadSpooled error');
+  for (const failure of delivered.failed)
+    expectNoSecrets(errorTexts(failure.error), world.secrets, 'an uploadSpooled error');
   expect(delivered.failed).toEqual([]);
   expect(delivered.uploaded.map((u) => u.key)).toEqual([ids.key]);
   await expectOneIntactObject(world, ids, result);
   expect(await listSpooled(spool.dir)).toEqual([]);
 }
 
-describe.each(NETWORK_HARNESSES)('$name: every fault ends in one intact object or a delivered spool', (harness) => {
-  it('rides out a run of three 500s: one object, four attempts', async () => {
-    const outcome = await runCase(harness, {
-      arm: ({ injector, match }) =>
-        harness.faultsAt === 'lambda'
-          ? injector.failNext(3, { status: 500, code: 'ServiceException', match })
-          : injector.failNext(3, { status: 500, code: 'InternalError', match }),
-    });
-    await expectUploaded(outcome, 4);
-  });
-
-  it('spools after 500s outlast the retry budget, and uploadSpooled delivers later', async () => {
-    const outcome = await runCase(harness, {
-      arm: ({ injector, match }) =>
-        harness.faultsAt === 'lambda'
-          ? injector.failNext(5, { status: 500, code: 'ServiceException', match })
-          : injector.failNext(5, { status: 500, code: 'InternalError', match }),
-    });
-    expect(outcome.result.error).toMatchObject({ status: 500 });
-    await expectSpooledThenDelivered(harness, outcome, { code: 'ERR_UPLOAD_HTTP', attempts: 5 });
-  });
-
-  it('waits out a throttle with Retry-After before the next attempt', async () => {
-    const outcome = await runCase(harness, {
-      arm: ({ injector, match }) =>
-        harness.faultsAt === 'lambda'
-          ? // Lambda throttles with 429 TooManyRequestsException; S3 with 503 SlowDown.
-            injector.failNext(1, { status: 429, code: 'TooManyRequestsException', retryAfterSeconds: 1, match })
-          : injector.failNext(1, { status: 503, code: 'SlowDown', retryAfterSeconds: 1, match }),
-    });
-    await expectUploaded(outcome, 2);
-    expect(outcome.delays).toHaveLength(1);
-    expect(outcome.delays[0]).toBeGreaterThanOrEqual(1000);
-  });
-
-  it('retries connections reset mid-body and stores exactly one object', async () => {
-    const outcome = await runCase(harness, {
-      arm: ({ injector, match }) => injector.resetNext(2, { afterBodyBytes: 16 * 1024, match }),
-    });
-    await expectUploaded(outcome, 3);
-  });
-
-  it("gives up on a hung request after the transport's own timeout and retries", async () => {
-    const outcome = await runCase(harness, {
-      build: { requestTimeouts: true },
-      arm: ({ injector, match }) => injector.hangNext(1, { match }),
-    });
-    await expectUploaded(outcome, 2);
-  });
-
-  it("is cut off by finish's deadline when the server hangs, and the spool delivers later", async () => {
-    const outcome = await runCase(harness, {
-      arm: ({ injector, match }) => injector.hangNext(1, { match }),
-      finish: { timeoutMs: 1000 },
-    });
-    await expectSpooledThenDelivered(harness, outcome, { code: 'ERR_UPLOAD_DEADLINE' });
-  });
-
-  it('spools when the endpoint is dead (nothing listening), and the spool delivers later', async () => {
-    const outcome = await runCase(harness, { build: { dead: true } });
-    await expectSpooledThenDelivered(harness, outcome, { code: 'ERR_UPLOAD_NETWORK', attempts: 5 });
-  });
-
-  it('spools on an expired credential nothing can refresh, and the spool delivers with a fresh one', async () => {
-    // presigned PUT: a fixed URL; the Lambda: a fixed grant; legacy: expired temporary credentials.
-    if (harness === lambdaInline || harness === lambdaPresign) world.grantSkew.ms = TWO_HOURS_MS;
-    else if (harness !== s3PutObject) world.s3Skew.ms = TWO_HOURS_MS;
-    const outcome = await runCase(harness, { build: { credential: 'fixed' } });
-    const codes = new Map<Harness, UploadError['code']>([
-      [presignedPut, 'ERR_UPLOAD_URL_EXPIRED'],
-      [lambdaInline, 'ERR_UPLOAD_REJECTED'],
-      [lambdaPresign, 'ERR_UPLOAD_REJECTED'],
-      [s3PutObject, 'ERR_UPLOAD_HTTP'],
-    ]);
-    const code = codes.get(harness)!;
-    await expectSpooledThenDelivered(harness, outcome, { code, attempts: 1 });
-  });
-
-  it.skipIf(harness === s3PutObject)(
-    'asks the provider again when the URL or grant has expired, and uploads (legacy: no provider to ask)',
-    async () => {
-      let presigns = 0;
-      if (harness === lambdaPresign) {
-        // The Lambda mints the PUT URL: the S3 clock says it has expired until the Lambda is asked again.
-        world.s3Skew.ms = TWO_HOURS_MS;
-        world.onInvoke = (request) => {
-          if ((request as { action?: unknown }).action === 'presign' && ++presigns === 2) world.s3Skew.ms = 0;
-        };
-      } else if (harness === lambdaInline) world.grantSkew.ms = TWO_HOURS_MS;
-      else world.s3Skew.ms = TWO_HOURS_MS;
+describe.each(NETWORK_HARNESSES)(
+  '$name: every fault ends in one intact object or a delivered spool',
+  (harness) => {
+    it('rides out a run of three 500s: one object, four attempts', async () => {
       const outcome = await runCase(harness, {
-        build: {
-          credential: 'provider',
-          // The second URL or grant is minted after the clock is right again.
-          onMint: (n) => {
-            if (n === 2) {
-              world.s3Skew.ms = 0;
-              world.grantSkew.ms = 0;
-            }
-          },
-        },
+        arm: ({ injector, match }) =>
+          harness.faultsAt === 'lambda'
+            ? injector.failNext(3, { status: 500, code: 'ServiceException', match })
+            : injector.failNext(3, { status: 500, code: 'InternalError', match }),
       });
-      await expectUploaded(outcome, 1);
-      if (harness === lambdaPresign) expect(presigns).toBe(2);
-      else expect(outcome.mints).toBe(2);
-    },
-  );
-});
+      await expectUploaded(outcome, 4);
+    });
+
+    it('spools after 500s outlast the retry budget, and uploadSpooled delivers later', async () => {
+      const outcome = await runCase(harness, {
+        arm: ({ injector, match }) =>
+          harness.faultsAt === 'lambda'
+            ? injector.failNext(5, { status: 500, code: 'ServiceException', match })
+            : injector.failNext(5, { status: 500, code: 'InternalError', match }),
+      });
+      expect(outcome.result.error).toMatchObject({ status: 500 });
+      await expectSpooledThenDelivered(harness, outcome, { code: 'ERR_UPLOAD_HTTP', attempts: 5 });
+    });
+
+    it('waits out a throttle with Retry-After before the next attempt', async () => {
+      const outcome = await runCase(harness, {
+        arm: ({ injector, match }) =>
+          harness.faultsAt === 'lambda'
+            ? // Lambda throttles with 429 TooManyRequestsException; S3 with 503 SlowDown.
+              injector.failNext(1, {
+                status: 429,
+                code: 'TooManyRequestsException',
+                retryAfterSeconds: 1,
+                match,
+              })
+            : injector.failNext(1, { status: 503, code: 'SlowDown', retryAfterSeconds: 1, match }),
+      });
+      await expectUploaded(outcome, 2);
+      expect(outcome.delays).toHaveLength(1);
+      expect(outcome.delays[0]).toBeGreaterThanOrEqual(1000);
+    });
+
+    it('retries connections reset mid-body and stores exactly one object', async () => {
+      const outcome = await runCase(harness, {
+        arm: ({ injector, match }) => injector.resetNext(2, { afterBodyBytes: 16 * 1024, match }),
+      });
+      await expectUploaded(outcome, 3);
+    });
+
+    it("gives up on a hung request after the transport's own timeout and retries", async () => {
+      const outcome = await runCase(harness, {
+        build: { requestTimeouts: true },
+        arm: ({ injector, match }) => injector.hangNext(1, { match }),
+      });
+      await expectUploaded(outcome, 2);
+    });
+
+    it("is cut off by finish's deadline when the server hangs, and the spool delivers later", async () => {
+      const outcome = await runCase(harness, {
+        arm: ({ injector, match }) => injector.hangNext(1, { match }),
+        finish: { timeoutMs: 1000 },
+      });
+      await expectSpooledThenDelivered(harness, outcome, { code: 'ERR_UPLOAD_DEADLINE' });
+    });
+
+    it('spools when the endpoint is dead (nothing listening), and the spool delivers later', async () => {
+      const outcome = await runCase(harness, { build: { dead: true } });
+      await expectSpooledThenDelivered(harness, outcome, { code: 'ERR_UPLOAD_NETWORK', attempts: 5 });
+    });
+
+    it('spools on an expired credential nothing can refresh, and the spool delivers with a fresh one', async () => {
+      // presigned PUT: a fixed URL; the Lambda: a fixed grant; legacy: expired temporary credentials.
+      if (harness === lambdaInline || harness === lambdaPresign) world.grantSkew.ms = TWO_HOURS_MS;
+      else if (harness !== s3PutObject) world.s3Skew.ms = TWO_HOURS_MS;
+      const outcome = await runCase(harness, { build: { credential: 'fixed' } });
+      const codes = new Map<Harness, UploadError['code']>([
+        [presignedPut, 'ERR_UPLOAD_URL_EXPIRED'],
+        [lambdaInline, 'ERR_UPLOAD_REJECTED'],
+        [lambdaPresign, 'ERR_UPLOAD_REJECTED'],
+        [s3PutObject, 'ERR_UPLOAD_HTTP'],
+      ]);
+      const code = codes.get(harness)!;
+      await expectSpooledThenDelivered(harness, outcome, { code, attempts: 1 });
+    });
+
+    it.skipIf(harness === s3PutObject)(
+      'asks the provider again when the URL or grant has expired, and uploads (legacy: no provider to ask)',
+      async () => {
+        let presigns = 0;
+        if (harness === lambdaPresign) {
+          // The Lambda mints the PUT URL: the S3 clock says it has expired until the Lambda is asked again.
+          world.s3Skew.ms = TWO_HOURS_MS;
+          world.onInvoke = (request) => {
+            if ((request as { action?: unknown }).action === 'presign' && ++presigns === 2)
+              world.s3Skew.ms = 0;
+          };
+        } else if (harness === lambdaInline) world.grantSkew.ms = TWO_HOURS_MS;
+        else world.s3Skew.ms = TWO_HOURS_MS;
+        const outcome = await runCase(harness, {
+          build: {
+            credential: 'provider',
+            // The second URL or grant is minted after the clock is right again.
+            onMint: (n) => {
+              if (n === 2) {
+                world.s3Skew.ms = 0;
+                world.grantSkew.ms = 0;
+              }
+            },
+          },
+        });
+        await expectUploaded(outcome, 1);
+        if (harness === lambdaPresign) expect(presigns).toBe(2);
+        else expect(outcome.mints).toBe(2);
+      },
+    );
+  },
+);
 
 describe('lambda (inline): S3 faults behind the uploader handler', () => {
   it('retries 500s from S3 reported by the handler and stores exactly one object', async () => {
@@ -319,7 +329,10 @@ describe('file transport: an unwritable destination', () => {
       expect(result.spooledPath).toBeDefined();
 
       const target = join(out.dir, 'fixed');
-      const delivered = await uploadSpooled({ spoolDir: spool.dir, transport: fileTransport({ dir: target }) });
+      const delivered = await uploadSpooled({
+        spoolDir: spool.dir,
+        transport: fileTransport({ dir: target }),
+      });
       expect(delivered.uploaded.map((u) => u.key)).toEqual([ids.key]);
       const stored = await readFile(join(target, ids.key));
       expect(sha256(stored)).toBe(result.sha256);

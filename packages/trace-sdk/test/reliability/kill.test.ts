@@ -14,7 +14,16 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { readTrace, TraceFormatError, uploadSpooled } from '../../src/index.js';
-import { expectNoSecrets, FAST_RETRY, freshIds, type Ids, presignedPut, startWorld, tempDir, type World } from './support.js';
+import {
+  expectNoSecrets,
+  FAST_RETRY,
+  freshIds,
+  type Ids,
+  presignedPut,
+  startWorld,
+  tempDir,
+  type World,
+} from './support.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 /** Distinct spill-file sizes (gzip members on disk) to see before the kill. */
@@ -26,7 +35,9 @@ interface Checkpoint {
 }
 
 /** Lines of a trace or spill file, and the typed error that ended the read early, if any. */
-async function readLines(source: Uint8Array | string): Promise<{ lines: Record<string, unknown>[]; fault?: TraceFormatError }> {
+async function readLines(
+  source: Uint8Array | string,
+): Promise<{ lines: Record<string, unknown>[]; fault?: TraceFormatError }> {
   const lines: Record<string, unknown>[] = [];
   try {
     for await (const line of readTrace(source, { requireHeader: false })) lines.push(line);
@@ -38,13 +49,25 @@ async function readLines(source: Uint8Array | string): Promise<{ lines: Record<s
 }
 
 /** Spawns the recorder child and SIGKILLs it once `MEMBERS_BEFORE_KILL` members are on disk. */
-async function recordThenKill(spoolDir: string, ids: Ids): Promise<{ last: Checkpoint; signal: NodeJS.Signals | null }> {
+async function recordThenKill(
+  spoolDir: string,
+  ids: Ids,
+): Promise<{ last: Checkpoint; signal: NodeJS.Signals | null }> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', join(FIXTURES, 'ts-source-hooks.mjs'), join(FIXTURES, 'kill-recorder.ts'), spoolDir, ids.userId, ids.taskId],
+    [
+      '--import',
+      join(FIXTURES, 'ts-source-hooks.mjs'),
+      join(FIXTURES, 'kill-recorder.ts'),
+      spoolDir,
+      ids.userId,
+      ids.taskId,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.once('exit', (_code, signal) => resolve(signal)),
+  );
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => {
     stderr += c.toString('utf8');
@@ -59,7 +82,8 @@ async function recordThenKill(spoolDir: string, ids: Ids): Promise<{ last: Check
     }, 20_000);
     child.once('exit', () => {
       clearTimeout(watchdog);
-      if (last === undefined || sizes.size < MEMBERS_BEFORE_KILL) reject(new Error(`the recorder child exited early: ${stderr}`));
+      if (last === undefined || sizes.size < MEMBERS_BEFORE_KILL)
+        reject(new Error(`the recorder child exited early: ${stderr}`));
     });
     child.stdout!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString('utf8');
@@ -90,7 +114,14 @@ async function cli(argv: readonly string[]): Promise<{ code: number; stdout: str
   const err: Buffer[] = [];
   stdout.on('data', (c: Buffer) => out.push(c));
   stderr.on('data', (c: Buffer) => err.push(c));
-  const code = await runCli(argv, { stdin: Readable.from([]), stdout, stderr, env: {}, stderrIsTTY: false, columns: 80 });
+  const code = await runCli(argv, {
+    stdin: Readable.from([]),
+    stdout,
+    stderr,
+    env: {},
+    stderrIsTTY: false,
+    columns: 80,
+  });
   return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }
 

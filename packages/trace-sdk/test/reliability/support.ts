@@ -9,8 +9,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import type { S3Client } from '@aws-sdk/client-s3';
 import {
   LOCAL_S3_CREDENTIALS,
   type LocalLambda,
@@ -19,6 +17,8 @@ import {
   startLocalLambda,
   startLocalS3,
 } from '@agent-trace/trace-sdk-testing';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import {
   createTraceRecorder,
@@ -35,7 +35,11 @@ import {
   userPrefix,
 } from '../../src/index.js';
 import { createUploaderHandler } from '../../src/lambda/index.js';
-import { createTraceS3Client, createTraceUploadUrl, createUploadGrant } from '../../src/orchestrator/index.js';
+import {
+  createTraceS3Client,
+  createTraceUploadUrl,
+  createUploadGrant,
+} from '../../src/orchestrator/index.js';
 
 /** The bucket every reliability test writes to. */
 export const BUCKET = 'reliability-traces';
@@ -110,7 +114,11 @@ export interface World {
   /** A LambdaClient for `endpoint` (default: the local Lambda), without SDK retries. */
   lambdaClient(opts?: { endpoint?: string; requestTimeoutMs?: number }): LambdaClient;
   /** An S3Client for the local S3 (or `endpoint`) with `credentials`, without SDK retries. */
-  s3Client(opts?: { endpoint?: string; requestTimeoutMs?: number; credentials?: LocalS3Credentials }): Promise<S3Client>;
+  s3Client(opts?: {
+    endpoint?: string;
+    requestTimeoutMs?: number;
+    credentials?: LocalS3Credentials;
+  }): Promise<S3Client>;
   /** Clears faults and clock skews between tests. */
   heal(): void;
   close(): Promise<void>;
@@ -147,7 +155,9 @@ export async function startWorld(): Promise<World> {
       credentials: opts.credentials ?? { ...LOCAL_S3_CREDENTIALS },
       forcePathStyle: true,
       maxAttempts: 1,
-      ...(opts.requestTimeoutMs === undefined ? {} : { requestHandler: { requestTimeout: opts.requestTimeoutMs, throwOnRequestTimeout: true } }),
+      ...(opts.requestTimeoutMs === undefined
+        ? {}
+        : { requestHandler: { requestTimeout: opts.requestTimeoutMs, throwOnRequestTimeout: true } }),
     });
     clients.push(client);
     return client;
@@ -211,7 +221,9 @@ export async function startWorld(): Promise<World> {
         region: lambda.region,
         credentials: lambda.credentials,
         maxAttempts: 1,
-        ...(opts.requestTimeoutMs === undefined ? {} : { requestHandler: { requestTimeout: opts.requestTimeoutMs, throwOnRequestTimeout: true } }),
+        ...(opts.requestTimeoutMs === undefined
+          ? {}
+          : { requestHandler: { requestTimeout: opts.requestTimeoutMs, throwOnRequestTimeout: true } }),
       });
       clients.push(client);
       return client;
@@ -258,7 +270,10 @@ export interface Harness {
 }
 
 /** A provider that mints on every call and reports the call count. */
-function counting<T>(mint: () => Promise<T> | T, onMint: ((count: number) => void) | undefined): () => Promise<T> {
+function counting<T>(
+  mint: () => Promise<T> | T,
+  onMint: ((count: number) => void) | undefined,
+): () => Promise<T> {
   let count = 0;
   return async () => {
     count++;
@@ -278,7 +293,9 @@ export const presignedPut: Harness = {
     return presignedPutTransport({
       url,
       retry: opts.retry,
-      ...(opts.requestTimeouts ? { headersTimeoutMs: REQUEST_TIMEOUT_MS, bodyTimeoutMs: REQUEST_TIMEOUT_MS } : {}),
+      ...(opts.requestTimeouts
+        ? { headersTimeoutMs: REQUEST_TIMEOUT_MS, bodyTimeoutMs: REQUEST_TIMEOUT_MS }
+        : {}),
     });
   },
 };
@@ -301,7 +318,9 @@ function lambdaHarness(name: string, inline: boolean): Harness {
         retry: opts.retry,
         // 1024 (the smallest allowed) sends every body through the presigned-PUT path.
         ...(inline ? {} : { payloadLimitBytes: 1024 }),
-        ...(opts.requestTimeouts ? { headersTimeoutMs: REQUEST_TIMEOUT_MS, bodyTimeoutMs: REQUEST_TIMEOUT_MS } : {}),
+        ...(opts.requestTimeouts
+          ? { headersTimeoutMs: REQUEST_TIMEOUT_MS, bodyTimeoutMs: REQUEST_TIMEOUT_MS }
+          : {}),
       });
     },
   };
@@ -353,7 +372,10 @@ export function rng(seed: number): () => number {
 /** `chars` hex characters from `next` (compresses about 2:1, so bodies stay large). */
 export function hex(next: () => number, chars: number): string {
   let s = '';
-  while (s.length < chars) s += Math.floor(next() * 0x100000000).toString(16).padStart(8, '0');
+  while (s.length < chars)
+    s += Math.floor(next() * 0x100000000)
+      .toString(16)
+      .padStart(8, '0');
   return s.slice(0, chars);
 }
 
@@ -364,7 +386,8 @@ export const CASE_EVENTS = 400;
 export function recordWorkload(rec: TraceRecorder, seed = 1): void {
   const next = rng(seed);
   for (let i = 0; i < CASE_EVENTS; i++) {
-    if (i % 4 === 3) rec.recordPolicyDecision({ toolName: 'bash', allowed: next() > 0.2, reason: hex(next, 24) });
+    if (i % 4 === 3)
+      rec.recordPolicyDecision({ toolName: 'bash', allowed: next() > 0.2, reason: hex(next, 24) });
     else {
       rec.recordTurn({
         turn: i,
@@ -384,7 +407,10 @@ export function recordedTrace(ids: Ids, transport: TraceTransport, spoolDir: str
 }
 
 /** Collects every line of a trace. */
-export async function readAll(source: Uint8Array | string, requireHeader = true): Promise<Record<string, unknown>[]> {
+export async function readAll(
+  source: Uint8Array | string,
+  requireHeader = true,
+): Promise<Record<string, unknown>[]> {
   const lines: Record<string, unknown>[] = [];
   for await (const line of readTrace(source, { requireHeader })) lines.push(line);
   return lines;
@@ -431,9 +457,10 @@ export function expectNoSecrets(texts: readonly string[], secrets: Iterable<stri
   const all = [...secrets];
   for (const text of texts) {
     for (const marker of SIGNED_URL_MARKERS) {
-      expect(text.toLowerCase().includes(marker.toLowerCase()), `${where} mentions ${marker}: ${text.slice(0, 300)}`).toBe(
-        false,
-      );
+      expect(
+        text.toLowerCase().includes(marker.toLowerCase()),
+        `${where} mentions ${marker}: ${text.slice(0, 300)}`,
+      ).toBe(false);
     }
     for (const secret of all) {
       expect(text.includes(secret), `${where} contains a URL or grant: ${text.slice(0, 300)}`).toBe(false);

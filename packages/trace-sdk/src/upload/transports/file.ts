@@ -12,7 +12,7 @@ import { ConfigError, UploadError } from '../../errors.js';
 import { parseTraceKey } from '../../key.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
-import { abortedError, safeErrorMessage } from './error-mapping.js';
+import { abortedError, safeCause, safeErrorMessage } from './error-mapping.js';
 
 /** Name of the file transport in receipts, errors and metrics. */
 export const FILE_TRANSPORT = 'file';
@@ -29,7 +29,7 @@ function fail(code: UploadError['code'], message: string, cause?: unknown): Uplo
   return new UploadError(code, `${FILE_TRANSPORT}: ${message}`, {
     transport: FILE_TRANSPORT,
     retryable: false,
-    cause,
+    cause: safeCause(cause),
   });
 }
 

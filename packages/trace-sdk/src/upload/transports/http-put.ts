@@ -9,9 +9,10 @@
 import { createHash, type Hash } from 'node:crypto';
 import { type Readable, Transform } from 'node:stream';
 import { type Dispatcher, request } from 'undici';
-import { describeUrl, UploadError } from '../../errors.js';
+import { ConfigError, describeUrl, UploadError } from '../../errors.js';
+import { booleanOption, numberOption } from '../options.js';
 import { TRACE_CONTENT_TYPE, type TraceArtifact, type UploadReceipt } from '../types.js';
-import { safeErrorMessage, toUploadError } from './error-mapping.js';
+import { safeCause, safeErrorMessage, toUploadError } from './error-mapping.js';
 import { discardBody, headerValue, readBodyPrefix } from './http-body.js';
 import { isPresignedUrlExpired, uploadUrlProblem, urlObjectLocation } from './presigned-url.js';
 import { isExpiredUrlResponse, parseS3ErrorXml, uploadErrorFromResponse } from './s3-error.js';
@@ -42,6 +43,35 @@ export interface HttpPutOptions {
    */
   readonly verifyEtag?: boolean | undefined;
 }
+
+/**
+ * The {@link HttpPutOptions} of a transport's options, checked: timeouts are whole milliseconds
+ * from 1 to about 24.8 days, `verifyEtag` a boolean, `dispatcher` an undici Dispatcher.
+ *
+ * @throws {@link ConfigError} naming the bad option.
+ */
+export function httpPutOptions(owner: string, options: HttpPutOptions): HttpPutOptions {
+  const timeout = (name: 'headersTimeoutMs' | 'bodyTimeoutMs') =>
+    options[name] === undefined
+      ? undefined
+      : numberOption(owner, name, options[name], DEFAULT_TIMEOUT_MS, {
+          min: 1,
+          max: 2 ** 31 - 1,
+          integer: true,
+        });
+  const dispatcher = options.dispatcher;
+  if (dispatcher !== undefined && typeof (dispatcher as { dispatch?: unknown })?.dispatch !== 'function') {
+    throw new ConfigError(`${owner}: dispatcher must be an undici Dispatcher (Agent, Pool, MockAgent, ...)`, 'dispatcher');
+  }
+  return {
+    dispatcher,
+    headersTimeoutMs: timeout('headersTimeoutMs'),
+    bodyTimeoutMs: timeout('bodyTimeoutMs'),
+    verifyEtag: booleanOption(owner, 'verifyEtag', options.verifyEtag),
+  };
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
 
 /** Headers a target may not override: the body's own framing and type are ours. */
 const RESERVED_HEADERS = new Set([
@@ -133,16 +163,25 @@ export async function putOnce(
       body,
       signal,
       dispatcher: options.dispatcher,
-      headersTimeout: options.headersTimeoutMs ?? 60_000,
-      bodyTimeout: options.bodyTimeoutMs ?? 60_000,
+      headersTimeout: options.headersTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+      bodyTimeout: options.bodyTimeoutMs ?? DEFAULT_TIMEOUT_MS,
     });
   } catch (err) {
+    if (!signal?.aborted && (err as { code?: unknown } | null)?.code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
+      // The artifact's stream is longer or shorter than its byteLength: undici stopped before
+      // S3 could store a wrong body. Re-reading the same artifact cannot fix it.
+      throw new UploadError(
+        'ERR_UPLOAD_CHECKSUM',
+        `${transport}: the artifact body is not ${artifact.byteLength} bytes long; nothing was stored at ${safeTarget}`,
+        { transport, retryable: false, cause: safeCause(err) },
+      );
+    }
     const mapped = toUploadError(err, transport, signal);
     if (mapped.code === 'ERR_UPLOAD_NETWORK') {
       throw new UploadError(
         'ERR_UPLOAD_NETWORK',
         `${transport}: PUT ${safeTarget} failed: ${safeErrorMessage(err)}`,
-        { transport, retryable: true, cause: err },
+        { transport, retryable: true, cause: safeCause(err) },
       );
     }
     throw mapped;

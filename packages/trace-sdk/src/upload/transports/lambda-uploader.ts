@@ -17,12 +17,15 @@ import {
   type UploaderRequest,
   type UploaderResponse,
 } from '../../lambda/protocol.js';
+import { traceKey } from '../../key.js';
 import { readUploadGrantClaims } from '../../orchestrator/grant.js';
+import { numberOption } from '../options.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
-import { fromAwsSdkError, safeErrorMessage, safeText } from './error-mapping.js';
-import { type HttpPutOptions, type PresignedTarget, uploadToPresignedTarget } from './http-put.js';
+import { providerError, safeCause, safeText } from './error-mapping.js';
+import { type HttpPutOptions, httpPutOptions, type PresignedTarget, uploadToPresignedTarget } from './http-put.js';
 import { uploadUrlProblem } from './presigned-url.js';
+import { fromAwsSdkError } from './s3-error.js';
 
 /** Name of the uploader-Lambda transport in receipts, errors and metrics. */
 export const LAMBDA_UPLOADER_TRANSPORT = 'lambda';
@@ -99,7 +102,8 @@ function isResponse(value: unknown): value is UploaderResponse {
  *
  * Returned already wrapped in the shared retry policy (`retry: false` to opt out).
  *
- * @throws {@link ConfigError} for a missing function name or grant.
+ * @throws {@link ConfigError} for a missing function name or grant, or any bad option (`variable`
+ *   names it).
  */
 export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTransport {
   const { functionName, grant } = options ?? ({} as LambdaUploaderOptions);
@@ -123,19 +127,14 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
     if (problem !== undefined)
       throw new ConfigError(`lambdaUploaderTransport: endpoint ${problem}`, 'endpoint');
   }
-  const limit = options.payloadLimitBytes ?? LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES;
-  if (!Number.isSafeInteger(limit) || limit < 1024) {
-    throw new ConfigError(
-      'lambdaUploaderTransport: payloadLimitBytes must be an integer of at least 1024',
-      'payloadLimitBytes',
-    );
-  }
-  const http: HttpPutOptions = {
-    dispatcher: options.dispatcher,
-    headersTimeoutMs: options.headersTimeoutMs,
-    bodyTimeoutMs: options.bodyTimeoutMs,
-    verifyEtag: options.verifyEtag,
-  };
+  const limit = numberOption(
+    'lambdaUploaderTransport',
+    'payloadLimitBytes',
+    options.payloadLimitBytes,
+    LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES,
+    { min: 1024, integer: true },
+  );
+  const http = httpPutOptions('lambdaUploaderTransport', options);
 
   let clientPromise:
     | Promise<{ client: LambdaClient; InvokeCommand: typeof import('@aws-sdk/client-lambda').InvokeCommand }>
@@ -147,7 +146,7 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
         sdk = await import('@aws-sdk/client-lambda');
       } catch (err) {
         throw fail('ERR_UPLOAD_REJECTED', 'the lambda transport needs @aws-sdk/client-lambda installed', {
-          cause: err,
+          cause: safeCause(err),
         });
       }
       const client =
@@ -175,9 +174,7 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
     try {
       token = await grant();
     } catch (err) {
-      if (err instanceof UploadError) throw err;
-      // No `cause`: the provider's error may carry the grant, and loggers print causes.
-      throw fail('ERR_UPLOAD_REJECTED', `the grant provider failed: ${safeErrorMessage(err)}`);
+      throw providerError(LAMBDA_UPLOADER_TRANSPORT, 'grant', err);
     }
     if (typeof token !== 'string') throw fail('ERR_UPLOAD_REJECTED', 'the grant provider returned no grant');
     grants.set(artifact, token);
@@ -193,7 +190,8 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
         s3Code: err instanceof GrantError ? err.code : undefined,
       });
     }
-    if (claims.userId !== artifact.userId || claims.taskId !== artifact.taskId) {
+    // The handler writes traceKey(grant), so that, not the artifact's separate ids, must be the key.
+    if (traceKey({ userId: claims.userId, taskId: claims.taskId }) !== artifact.key) {
       throw fail('ERR_UPLOAD_REJECTED', `the grant is for another user or task than ${artifact.key}`, {
         s3Code: 'ERR_GRANT_SCOPE',
       });

@@ -7,8 +7,8 @@
 import { ConfigError, UploadError } from '../../errors.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport } from '../types.js';
-import { safeErrorMessage } from './error-mapping.js';
-import { type HttpPutOptions, type PresignedTarget, uploadToPresignedTarget } from './http-put.js';
+import { providerError } from './error-mapping.js';
+import { type HttpPutOptions, httpPutOptions, type PresignedTarget, uploadToPresignedTarget } from './http-put.js';
 import { uploadUrlProblem } from './presigned-url.js';
 
 /** Name of the presigned-PUT transport in receipts, errors and metrics. */
@@ -24,17 +24,6 @@ export interface PresignedPutOptions extends HttpPutOptions {
   readonly url: string | (() => Promise<string>);
   /** Retry policy, or `false` for a single attempt. Default: {@link DEFAULT_RETRY_POLICY}. */
   readonly retry?: RetryPolicy | false | undefined;
-}
-
-function providerError(err: unknown): UploadError {
-  if (err instanceof UploadError) return err;
-  // No `cause`: the provider's own error may carry the URL it was minting, and a cause is
-  // printed by every logger. Its message, made safe, is enough to debug with.
-  return new UploadError(
-    'ERR_UPLOAD_REJECTED',
-    `${PRESIGNED_PUT_TRANSPORT}: the URL provider failed: ${safeErrorMessage(err)}`,
-    { transport: PRESIGNED_PUT_TRANSPORT, retryable: false },
-  );
 }
 
 /**
@@ -60,12 +49,7 @@ export function presignedPutTransport(options: PresignedPutOptions): TraceTransp
       'url',
     );
   }
-  const http: HttpPutOptions = {
-    dispatcher: options.dispatcher,
-    headersTimeoutMs: options.headersTimeoutMs,
-    bodyTimeoutMs: options.bodyTimeoutMs,
-    verifyEtag: options.verifyEtag,
-  };
+  const http = httpPutOptions('presignedPutTransport', options);
 
   // The last URL obtained for each artifact, so a retry after a 5xx reuses it instead of
   // minting another; keyed weakly so finished artifacts are forgotten.
@@ -75,7 +59,7 @@ export function presignedPutTransport(options: PresignedPutOptions): TraceTransp
     try {
       minted = await (url as () => Promise<string>)();
     } catch (err) {
-      throw providerError(err);
+      throw providerError(PRESIGNED_PUT_TRANSPORT, 'URL', err);
     }
     if (typeof minted !== 'string') {
       throw new UploadError(

@@ -55,15 +55,32 @@ function decodePath(pathname: string): string | undefined {
   }
 }
 
-// Virtual-hosted S3 hosts: <bucket>.s3.amazonaws.com, <bucket>.s3.<region>.amazonaws.com,
-// <bucket>.s3-<region>.amazonaws.com, <bucket>.s3-accelerate..., <bucket>.s3.dualstack...
+// Virtual-hosted AWS S3 hosts name the bucket: <bucket>.s3.amazonaws.com,
+// <bucket>.s3.<region>.amazonaws.com, <bucket>.s3-<region>.amazonaws.com, <bucket>.s3-accelerate...,
+// <bucket>.s3.dualstack..., S3 Express <bucket>.s3express-<zone>.<region>.amazonaws.com.
 // Greedy so that a bucket name containing ".s3." still resolves to the full name.
-const VIRTUAL_HOSTED = /^(.+)\.s3[.-][a-z0-9.-]*amazonaws\.com(?:\.cn)?$/i;
+const VIRTUAL_HOSTED = /^(.+)\.s3(?:express-[a-z0-9-]+)?[.-][a-z0-9.-]*amazonaws\.com(?:\.cn)?$/i;
+// Path-style AWS S3 hosts name no bucket: s3.amazonaws.com, s3.<region>.amazonaws.com,
+// s3-<region>.amazonaws.com, s3.dualstack.<region>..., s3-fips...
+const PATH_STYLE = /^s3(?:[.-][a-z0-9-]+)*\.amazonaws\.com(?:\.cn)?$/i;
+// An IP literal cannot carry a bucket name, so such an endpoint is path-style.
+const IP_LITERAL = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])$/i;
+
+/** How a host addresses buckets: in the host name, in the first path segment, or unknown (custom endpoints). */
+function addressingOf(hostname: string): { style: 'virtual'; bucket: string } | { style: 'path' | 'either' } {
+  const bucket = VIRTUAL_HOSTED.exec(hostname)?.[1];
+  if (bucket !== undefined) return { style: 'virtual', bucket };
+  if (PATH_STYLE.test(hostname) || IP_LITERAL.test(hostname)) return { style: 'path' };
+  return { style: 'either' };
+}
 
 /**
- * Which object a URL writes, checked against the expected key. Accepts path-style
- * (`/<bucket>/<key>`) and virtual-hosted (`/<key>`) URLs whose decoded path is exactly the key
- * below at most one bucket segment. Returns `undefined` when the URL names any other object.
+ * Which object a URL writes, checked against the expected key. The decoded path (S3 decodes it
+ * once, as here) must be exactly the key, below one bucket segment for path-style addressing.
+ * For AWS hosts the style is known from the host, so a virtual-hosted URL with an extra segment
+ * (`/other/traces/...`, which S3 stores as the key `other/traces/...`) or a path-style URL
+ * without its bucket segment is refused. Custom endpoints (MinIO, a local S3) accept either.
+ * Returns `undefined` when the URL names any other object.
  */
 export function urlObjectLocation(url: URL, key: string): { bucket?: string } | undefined {
   const path = decodePath(url.pathname);
@@ -71,10 +88,12 @@ export function urlObjectLocation(url: URL, key: string): { bucket?: string } | 
   const suffix = `/${key}`;
   if (!path.endsWith(suffix)) return undefined;
   const prefix = path.slice(0, path.length - suffix.length);
+  const addressing = addressingOf(url.hostname);
   if (prefix === '') {
-    const bucket = VIRTUAL_HOSTED.exec(url.hostname)?.[1];
-    return bucket === undefined ? {} : { bucket };
+    if (addressing.style === 'path') return undefined;
+    return addressing.style === 'virtual' ? { bucket: addressing.bucket } : {};
   }
+  if (addressing.style === 'virtual') return undefined;
   // One segment only: "/bucket". Anything deeper would write a different object.
   if (!/^\/[^/]+$/.test(prefix)) return undefined;
   return { bucket: prefix.slice(1) };

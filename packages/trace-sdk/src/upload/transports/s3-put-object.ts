@@ -10,11 +10,12 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError, UploadError } from '../../errors.js';
+import { booleanOption, numberOption } from '../options.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
-import { fromAwsSdkError } from './error-mapping.js';
+import { safeCause } from './error-mapping.js';
 import { uploadUrlProblem } from './presigned-url.js';
-import { isChecksumMismatchCode } from './s3-error.js';
+import { fromAwsSdkError } from './s3-error.js';
 
 /** Name of the legacy PutObject transport in receipts, errors and metrics. */
 export const S3_PUT_OBJECT_TRANSPORT = 's3-put-object';
@@ -51,6 +52,8 @@ export interface S3PutObjectOptions {
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_MULTIPART_THRESHOLD = 16 * 1024 * 1024;
+/** S3's largest single PutObject (and largest part): 5 GiB. */
+const S3_MAX_SINGLE_PUT = 5 * 1024 ** 3;
 
 let warned = false;
 
@@ -78,12 +81,14 @@ function warnOnce(): void {
   );
 }
 
-function integerOption(name: string, value: number | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new ConfigError(`s3PutObjectTransport: ${name} must be an integer of at least ${min}`, name);
-  }
-  return value;
+function integerOption(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max = S3_MAX_SINGLE_PUT,
+): number {
+  return numberOption('s3PutObjectTransport', name, value, fallback, { min, max, integer: true });
 }
 
 /**
@@ -114,7 +119,10 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
     DEFAULT_MULTIPART_THRESHOLD,
     0,
   );
-  const queueSize = integerOption('queueSize', options.queueSize, 4, 1);
+  const queueSize = integerOption('queueSize', options.queueSize, 4, 1, 64);
+  const forcePathStyle =
+    booleanOption('s3PutObjectTransport', 'forcePathStyle', options.forcePathStyle) ??
+    options.endpoint !== undefined;
   warnOnce();
 
   let sdkPromise: Promise<{ client: S3Client; s3: typeof import('@aws-sdk/client-s3') }> | undefined;
@@ -129,7 +137,7 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
           `${S3_PUT_OBJECT_TRANSPORT}: needs @aws-sdk/client-s3 installed`,
           {
             transport: S3_PUT_OBJECT_TRANSPORT,
-            cause: err,
+            cause: safeCause(err),
           },
         );
       }
@@ -138,7 +146,7 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
         new s3.S3Client({
           ...(options.region !== undefined ? { region: options.region } : {}),
           ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
-          forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
+          forcePathStyle,
           // Retries live in the one shared policy, not in the SDK as well.
           maxAttempts: 1,
           logger: quietLogger,
@@ -189,7 +197,7 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
         `${S3_PUT_OBJECT_TRANSPORT}: large bodies need @aws-sdk/lib-storage installed`,
         {
           transport: S3_PUT_OBJECT_TRANSPORT,
-          cause: err,
+          cause: safeCause(err),
         },
       );
     }
@@ -227,16 +235,7 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
             ? await multipart(artifact, signal)
             : await single(artifact, signal);
       } catch (err) {
-        const mapped = fromAwsSdkError(err, S3_PUT_OBJECT_TRANSPORT, signal);
-        if (mapped.code === 'ERR_UPLOAD_HTTP' && isChecksumMismatchCode(mapped.s3Code)) {
-          throw new UploadError('ERR_UPLOAD_CHECKSUM', mapped.message, {
-            transport: S3_PUT_OBJECT_TRANSPORT,
-            ...(mapped.status !== undefined ? { status: mapped.status } : {}),
-            ...(mapped.s3Code !== undefined ? { s3Code: mapped.s3Code } : {}),
-            cause: err,
-          });
-        }
-        throw mapped;
+        throw fromAwsSdkError(err, S3_PUT_OBJECT_TRANSPORT, signal);
       }
       return {
         key: artifact.key,
