@@ -363,7 +363,6 @@ async function childMain(mode: string, count: number): Promise<void> {
   const spoolDir = newSpoolDir();
   try {
     const rec = newRecorder(spoolDir);
-    if (process.env.WARM) { let sink = 0; for (let i = 0; i < 200000; i++) sink += JSON.stringify(pool[i % pool.length] ?? { i }).length; if (sink < 0) console.log(sink); }
     const baseline = process.memoryUsage.rss();
     let n = 0;
     const more = mode === 'full' ? () => rec.stats().bytes < count : () => n < count;

@@ -5,7 +5,7 @@
  *
  * Run with `pnpm test:load` (not part of CI).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTraceRecorder, userPrefix } from '../../src/index.js';
 import {
   expectOneIntactObject,
@@ -26,9 +26,12 @@ describe(`${RECORDERS} recorders uploading concurrently`, () => {
 
   beforeAll(async () => {
     world = await startWorld();
+    // The uploader Lambda logs a line per request: 25 of them are noise here.
+    vi.spyOn(console, 'log').mockImplementation(() => {});
     spool = await tempDir('agent-trace-load-');
   });
   afterAll(async () => {
+    vi.restoreAllMocks();
     await spool?.remove();
     await world?.close();
   });
