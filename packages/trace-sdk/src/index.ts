@@ -5,34 +5,10 @@
  *
  * @packageDocumentation
  */
+
+export * from './config.js';
 export * from './errors.js';
 export * from './key.js';
-export * from './upload/artifact.js';
-export * from './upload/types.js';
-export {
-  BUILTIN_REDACTION_LABELS,
-  type BuiltinRedactionLabel,
-  type RedactionPattern,
-  Redactor,
-  redactionMarker,
-  redactSecrets,
-  secretLabelForKey,
-} from './serialize/redact.js';
-export { isNetworkError, isRetryable, isRetryableStatus } from './upload/is-retryable.js';
-export {
-  backoffDelay,
-  DEFAULT_RETRY_POLICY,
-  type RetryEvent,
-  type RetryPolicy,
-  unwrapRetry,
-  withRetry,
-} from './upload/retry.js';
-export type { HttpPutOptions } from './upload/transports/http-put.js';
-export * from './upload/transports/presigned-put.js';
-export * from './upload/transports/lambda-uploader.js';
-export * from './upload/transports/s3-put-object.js';
-export * from './upload/transports/file.js';
-export * from './config.js';
 export {
   type ReadTraceOptions,
   readTrace,
@@ -42,18 +18,6 @@ export {
   type TraceLineRecord,
   type TraceSource,
 } from './read/read-trace.js';
-export {
-  listSpooled,
-  type SpooledArtifact,
-  type SpooledLastError,
-  type SpooledSidecar,
-} from './spool/spool-store.js';
-export {
-  type SpoolSkipReason,
-  type UploadSpooledOptions,
-  type UploadSpooledResult,
-  uploadSpooled,
-} from './spool/upload-spooled.js';
 export * from './record/events.js';
 export { type ArtifactHeader, SCHEMA_VERSION } from './record/header.js';
 export {
@@ -74,5 +38,42 @@ export {
   type RecorderStats,
   type TraceRecorder,
 } from './record/recorder.js';
+export {
+  BUILTIN_REDACTION_LABELS,
+  type BuiltinRedactionLabel,
+  type RedactionPattern,
+  Redactor,
+  redactionMarker,
+  redactSecrets,
+  secretLabelForKey,
+} from './serialize/redact.js';
 export { type FieldShape, safeStringify } from './serialize/safe-json.js';
 export { REDACTION_LOOKAHEAD_CHARS, truncateText, truncationSuffix } from './serialize/truncate.js';
+export {
+  listSpooled,
+  type SpooledArtifact,
+  type SpooledLastError,
+  type SpooledSidecar,
+} from './spool/spool-store.js';
+export {
+  type SpoolSkipReason,
+  type UploadSpooledOptions,
+  type UploadSpooledResult,
+  uploadSpooled,
+} from './spool/upload-spooled.js';
+export * from './upload/artifact.js';
+export { isNetworkError, isRetryable, isRetryableStatus } from './upload/is-retryable.js';
+export {
+  backoffDelay,
+  DEFAULT_RETRY_POLICY,
+  type RetryEvent,
+  type RetryPolicy,
+  unwrapRetry,
+  withRetry,
+} from './upload/retry.js';
+export * from './upload/transports/file.js';
+export type { HttpPutOptions } from './upload/transports/http-put.js';
+export * from './upload/transports/lambda-uploader.js';
+export * from './upload/transports/presigned-put.js';
+export * from './upload/transports/s3-put-object.js';
+export * from './upload/types.js';

@@ -41,8 +41,15 @@ describe(`${RECORDERS} recorders uploading concurrently`, () => {
       Array.from({ length: RECORDERS }, async (_, i) => {
         const harness = NETWORK_HARNESSES[i % NETWORK_HARNESSES.length]!;
         const ids = freshIds(`load${i}`);
-        const transport = await harness.build(world, ids, { retry: { ...FAST_RETRY, retries: 8, deadlineMs: 120_000 } });
-        const rec = createTraceRecorder({ userId: ids.userId, taskId: ids.taskId, transport, spoolDir: spool.dir });
+        const transport = await harness.build(world, ids, {
+          retry: { ...FAST_RETRY, retries: 8, deadlineMs: 120_000 },
+        });
+        const rec = createTraceRecorder({
+          userId: ids.userId,
+          taskId: ids.taskId,
+          transport,
+          spoolDir: spool.dir,
+        });
         return { ids, rec, harness: harness.name };
       }),
     );

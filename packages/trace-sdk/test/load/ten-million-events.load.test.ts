@@ -37,9 +37,15 @@ it(`records ${EVENTS.toLocaleString('en-US')} events in one trace in bounded mem
     });
     const ids = { userId: 'load-user', taskId: '01JLOAD10MEVENTS000000000' };
     const transport = presignedPutTransport({
-      url: async () => (await createTraceUploadUrl({ s3: signer, bucket: BUCKET, ...ids, expiresIn: 3600 })).url,
+      url: async () =>
+        (await createTraceUploadUrl({ s3: signer, bucket: BUCKET, ...ids, expiresIn: 3600 })).url,
     });
-    const rec = createTraceRecorder({ ...ids, transport, spoolDir: join(dir, 'spool'), maxBytes: 16 * 1024 * MiB });
+    const rec = createTraceRecorder({
+      ...ids,
+      transport,
+      spoolDir: join(dir, 'spool'),
+      maxBytes: 16 * 1024 * MiB,
+    });
 
     const tools = ['bash', 'read_file', 'write_file', 'grep'];
     rec.record({ event: 'WARMUP' });
@@ -54,7 +60,13 @@ it(`records ${EVENTS.toLocaleString('en-US')} events in one trace in bounded mem
       for (let i = 1; i < EVENTS; i++) {
         // A hash per event keeps the gzip output large (~10 bytes an event): holding the compressed
         // trace in memory would show up as growth.
-        rec.record({ event: 'TOOL_CALL', tool_name: tools[i & 3], ok: (i & 7) !== 0, n: i, h: (Math.imul(i, 2654435761) >>> 0).toString(36) });
+        rec.record({
+          event: 'TOOL_CALL',
+          tool_name: tools[i & 3],
+          ok: (i & 7) !== 0,
+          n: i,
+          h: (Math.imul(i, 2654435761) >>> 0).toString(36),
+        });
         // An agent awaits its model between events; let compression land now and then.
         if (i % 10_000 === 0) {
           sample();
@@ -87,7 +99,8 @@ it(`records ${EVENTS.toLocaleString('en-US')} events in one trace in bounded mem
     let header: Record<string, unknown> | undefined;
     for await (const line of readTrace(s3.openObject(BUCKET, traceKey(ids))!)) {
       if (lines === 0) header = line;
-      else if (line['seq'] !== lines - 1) throw new Error(`line ${lines}: seq ${String(line['seq'])}, expected ${lines - 1}`);
+      else if (line['seq'] !== lines - 1)
+        throw new Error(`line ${lines}: seq ${String(line['seq'])}, expected ${lines - 1}`);
       lines++;
     }
     expect(header).toMatchObject({ accumulated_events: EVENTS, dropped: 0 });

@@ -1,0 +1,228 @@
+/**
+ * Upload benchmark: presigned PUT throughput of the SDK against a raw undici PUT of the same bytes to
+ * the same local S3, in one run.
+ *
+ *   (a) raw undici    `undici.request(url, { method: 'PUT', body: createReadStream(file) })`: the floor
+ *   (b) recorder      `presignedPutTransport.upload()` of the artifact the recorder sealed (its
+ *                     header member from memory, then the spill file), as `finish()` uploads it
+ *   (c) spooled file  `presignedPutTransport.upload()` of `artifactFromFile()`, as `uploadSpooled`
+ *                     and the CLI upload it
+ *
+ * The artifact is a real trace: events with random hex payloads (gzip cannot shrink them much)
+ * recorded until the compressed body is ~ARTIFACT_MIB. Each rep uploads it once per case, in
+ * rotating order, to the same presigned URL; the median rep is reported. The local S3 runs in a
+ * child process (upload-s3-server.ts) and checks SigV4 on every request; every upload's ETag is
+ * checked against the body's MD5.
+ *
+ * With AGENT_TRACE_BENCH_RESULTS=<dir>, the numbers are also written to <dir>/upload-throughput.json
+ * (bench/performance-doc.ts reads them).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomFillSync } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  artifactFromFile,
+  createTraceRecorder,
+  presignedPutTransport,
+  type TraceArtifact,
+  type TraceTransport,
+} from '@agent-trace/trace-sdk';
+import { createTraceS3Client, createTraceUploadUrl } from '@agent-trace/trace-sdk/orchestrator';
+import { LOCAL_S3_CREDENTIALS } from '@agent-trace/trace-sdk-testing';
+import { request } from 'undici';
+
+const MiB = 1024 * 1024;
+/** Target compressed artifact size. */
+const ARTIFACT_MIB = 96;
+/** Reps per case; the median is reported. */
+const REPS = 7;
+/** The issue's target: SDK throughput at least this fraction of the raw PUT's. */
+const TARGET_RATIO = 0.9;
+const BUCKET = 'bench-traces';
+
+interface Server {
+  readonly endpoint: string;
+  readonly region: string;
+  stop(): void;
+}
+
+/** Starts upload-s3-server.ts in a child process. */
+async function startServer(): Promise<Server> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [join(dirname(fileURLToPath(import.meta.url)), 'upload-s3-server.ts')],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  const line = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      text += c.toString('utf8');
+      const nl = text.indexOf('\n');
+      if (nl >= 0) resolve(text.slice(0, nl));
+    });
+    child.once('exit', (code) => reject(new Error(`the local S3 exited with ${code}`)));
+  });
+  const { endpoint, region } = JSON.parse(line) as { endpoint: string; region: string };
+  return { endpoint, region, stop: () => child.stdin!.end() };
+}
+
+/** Median of `xs`. */
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+/** Records a trace whose gzip body is about `targetBytes`, and hands its artifact to `use` inside finish(). */
+async function withRecordedArtifact(
+  spoolDir: string,
+  targetBytes: number,
+  use: (a: TraceArtifact) => Promise<void>,
+) {
+  const capture: TraceTransport = {
+    name: 'bench-capture',
+    async upload(artifact) {
+      await use(artifact);
+      return { key: artifact.key };
+    },
+  };
+  const rec = createTraceRecorder({
+    userId: 'bench-user',
+    taskId: '01JBENCHUPLOAD0000000000',
+    transport: capture,
+    spoolDir,
+    maxBytes: 16 * 1024 * MiB,
+  });
+  const random = Buffer.alloc(4096);
+  let n = 0;
+  // Random hex compresses about 2:1; stop once the JSONL is a bit over twice the target.
+  while (rec.stats().bytes < targetBytes * 2.1) {
+    randomFillSync(random);
+    rec.record({ event: 'TOOL_RESULT', tool_name: 'read_file', n, content: random.toString('hex') });
+    if (++n % 64 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  const result = await rec.finish();
+  if (result.status !== 'uploaded')
+    throw new Error(`recording failed: ${result.error?.message ?? result.status}`);
+}
+
+/** One PUT of `file` with undici and nothing else: the floor. */
+async function rawPut(url: string, file: string, size: number): Promise<string | undefined> {
+  const res = await request(url, {
+    method: 'PUT',
+    body: createReadStream(file),
+    headers: { 'content-type': 'application/gzip', 'content-length': String(size) },
+  });
+  const etag = res.headers['etag'];
+  await res.body.dump();
+  if (res.statusCode !== 200) throw new Error(`raw PUT answered ${res.statusCode}`);
+  return typeof etag === 'string' ? etag : undefined;
+}
+
+async function main(): Promise<void> {
+  const server = await startServer();
+  const work = mkdtempSync(join(tmpdir(), 'agent-trace-bench-upload-'));
+  try {
+    const s3 = await createTraceS3Client({
+      endpoint: server.endpoint,
+      region: server.region,
+      credentials: { ...LOCAL_S3_CREDENTIALS },
+      forcePathStyle: true,
+    });
+    const { url } = await createTraceUploadUrl({
+      s3,
+      bucket: BUCKET,
+      userId: 'bench-user',
+      taskId: '01JBENCHUPLOAD0000000000',
+      expiresIn: 3600,
+    });
+    const transport = presignedPutTransport({ url, retry: false });
+    const file = join(work, 'artifact.jsonl.gz');
+    const times: Record<'raw' | 'recorder' | 'file', number[]> = { raw: [], recorder: [], file: [] };
+    let size = 0;
+
+    await withRecordedArtifact(join(work, 'spool'), ARTIFACT_MIB * MiB, async (recorded) => {
+      size = recorded.byteLength;
+      await pipeline(recorded.open(), createWriteStream(file));
+      const md5 = createHash('md5');
+      await pipeline(createReadStream(file), md5);
+      const expectedEtag = `"${md5.digest('hex')}"`;
+      const fromFile = await artifactFromFile(recorded.key, file, { sha256: recorded.sha256 });
+      const cases: Array<['raw' | 'recorder' | 'file', () => Promise<string | undefined>]> = [
+        ['raw', () => rawPut(url, file, size)],
+        ['recorder', async () => (await transport.upload(recorded, {})).etag],
+        ['file', async () => (await transport.upload(fromFile, {})).etag],
+      ];
+      // Warm-up: connections, JIT, the page cache.
+      for (const [, run] of cases) await run();
+      for (let rep = 0; rep < REPS; rep++) {
+        for (let k = 0; k < cases.length; k++) {
+          const [name, run] = cases[(rep + k) % cases.length]!;
+          const t0 = performance.now();
+          const etag = await run();
+          times[name].push((performance.now() - t0) / 1000);
+          if (etag !== expectedEtag)
+            throw new Error(`${name}: stored ETag ${etag}, expected ${expectedEtag}`);
+        }
+      }
+    });
+
+    const rate = (name: keyof typeof times) => size / MiB / median(times[name]);
+    const raw = rate('raw');
+    const rows: Array<[string, number]> = [
+      ['(a) raw undici PUT of the file', raw],
+      ['(b) presignedPutTransport, recorder artifact', rate('recorder')],
+      ['(c) presignedPutTransport, artifactFromFile', rate('file')],
+    ];
+    console.log('\n## Upload: presigned PUT vs raw undici PUT, same bytes, same local S3');
+    console.log(
+      `artifact: ${fmt(size / MiB, 1)} MiB gzip (a recorded trace); median of ${REPS} reps per case`,
+    );
+    console.log();
+    console.log(`${'case'.padEnd(48)}  ${'MiB/s'.padStart(8)}  ${'vs (a)'.padStart(7)}`);
+    console.log(`${'-'.repeat(48)}  ${'-'.repeat(8)}  ${'-'.repeat(7)}`);
+    for (const [name, r] of rows)
+      console.log(`${name.padEnd(48)}  ${fmt(r, 1).padStart(8)}  ${fmt(r / raw, 2).padStart(7)}`);
+    const worst = Math.min(rate('recorder'), rate('file')) / raw;
+    console.log();
+    console.log(`presigned PUT / raw PUT   ${fmt(worst, 2)} (worst of b, c)   target >= ${TARGET_RATIO}`);
+
+    const out = process.env['AGENT_TRACE_BENCH_RESULTS'];
+    if (out !== undefined && out !== '') {
+      writeFileSync(
+        join(out, 'upload-throughput.json'),
+        JSON.stringify(
+          {
+            artifactBytes: size,
+            reps: REPS,
+            target: TARGET_RATIO,
+            cases: Object.fromEntries(
+              (Object.keys(times) as Array<keyof typeof times>).map((k) => [
+                k,
+                { medianSeconds: median(times[k]), mibPerSecond: rate(k) },
+              ]),
+            ),
+            ratios: { recorder: rate('recorder') / raw, file: rate('file') / raw, worst },
+          },
+          null,
+          2,
+        ),
+      );
+    }
+  } finally {
+    server.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
