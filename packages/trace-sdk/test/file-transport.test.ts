@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   artifactFromBuffer,
+  artifactFromFile,
   ConfigError,
   fileTransport,
   type TraceArtifact,
@@ -102,6 +103,17 @@ describe('fileTransport', () => {
       retryable: false,
       attempts: 1,
     });
+  });
+
+  it('artifactFromFile refuses a known sha256 that is not lowercase hex', async () => {
+    const path = join(dir, 'body.gz');
+    await writeFile(path, 'x');
+    const sha256 = createHash('sha256').update('x').digest('hex');
+    await expect(artifactFromFile(KEY, path, { sha256: sha256.toUpperCase() })).rejects.toMatchObject({
+      code: 'ERR_TRACE_CONFIG',
+      variable: 'sha256',
+    });
+    await expect(artifactFromFile(KEY, path, { sha256 })).resolves.toMatchObject({ sha256, byteLength: 1 });
   });
 
   it('requires dir at construction', () => {

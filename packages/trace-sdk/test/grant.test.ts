@@ -186,6 +186,30 @@ describe('upload grants', () => {
     expect(() => verifyUploadGrant(token, { keys: { k1: 'short' } })).toThrow(ConfigError);
   });
 
+  it('refuses to mint a grant whose expiry could never verify', () => {
+    const bad = (over: Partial<Parameters<typeof createUploadGrant>[0]>) => () => mint(over);
+    // Past JavaScript's Date range: minted, it would only ever fail as malformed.
+    expect(bad({ expiresIn: 1e13 })).toThrow(expect.objectContaining({ variable: 'expiresIn' }));
+    expect(bad({ expiresIn: 1e16 })).toThrow(ConfigError);
+    // The latest representable expiry still round-trips.
+    const far = mint({ expiresIn: undefined, expiresAt: new Date(8_639_999_999_999_000) });
+    expect(verifyUploadGrant(far, { keys: { k1: K1.secret }, now: clock(NOW) }).expiresAt.getTime()).toBe(
+      8_639_999_999_999_000,
+    );
+  });
+
+  it('accepts a clock-skew allowance only from 0 to 5 minutes', () => {
+    const token = mint();
+    for (const clockSkewMs of [-1, 300_001, Number.NaN]) {
+      expect(() =>
+        verifyUploadGrant(token, { keys: { k1: K1.secret }, now: clock(NOW), clockSkewMs }),
+      ).toThrow(expect.objectContaining({ code: 'ERR_TRACE_CONFIG', variable: 'clockSkewMs' }));
+    }
+    expect(verifyUploadGrant(token, { keys: { k1: K1.secret }, now: clock(NOW), clockSkewMs: 0 }).key).toBe(
+      traceKey({ userId: 'user-1', taskId: 'task-1' }),
+    );
+  });
+
   it('accepts an absolute expiresAt', () => {
     const expiresAt = new Date(NOW + 5 * 60_000);
     const token = mint({ expiresIn: undefined, expiresAt });

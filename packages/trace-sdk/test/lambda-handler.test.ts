@@ -285,5 +285,17 @@ describe('createUploaderHandler', () => {
     expect(() => createUploaderHandler({ bucket: BUCKET, grantKeys: KEYS, maxInlineBytes: 1.5 })).toThrow(
       ConfigError,
     );
+    for (const [extra, variable] of [
+      // A negative skew would cut every grant short; a huge one would let expired grants in.
+      [{ clockSkewMs: -1 }, 'clockSkewMs'],
+      [{ clockSkewMs: 86_400_000 }, 'clockSkewMs'],
+      [{ clockSkewMs: Number.NaN }, 'clockSkewMs'],
+      [{ log: 'stdout' }, 'log'],
+      [{ now: 0 }, 'now'],
+    ] as const) {
+      expect(() => createUploaderHandler({ bucket: BUCKET, grantKeys: KEYS, ...(extra as object) })).toThrow(
+        expect.objectContaining({ code: 'ERR_TRACE_CONFIG', variable }),
+      );
+    }
   });
 });

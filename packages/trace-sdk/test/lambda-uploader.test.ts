@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { inspect } from 'node:util';
 import {
   type LocalLambda,
   type LocalS3,
@@ -229,6 +230,53 @@ describe('lambdaUploaderTransport', () => {
     });
   });
 
+  it('keeps the grant out of the error when Lambda echoes the payload back', async () => {
+    // Lambda's InvalidRequestContentException quotes the start of the request body: the grant.
+    lambda.replies.push({
+      status: 400,
+      errorType: 'InvalidRequestContentException',
+      message: (payload) =>
+        `Could not parse request body into json: [Source: (byte[])"${payload.slice(0, 400)}"`,
+    });
+    const grant = grantFor();
+    const err = await failure(transport({ grant }).upload(artifactFromBuffer(KEY, randomBytes(10)), {}));
+    expect(err).toMatchObject({
+      code: 'ERR_UPLOAD_HTTP',
+      status: 400,
+      s3Code: 'InvalidRequestContentException',
+    });
+    const printed = inspect(err, { depth: 10, showHidden: true });
+    expect(printed).not.toContain(grant.split('.')[0]);
+    expect(printed).not.toContain(grant.split('.')[1]);
+  });
+
+  it('retries a grant provider that could not reach the orchestrator', async () => {
+    let asked = 0;
+    const receipt = await transport({
+      grant: async () => {
+        asked++;
+        if (asked === 1) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+        return grantFor();
+      },
+    }).upload(artifactFromBuffer(KEY, randomBytes(10)), {});
+    expect(receipt.attempts).toBe(2);
+  });
+
+  it("refuses locally an artifact whose key is not its grant's key, whatever its separate ids say", async () => {
+    // The handler writes traceKey(grant): a key that differs must never get that far.
+    const grant = grantFor('user-2', 'task-2');
+    grantsSeen.push(grant);
+    const mislabelled: TraceArtifact = {
+      ...artifactFromBuffer(KEY, randomBytes(10)),
+      userId: 'user-2',
+      taskId: 'task-2',
+    };
+    const err = await failure(transport({ grant }).upload(mislabelled, {}));
+    expect(err).toMatchObject({ code: 'ERR_UPLOAD_REJECTED', s3Code: 'ERR_GRANT_SCOPE', attempts: 1 });
+    expect(lambda.invocations).toHaveLength(0);
+    expect(s3Server.objects.size).toBe(0);
+  });
+
   it('treats a crashed function (FunctionError) as retryable', async () => {
     handlerOptions = { maxInlineBytes: Number.NaN };
     const err = await failure(
@@ -297,6 +345,33 @@ describe('lambdaUploaderTransport', () => {
     expect(lambda.invocations).toHaveLength(0);
   });
 
+  it('stops reading a stalled body at once when aborted', async () => {
+    const controller = new AbortController();
+    const base = artifactFromBuffer(KEY, randomBytes(100));
+    const stalling: TraceArtifact = {
+      ...base,
+      // One chunk, then nothing ever again: only the abort can end the read.
+      open: () =>
+        new Readable({
+          read() {
+            if (this.readableLength === 0 && !(this as { sent?: boolean }).sent) {
+              (this as { sent?: boolean }).sent = true;
+              this.push(randomBytes(10));
+              setImmediate(() => controller.abort());
+            }
+          },
+        }),
+    };
+    const guard = new Promise((_, reject) =>
+      setTimeout(() => reject(new Error('still reading')), 2_000).unref(),
+    );
+    const err = await failure(
+      Promise.race([transport().upload(stalling, { signal: controller.signal }), guard]),
+    );
+    expect(err).toMatchObject({ code: 'ERR_UPLOAD_ABORTED', attempts: 1 });
+    expect(lambda.invocations).toHaveLength(0);
+  });
+
   it('fails at construction on a missing function name or a malformed grant, naming the option', () => {
     expect(() => lambdaUploaderTransport({ functionName: '', grant: grantFor() })).toThrow(ConfigError);
     try {
@@ -309,6 +384,15 @@ describe('lambdaUploaderTransport', () => {
     expect(() =>
       lambdaUploaderTransport({ functionName: FUNCTION, grant: grantFor(), endpoint: 'http://example.com' }),
     ).toThrow(ConfigError);
+    for (const [extra, variable] of [
+      [{ payloadLimitBytes: 100 }, 'payloadLimitBytes'],
+      [{ headersTimeoutMs: Number.NaN }, 'headersTimeoutMs'],
+      [{ retry: { retries: -1 } }, 'retry.retries'],
+    ] as const) {
+      expect(() => lambdaUploaderTransport({ functionName: FUNCTION, grant: grantFor(), ...extra })).toThrow(
+        expect.objectContaining({ code: 'ERR_TRACE_CONFIG', variable }),
+      );
+    }
   });
 });
 
@@ -316,7 +400,8 @@ afterAll(() => {
   expect(errorsSeen.length).toBeGreaterThan(5);
   const all = [...grantsSeen, grantFor()];
   for (const err of errorsSeen) {
-    const text = `${(err as Error).message} ${String((err as Error).cause ?? '')}`;
+    // Everything a logger could print: message, stack, every cause and every property.
+    const text = inspect(err, { depth: 10, showHidden: true });
     for (const grant of all) {
       expect(text).not.toContain(grant);
       expect(text).not.toContain(grant.split('.')[1]);

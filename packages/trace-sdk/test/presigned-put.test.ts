@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { type LocalS3, startLocalS3 } from '@agent-trace/trace-sdk-testing';
 import type { S3Client } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
@@ -260,6 +261,49 @@ describe('presignedPutTransport', () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  it('refuses a body whose stream is not byteLength long as ERR_UPLOAD_CHECKSUM, without retrying', async () => {
+    for (const byteLength of [body.byteLength + 1, body.byteLength - 1]) {
+      const lying = { ...artifact, byteLength, open: artifact.open };
+      const err = await failure(presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(lying, {}));
+      expect(err).toMatchObject({ code: 'ERR_UPLOAD_CHECKSUM', retryable: false, attempts: 1 });
+    }
+    expect(server.objects.size).toBe(0);
+  });
+
+  it('retries a URL provider that could not reach the orchestrator', async () => {
+    let asked = 0;
+    const t = presignedPutTransport({
+      url: async () => {
+        asked++;
+        if (asked === 1)
+          throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+        return urlFor();
+      },
+      retry: fastRetry,
+    });
+    await expect(t.upload(artifact, {})).resolves.toMatchObject({ attempts: 2 });
+    expect(asked).toBe(2);
+  });
+
+  it('validates its HTTP options at construction, naming the option', () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ headersTimeoutMs: 0 }, 'headersTimeoutMs'],
+      [{ bodyTimeoutMs: -1 }, 'bodyTimeoutMs'],
+      [{ bodyTimeoutMs: '60s' }, 'bodyTimeoutMs'],
+      [{ verifyEtag: 'yes' }, 'verifyEtag'],
+      [{ dispatcher: {} }, 'dispatcher'],
+      [{ retry: { deadlineMs: -1 } }, 'retry.deadlineMs'],
+    ];
+    for (const [extra, variable] of cases) {
+      expect(() => presignedPutTransport({ url: urlFor(), ...extra }), variable).toThrow(ConfigError);
+      try {
+        presignedPutTransport({ url: urlFor(), ...extra });
+      } catch (err) {
+        expect(err).toMatchObject({ variable });
+      }
+    }
+  });
+
   it('aborts mid-upload promptly with ERR_UPLOAD_ABORTED', async () => {
     server.replies.push({ hang: true });
     const controller = new AbortController();
@@ -362,6 +406,41 @@ describe('presignedPutTransport with an undici MockAgent', () => {
     }
   });
 
+  it('keeps the signature out of the cause when undici itself names the request path', async () => {
+    // MockAgent's "not matched" error quotes the path with its query: the X-Amz-* credentials.
+    const agent = new MockAgent();
+    agent.disableNetConnect();
+    const origin = 'https://trace-bucket.s3.eu-west-1.amazonaws.com';
+    try {
+      const url = `${origin}/${KEY}?X-Amz-Credential=AKIAEXAMPLE%2F20260101&X-Amz-Signature=${SIGNATURE}`;
+      const err = await failure(
+        presignedPutTransport({ url, dispatcher: agent, retry: false }).upload(artifact, {}),
+      );
+      expect((err.cause as { code?: string }).code).toBe('UND_MOCK_ERR_MOCK_NOT_MATCHED');
+      const printed = inspect(err, { depth: 10, showHidden: true });
+      expect(printed).not.toContain(SIGNATURE);
+      expect(printed).not.toContain('AKIAEXAMPLE');
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('refuses a virtual-hosted URL that puts the key below another prefix, sending nothing', async () => {
+    // S3 would store this as the key `other/traces/...`: outside traces/<user>/ altogether.
+    const agent = new MockAgent();
+    agent.disableNetConnect();
+    try {
+      const url = `https://trace-bucket.s3.eu-west-1.amazonaws.com/other/${KEY}?X-Amz-Signature=${SIGNATURE}`;
+      const err = await failure(
+        presignedPutTransport({ url, dispatcher: agent, retry: false }).upload(artifact, {}),
+      );
+      expect(err).toMatchObject({ code: 'ERR_UPLOAD_REJECTED', retryable: false });
+      expect(err.cause).toBeUndefined();
+    } finally {
+      await agent.close();
+    }
+  });
+
   it('with retry: false makes exactly one attempt', async () => {
     const agent = new MockAgent();
     agent.disableNetConnect();
@@ -393,7 +472,8 @@ describe('presignedPutTransport with an undici MockAgent', () => {
 afterAll(() => {
   expect(seenErrors.length).toBeGreaterThan(10);
   for (const err of seenErrors) {
-    const text = `${(err as Error).message} ${String((err as Error).cause ?? '')}`;
+    // Everything a logger could print: message, stack, every cause and every property.
+    const text = inspect(err, { depth: 10, showHidden: true });
     expect(text).not.toContain('X-Amz-Signature');
     expect(text).not.toContain(SIGNATURE);
     expect(text).not.toContain('X-Amz-Credential');
@@ -545,5 +625,42 @@ describe('which object a presigned URL names', () => {
         }
       }),
     );
+  });
+
+  const key = 'traces/user-1/task-1.jsonl.gz';
+  const at = (url: string) => urlObjectLocation(new URL(url), key);
+
+  it('knows the addressing style of AWS hosts and of IP endpoints', () => {
+    // Virtual-hosted: the path is the key, nothing else.
+    expect(at(`https://b.s3.amazonaws.com/${key}`)).toEqual({ bucket: 'b' });
+    expect(at(`https://b.s3.us-east-1.amazonaws.com/x/${key}`)).toBeUndefined();
+    expect(at(`https://b.s3-us-west-2.amazonaws.com/traces/${key}`)).toBeUndefined();
+    expect(
+      at(`https://b--usw2-az1--x-s3.s3express-usw2-az1.us-west-2.amazonaws.com/x/${key}`),
+    ).toBeUndefined();
+    // Path-style AWS hosts and IP literals: without a bucket segment, the bucket would be "traces".
+    expect(at(`https://s3.us-east-1.amazonaws.com/b/${key}`)).toEqual({ bucket: 'b' });
+    expect(at(`https://s3.us-east-1.amazonaws.com/${key}`)).toBeUndefined();
+    expect(at(`https://s3.amazonaws.com/${key}`)).toBeUndefined();
+    expect(at(`http://127.0.0.1:9000/${key}`)).toBeUndefined();
+    expect(at(`http://[::1]:9000/${key}`)).toBeUndefined();
+    expect(at(`http://127.0.0.1:9000/b/${key}`)).toEqual({ bucket: 'b' });
+    // A custom endpoint may be either.
+    expect(at(`https://minio.internal/b/${key}`)).toEqual({ bucket: 'b' });
+    expect(at(`https://b.minio.internal/${key}`)).toEqual({});
+  });
+
+  it('compares the path as S3 decodes it, so encodings and dot segments cannot smuggle a key', () => {
+    const base = 'https://s3.us-east-1.amazonaws.com';
+    // Encoded slashes are slashes to S3: an extra segment, refused.
+    expect(at(`${base}/b%2Fx/${key}`)).toBeUndefined();
+    expect(at(`${base}/b/traces%2Fuser-1%2Ftask-1.jsonl.gz`)).toEqual({ bucket: 'b' });
+    // Double encoding decodes once, to a different key.
+    expect(at(`${base}/b/traces%252Fuser-1%252Ftask-1.jsonl.gz`)).toBeUndefined();
+    // Dot segments (plain or encoded) are resolved by the URL parser before anything is sent.
+    expect(at(`${base}/b/traces/user-2/../user-1/task-1.jsonl.gz`)).toEqual({ bucket: 'b' });
+    expect(at(`${base}/b/traces/user-1/%2e%2e/user-2/task-1.jsonl.gz`)).toBeUndefined();
+    expect(at(`${base}/b/${key}%00`)).toBeUndefined();
+    expect(at(`${base}/b/traces/user-1/task-1.jsonl.gz%`)).toBeUndefined();
   });
 });

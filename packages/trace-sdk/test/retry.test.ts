@@ -1,16 +1,21 @@
+import { setTimeout as sleepFor } from 'node:timers/promises';
+import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   artifactFromBuffer,
   backoffDelay,
+  ConfigError,
   DEFAULT_RETRY_POLICY,
   isRetryable,
+  type RetryPolicy,
   type TraceArtifact,
   type TraceTransport,
   UploadError,
   type UploadReceipt,
   withRetry,
 } from '../src/index.js';
+import { parseRetryAfter, safeCause } from '../src/upload/transports/error-mapping.js';
 
 const artifact = artifactFromBuffer('traces/u1/t1.jsonl.gz', Buffer.from('body'));
 
@@ -149,7 +154,7 @@ describe('withRetry', () => {
     const t = withRetry(inner, { retries: 1, ...fakeSleep() });
     const err = await t.upload(artifact, {}).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ERR_UPLOAD_NETWORK', attempts: 2, transport: 'scripted' });
-    expect((err as Error).cause).toBe(reset);
+    expect((err as Error).cause).toMatchObject({ message: 'read ECONNRESET', code: 'ECONNRESET' });
   });
 
   it('does not retry a plain programming error, whatever its type', async () => {
@@ -267,7 +272,105 @@ describe('withRetry', () => {
       maxDelayMs: 20_000,
       deadlineMs: 120_000,
     });
-    expect(() => withRetry(scripted([]), { retries: -1 })).toThrow(RangeError);
-    expect(() => withRetry(scripted([]), { retries: 1.5 })).toThrow(RangeError);
+  });
+
+  it('rejects a bad policy at construction with a ConfigError naming the field', () => {
+    const cases: Array<[RetryPolicy, string]> = [
+      [{ retries: -1 }, 'retry.retries'],
+      [{ retries: 1.5 }, 'retry.retries'],
+      [{ minDelayMs: Number.NaN }, 'retry.minDelayMs'],
+      [{ maxDelayMs: -5 }, 'retry.maxDelayMs'],
+      [{ deadlineMs: Number.NaN }, 'retry.deadlineMs'],
+      [{ sleep: 'soon' as never }, 'retry.sleep'],
+      [{ random: 0.5 as never }, 'retry.random'],
+      [{ onRetry: true as never }, 'retry.onRetry'],
+    ];
+    for (const [policy, variable] of cases) {
+      const err = (() => {
+        try {
+          withRetry(scripted([]), policy);
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(err, variable).toBeInstanceOf(ConfigError);
+      expect(err).toMatchObject({ variable });
+    }
+  });
+
+  it('a deadline longer than a timer can hold does not fire at once', async () => {
+    // setTimeout fires a delay above 2^31-1 ms after 1 ms; the deadline must not.
+    const slow: TraceTransport = {
+      name: 'slow',
+      async upload(a, { signal }) {
+        await sleepFor(30, undefined, { signal });
+        return { key: a.key };
+      },
+    };
+    for (const deadlineMs of [3_000_000_000, Number.POSITIVE_INFINITY]) {
+      await expect(withRetry(slow, { deadlineMs }).upload(artifact, {})).resolves.toMatchObject({
+        attempts: 1,
+      });
+    }
+  });
+
+  it('keeps a foreign error only as a sanitized cause, whatever prints the error', async () => {
+    const url =
+      'https://b.s3.amazonaws.com/traces/u1/t1.jsonl.gz?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=5ec12e7';
+    class UndiciLikeError extends Error {
+      readonly code = 'UND_ERR_SOCKET';
+      readonly request = { url, headers: { authorization: 'Bearer sekrit-token' } };
+      constructor() {
+        super(`other side closed while sending ${url}`, {
+          cause: Object.assign(new Error(`connect to ${url}`), { code: 'ECONNRESET', url }),
+        });
+        this.name = 'UndiciLikeError';
+      }
+    }
+    const err = await withRetry(scripted([new UndiciLikeError(), new UndiciLikeError()]), {
+      retries: 1,
+      ...fakeSleep(),
+    })
+      .upload(artifact, {})
+      .catch((e: unknown) => e as UploadError);
+    expect(err).toMatchObject({ code: 'ERR_UPLOAD_NETWORK', attempts: 2 });
+    const printed = inspect(err, { depth: 10, showHidden: true });
+    for (const secret of ['5ec12e7', 'AKIAEXAMPLE', 'sekrit-token', 'X-Amz-Signature']) {
+      expect(printed).not.toContain(secret);
+    }
+    // What helps debugging survives: class, name, code, the cause chain, the stack frames.
+    const cause = (err as UploadError).cause as Error & { code?: string; cause?: Error & { code?: string } };
+    expect(cause).toBeInstanceOf(UndiciLikeError);
+    expect(cause).toMatchObject({ name: 'UndiciLikeError', code: 'UND_ERR_SOCKET' });
+    expect(cause.message).toContain('https://b.s3.amazonaws.com/traces/u1/t1.jsonl.gz?<redacted>');
+    expect(cause.cause).toMatchObject({ code: 'ECONNRESET' });
+    expect(cause.stack).toMatch(/\n\s+at /);
+    // A DOMException (an abort reason) cannot be re-created under its own class: name and message survive.
+    expect(safeCause(AbortSignal.abort().reason)).toMatchObject({
+      name: 'AbortError',
+      message: 'This operation was aborted',
+    });
+  });
+});
+
+describe('parseRetryAfter', () => {
+  const now = Date.parse('Wed, 21 Oct 2015 07:28:00 GMT');
+  it.each([
+    ['120', 120_000],
+    [' 3 ', 3_000],
+    ['0', 0],
+    ['1.5', 1_500],
+    ['Wed, 21 Oct 2015 07:29:00 GMT', 60_000],
+    ['Wednesday, 21-Oct-15 07:29:00 GMT', 60_000],
+    ['Wed Oct 21 07:29:00 2015', 60_000],
+    ['Wed, 21 Oct 2015 07:00:00 GMT', 0],
+    ['9'.repeat(400), Number.MAX_SAFE_INTEGER],
+  ])('reads %j as %d ms', (value, ms) => {
+    expect(parseRetryAfter(value, now)).toBe(ms);
+  });
+
+  it.each(['', 'soon', 'soon 2', '-1', '2030-01-01', 'Wed, 21 Oct 2015'])('ignores %j', (value) => {
+    expect(parseRetryAfter(value, now)).toBeUndefined();
   });
 });

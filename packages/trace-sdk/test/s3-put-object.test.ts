@@ -202,6 +202,18 @@ describe('s3PutObjectTransport (legacy)', () => {
     expect(() => s3PutObjectTransport({ bucket: BUCKET, endpoint: 'http://10.0.0.1:9000' })).toThrow(
       /endpoint/,
     );
+    for (const [extra, variable] of [
+      // Above S3's 5 GiB single-PUT limit: every body in between would fail at S3.
+      [{ multipartThresholdBytes: 6 * 1024 ** 3 }, 'multipartThresholdBytes'],
+      [{ partSizeBytes: 6 * 1024 ** 3 }, 'partSizeBytes'],
+      [{ queueSize: 0 }, 'queueSize'],
+      [{ forcePathStyle: 'yes' }, 'forcePathStyle'],
+      [{ retry: { minDelayMs: -1 } }, 'retry.minDelayMs'],
+    ] as const) {
+      expect(() => s3PutObjectTransport({ bucket: BUCKET, ...(extra as object) })).toThrow(
+        expect.objectContaining({ code: 'ERR_TRACE_CONFIG', variable }),
+      );
+    }
   });
 });
 

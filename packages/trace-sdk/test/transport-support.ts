@@ -200,7 +200,12 @@ export function presignedLikeUrl(
 }
 
 /** A scripted Lambda answer, in place of calling the handler. */
-export type LambdaReply = { readonly status: number; readonly errorType: string; readonly message?: string };
+export type LambdaReply = {
+  readonly status: number;
+  readonly errorType: string;
+  /** The error message; a function gets the raw request payload (Lambda echoes it in some errors). */
+  readonly message?: string | ((payload: string) => string);
+};
 
 export interface LocalLambdaServer {
   readonly endpoint: string;
@@ -251,7 +256,9 @@ export async function startLambdaServer(
         'content-type': 'application/json',
         'x-amzn-errortype': reply.errorType,
       });
-      res.end(JSON.stringify({ message: reply.message ?? reply.errorType }));
+      const message =
+        typeof reply.message === 'function' ? reply.message(body.toString('utf8')) : reply.message;
+      res.end(JSON.stringify({ message: message ?? reply.errorType }));
       return;
     }
     let event: unknown;

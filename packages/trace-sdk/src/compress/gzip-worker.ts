@@ -27,24 +27,53 @@ export interface GzipWorkerResult {
 /** Counter slot the worker bumps (and notifies) after each result. */
 const DONE = 0;
 
-// CommonJS source run by the worker. It gzips `input[0, length)` with the spool's settings, pins the
-// OS byte as gzipMemberSync does, copies the member into the shared output and reports its length.
+// CommonJS source run by the worker. It gzips `input[0, length)` with the spool's settings straight
+// into the shared output, pins the OS byte as gzipMemberSync does, and reports the member's length.
+//
+// One deflate stream is kept and reset between members (deflateReset writes a fresh header; the
+// bytes equal a fresh stream's), driven through the engine's synchronous write into the caller's
+// buffer: no allocation per batch. Without that, garbage would pile up in this small heap until
+// V8's external-memory trigger fired (tens of MiB). Where the engine does not expose it, gzipSync.
 const WORKER_SOURCE = `
 'use strict';
 const { workerData } = require('node:worker_threads');
-const { gzipSync } = require('node:zlib');
+const zlib = require('node:zlib');
 const { port, counter, level, chunkBytes } = workerData;
 const done = new Int32Array(counter);
 const opts = level === undefined ? { chunkSize: chunkBytes } : { level, chunkSize: chunkBytes };
+let engine;
+function reusable() {
+  try {
+    const z = zlib.createGzip(opts);
+    const ok = z._handle && typeof z._handle.writeSync === 'function' && z._writeState instanceof Uint32Array &&
+      typeof z.reset === 'function';
+    return ok ? z : null;
+  } catch {
+    return null;
+  }
+}
+function compress(input, out) {
+  if (engine === undefined) engine = reusable();
+  if (engine !== null) {
+    engine._handle.writeSync(zlib.constants.Z_FINISH, input, 0, input.length, out, 0, out.length);
+    const availOut = engine._writeState[0];
+    const availIn = engine._writeState[1];
+    engine.reset();
+    if (availIn === 0 && availOut > 0) return out.length - availOut;
+    engine = null;
+  }
+  const member = zlib.gzipSync(input, opts);
+  if (member.length > out.length) throw new Error('gzip member larger than its output buffer');
+  out.set(member);
+  return member.length;
+}
 port.on('message', (job) => {
   let reply;
   try {
-    const member = gzipSync(new Uint8Array(job.input, 0, job.length), opts);
-    member[9] = 255;
     const out = new Uint8Array(job.output);
-    if (member.length > out.length) throw new Error('gzip member larger than its output buffer');
-    out.set(member);
-    reply = { id: job.id, length: member.length };
+    const length = compress(new Uint8Array(job.input, 0, job.length), out);
+    out[9] = 255;
+    reply = { id: job.id, length };
   } catch (err) {
     reply = { id: job.id, length: 0, error: String(err && err.message) };
   }
@@ -87,7 +116,12 @@ export class GzipWorker {
       execArgv: [],
       stdout: false,
       stderr: false,
-      workerData: { port: port2, counter: this.counter.buffer, level: opts.level, chunkBytes: opts.chunkBytes },
+      workerData: {
+        port: port2,
+        counter: this.counter.buffer,
+        level: opts.level,
+        chunkBytes: opts.chunkBytes,
+      },
       transferList: [port2],
       // Its JS heap holds one message at a time; a small young generation keeps its RSS small.
       resourceLimits: { maxYoungGenerationSizeMb: 4 },
@@ -134,10 +168,11 @@ export class GzipWorker {
   waitSync(timeoutMs: number): boolean {
     if (this.pending === 0 || this.dead) return false;
     const before = this.seen;
+    // Read before polling: the worker bumps the counter after posting, so a result posted after this
+    // read makes the wait below return at once, and one posted before it is found by the poll.
+    const current = Atomics.load(this.counter, DONE);
     this.poll();
     if (this.seen !== before) return true;
-    // The worker bumps the counter after posting: once it moved, the message is on the port.
-    const current = Atomics.load(this.counter, DONE);
     if (Atomics.wait(this.counter, DONE, current, timeoutMs) === 'timed-out') return false;
     this.poll();
     return this.seen !== before;

@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError, GrantError } from '../errors.js';
 import {
+  DEFAULT_GRANT_CLOCK_SKEW_MS,
   type GrantKeys,
+  MAX_GRANT_CLOCK_SKEW_MS,
   MIN_GRANT_SECRET_BYTES,
   type VerifiedUploadGrant,
   verifyUploadGrant,
@@ -19,6 +21,7 @@ import {
   createTraceUploadUrl,
   MAX_PRESIGN_EXPIRES_IN,
 } from '../orchestrator/presign.js';
+import { functionOption, numberOption } from '../upload/options.js';
 import { safeErrorMessage } from '../upload/transports/error-mapping.js';
 import { fromAwsSdkError } from '../upload/transports/s3-error.js';
 import { TRACE_CONTENT_TYPE } from '../upload/types.js';
@@ -49,7 +52,7 @@ export interface UploaderHandlerOptions {
   readonly presignExpiresIn?: number | undefined;
   /** Largest body a `presign` request may announce, in bytes. Default 5 GiB (S3's single-PUT limit). */
   readonly maxObjectBytes?: number | undefined;
-  /** Tolerated clock skew for grant expiry, in ms. Default 30 000. */
+  /** Tolerated clock skew for grant expiry, in ms. Default 30 000, at most 300 000. */
   readonly clockSkewMs?: number | undefined;
   /**
    * One structured entry per request (never the grant or a URL). Default: a JSON line on
@@ -62,12 +65,19 @@ export interface UploaderHandlerOptions {
 
 /** What the handler logs per request. */
 export interface UploaderLogEntry {
+  /** Constant, to find these lines in CloudWatch. */
   readonly msg: 'agent-trace uploader';
+  /** The request's `action`, cut to 32 characters. */
   readonly action: string;
+  /** What became of the request. */
   readonly outcome: 'stored' | 'presigned' | 'refused' | 'failed';
+  /** The refusal or failure code, when not ok. */
   readonly code?: string | undefined;
+  /** The key written or presigned, when ok. */
   readonly key?: string | undefined;
+  /** The announced body size. */
   readonly byteLength?: number | undefined;
+  /** Time spent in the handler. */
   readonly durationMs: number;
 }
 
@@ -80,17 +90,15 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const TRANSPORT = 'uploader-lambda';
 
+const OWNER = 'createUploaderHandler';
+
 function positiveInteger(
   name: string,
   value: number | undefined,
   fallback: number,
   max = Number.MAX_SAFE_INTEGER,
 ) {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new ConfigError(`createUploaderHandler: ${name} must be an integer from 1 to ${max}`, name);
-  }
-  return value;
+  return numberOption(OWNER, name, value, fallback, { min: 1, max, integer: true });
 }
 
 function checkGrantKeys(keys: GrantKeys): void {
@@ -186,11 +194,15 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
     MAX_PRESIGN_EXPIRES_IN,
   );
   const maxObjectBytes = positiveInteger('maxObjectBytes', options.maxObjectBytes, DEFAULT_MAX_OBJECT_BYTES);
-  const now = options.now ?? Date.now;
+  const clockSkewMs = numberOption(OWNER, 'clockSkewMs', options.clockSkewMs, DEFAULT_GRANT_CLOCK_SKEW_MS, {
+    max: MAX_GRANT_CLOCK_SKEW_MS,
+  });
+  const now = functionOption(OWNER, 'now', options.now) ?? Date.now;
   const log =
     options.log === false
       ? undefined
-      : (options.log ?? ((entry: UploaderLogEntry) => console.log(JSON.stringify(entry))));
+      : (functionOption(OWNER, 'log', options.log) ??
+        ((entry: UploaderLogEntry) => console.log(JSON.stringify(entry))));
   let s3: Promise<S3Client> | undefined;
   const client = () => {
     s3 ??= options.s3 ? Promise.resolve(options.s3) : createTraceS3Client();
@@ -239,7 +251,7 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
     if ('ok' in request) return request;
     let grant: VerifiedUploadGrant;
     try {
-      grant = verifyUploadGrant(request.grant, { keys: grantKeys, now, clockSkewMs: options.clockSkewMs });
+      grant = verifyUploadGrant(request.grant, { keys: grantKeys, now, clockSkewMs });
     } catch (err) {
       if (err instanceof GrantError) return refusal(err.code, err.message);
       throw err;

@@ -13,6 +13,7 @@ import type { GrantErrorCode } from '../errors.js';
 
 /** Store an inline body (base64) at the grant's key. */
 export interface UploaderPutRequest {
+  /** Discriminant. */
   readonly action: 'put';
   /** Upload grant from `createUploadGrant`. */
   readonly grant: string;
@@ -26,9 +27,13 @@ export interface UploaderPutRequest {
 
 /** Ask for a presigned PUT URL for the grant's key (bodies too large to inline). */
 export interface UploaderPresignRequest {
+  /** Discriminant. */
   readonly action: 'presign';
+  /** Upload grant from `createUploadGrant`. */
   readonly grant: string;
+  /** Lowercase hex SHA-256 of the body; signed into the URL. */
   readonly sha256: string;
+  /** Body size in bytes; signed into the URL. */
   readonly byteLength: number;
 }
 
@@ -37,19 +42,25 @@ export type UploaderRequest = UploaderPutRequest | UploaderPresignRequest;
 
 /** The body was stored. */
 export interface UploaderPutResponse {
+  /** Success. */
   readonly ok: true;
+  /** Discriminant. */
   readonly action: 'put';
   /** The key written, derived from the grant. */
   readonly key: string;
   /** `s3://<bucket>/<key>`. */
   readonly uri: string;
+  /** ETag S3 returned. */
   readonly etag?: string | undefined;
 }
 
 /** A presigned PUT for the grant's key, with the size and SHA-256 signed in. */
 export interface UploaderPresignResponse {
+  /** Success. */
   readonly ok: true;
+  /** Discriminant. */
   readonly action: 'presign';
+  /** The key the URL writes, derived from the grant. */
   readonly key: string;
   /** The presigned URL; a bearer credential for `key`. */
   readonly url: string;
@@ -75,7 +86,9 @@ export type UploaderErrorCode =
 
 /** The request was refused or failed; nothing was stored. */
 export interface UploaderErrorResponse {
+  /** Failure. */
   readonly ok: false;
+  /** Why. */
   readonly code: UploaderErrorCode;
   /** Human-readable; never contains the grant or a URL's query. */
   readonly message: string;

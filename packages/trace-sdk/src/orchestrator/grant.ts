@@ -23,7 +23,9 @@ export interface GrantKey {
 
 /** Options of {@link createUploadGrant}. Give `expiresIn` or `expiresAt`. */
 export interface CreateUploadGrantOptions {
+  /** The user the grant lets upload for (a valid id). */
   readonly userId: string;
+  /** The one task of that user (a valid id). */
   readonly taskId: string;
   /** Lifetime in seconds from now. */
   readonly expiresIn?: number | undefined;
@@ -42,19 +44,23 @@ export type GrantKeys =
 
 /** Options of {@link verifyUploadGrant}. */
 export interface VerifyUploadGrantOptions {
+  /** Secrets by key id; keep retired ids until their grants have expired. */
   readonly keys: GrantKeys;
   /** Clock, for tests. Default `Date.now`. */
   readonly now?: (() => number) | undefined;
-  /** Tolerated clock difference between minting and verifying hosts, in ms. Default 30 000. */
+  /** Tolerated clock difference between minting and verifying hosts, in ms. Default 30 000, at most 300 000. */
   readonly clockSkewMs?: number | undefined;
 }
 
 /** What a verified grant allows: writing `key`, and nothing else, until `expiresAt`. */
 export interface VerifiedUploadGrant {
+  /** The user the grant names. */
   readonly userId: string;
+  /** The task the grant names. */
   readonly taskId: string;
   /** `traceKey({ userId, taskId })`. */
   readonly key: string;
+  /** When the grant stops verifying (before the clock-skew allowance). */
   readonly expiresAt: Date;
   /** Id of the key that signed it. */
   readonly kid: string;
@@ -62,9 +68,13 @@ export interface VerifiedUploadGrant {
 
 /** Unverified claims read from a grant, e.g. for a runtime to check it holds the right one. */
 export interface UploadGrantClaims {
+  /** The user the grant names. */
   readonly userId: string;
+  /** The task the grant names. */
   readonly taskId: string;
+  /** When the grant expires. */
   readonly expiresAt: Date;
+  /** Id of the key it claims to be signed with. */
   readonly kid: string;
 }
 
@@ -74,6 +84,13 @@ export const MIN_GRANT_SECRET_BYTES = 32;
 export const MAX_GRANT_TOKEN_CHARS = 4096;
 /** Default tolerance for clocks that disagree. */
 export const DEFAULT_GRANT_CLOCK_SKEW_MS = 30_000;
+/** Largest accepted clock-skew tolerance (5 minutes): more would quietly extend every grant. */
+export const MAX_GRANT_CLOCK_SKEW_MS = 300_000;
+/**
+ * Latest expiry a grant may carry, in epoch seconds (the end of JavaScript's Date range): a
+ * later one could be minted but would never verify or print.
+ */
+const MAX_GRANT_EXP_SECONDS = 8_640_000_000_000;
 
 const GRANT_VERSION = 1;
 const SIGNING_CONTEXT = 'agent-trace.grant.v1.';
@@ -126,6 +143,12 @@ export function createUploadGrant(options: CreateUploadGrantOptions): string {
     throw new ConfigError('give expiresIn (seconds) or expiresAt', 'expiresIn');
   }
   if (expMs <= now) throw new ConfigError('the grant would already be expired', 'expiresAt');
+  if (Math.ceil(expMs / 1000) > MAX_GRANT_EXP_SECONDS) {
+    throw new ConfigError(
+      'the grant expiry is beyond the representable date range',
+      options.expiresAt ? 'expiresAt' : 'expiresIn',
+    );
+  }
   const payload = { v: GRANT_VERSION, kid: key.id, sub: userId, tid: taskId, exp: Math.ceil(expMs / 1000) };
   const payloadSegment = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
   return `${payloadSegment}.${sign(secret, payloadSegment).toString('base64url')}`;
@@ -168,7 +191,13 @@ function decodeToken(token: unknown): { payloadSegment: string; signature: Buffe
   if (p.v !== GRANT_VERSION) throw malformed('unsupported version');
   if (typeof p.kid !== 'string' || !KID.test(p.kid)) throw malformed('bad key id');
   if (!isValidId(p.sub) || !isValidId(p.tid)) throw malformed('bad user or task id');
-  if (typeof p.exp !== 'number' || !Number.isSafeInteger(p.exp) || p.exp <= 0) throw malformed('bad expiry');
+  if (
+    typeof p.exp !== 'number' ||
+    !Number.isSafeInteger(p.exp) ||
+    p.exp <= 0 ||
+    p.exp > MAX_GRANT_EXP_SECONDS
+  )
+    throw malformed('bad expiry');
   return { payloadSegment, signature, payload: p as GrantPayload };
 }
 
@@ -199,7 +228,8 @@ function lookupKey(keys: GrantKeys, kid: string): string | Uint8Array | undefine
  *
  * @throws {@link GrantError} `ERR_GRANT_MALFORMED` | `ERR_GRANT_UNKNOWN_KEY` | `ERR_GRANT_SIGNATURE` | `ERR_GRANT_EXPIRED`.
  *   Messages never contain the token.
- * @throws {@link ConfigError} when the configured secret for the grant's key id is too weak.
+ * @throws {@link ConfigError} when the configured secret for the grant's key id is too weak, or
+ *   `clockSkewMs` is not from 0 to {@link MAX_GRANT_CLOCK_SKEW_MS}.
  */
 export function verifyUploadGrant(token: string, options: VerifyUploadGrantOptions): VerifiedUploadGrant {
   const { payloadSegment, signature, payload } = decodeToken(token);
@@ -216,6 +246,9 @@ export function verifyUploadGrant(token: string, options: VerifyUploadGrantOptio
   }
   const now = (options.now ?? Date.now)();
   const skew = options.clockSkewMs ?? DEFAULT_GRANT_CLOCK_SKEW_MS;
+  if (typeof skew !== 'number' || !Number.isFinite(skew) || skew < 0 || skew > MAX_GRANT_CLOCK_SKEW_MS) {
+    throw new ConfigError(`clockSkewMs must be a number from 0 to ${MAX_GRANT_CLOCK_SKEW_MS}`, 'clockSkewMs');
+  }
   const expiresAt = payload.exp * 1000;
   if (now > expiresAt + skew) {
     throw new GrantError('ERR_GRANT_EXPIRED', `Upload grant expired at ${new Date(expiresAt).toISOString()}`);

@@ -18,8 +18,11 @@ export interface CreateTraceUploadUrlOptions {
    * `requestChecksumCalculation: 'WHEN_REQUIRED'` (use {@link createTraceS3Client}).
    */
   readonly s3: S3Client;
+  /** The artifacts bucket. */
   readonly bucket: string;
+  /** Owner of the trace (a valid id). */
   readonly userId: string;
+  /** Task of the trace (a valid id). */
   readonly taskId: string;
   /** URL lifetime in seconds, 1 to 604 800 (SigV4's maximum). Default 3600. */
   readonly expiresIn?: number | undefined;

@@ -2,11 +2,16 @@
  * The compress → spool stage: JSONL lines in, a sealed gzip body out, in bounded memory.
  *
  * `append` copies each line into a preallocated batch buffer (one UTF-8 encode, no allocation per
- * line). A full batch becomes its own gzip member, compressed with async zlib on the libuv
- * threadpool; members are emitted strictly in order, first to an in-memory list and, past
- * `memoryThresholdBytes`, to a spill file. A producer that never yields to the event loop cannot
- * let async results land, so past `maxInFlight` batches `append` compresses inline instead: the
- * producer pays for the work it creates, and nothing queues without bound.
+ * line). A full batch becomes its own gzip member, compressed by a worker thread (see
+ * {@link GzipWorker}) while the producer goes on; members are emitted strictly in order, first to an
+ * in-memory list and, past `memoryThresholdBytes`, to a spill file. Batch and output buffers are
+ * shared with the worker and reused, so the recorder's heap sees no per-batch allocation.
+ *
+ * Past `maxInFlight` batches at the worker, `append` compresses the new batch inline: the producer
+ * pays for the work it creates and both cores compress. Results are polled synchronously, so even
+ * a producer that never yields sees them; when more than a few finished members wait behind the
+ * worker's oldest job, `append` blocks on that job (the worker is busy with it, so the wait is
+ * work being done, never work redone). Nothing queues without bound.
  *
  * @packageDocumentation
  */
@@ -14,7 +19,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { gzipBound, gzipMember, gzipMemberCallback, gzipMemberSync } from '../compress/gzip-members.js';
+import { GzipEngine, gzipBound, gzipMember, gzipMemberSync } from '../compress/gzip-members.js';
+import { GzipWorker, type GzipWorkerResult } from '../compress/gzip-worker.js';
 import { ConfigError, RecorderStateError, SpoolError } from '../errors.js';
 import { memoryBody, type SpillFiles, spilledBody } from './sealed-body.js';
 import {
@@ -33,12 +39,14 @@ import type { EventSpool, EventSpoolOptions, SealedBody } from './types.js';
 export const DEFAULT_BATCH_BYTES = 1024 * 1024;
 /** Default compressed bytes kept in memory before spilling to a file. */
 export const DEFAULT_MEMORY_THRESHOLD_BYTES = 8 * 1024 * 1024;
-/** Default batches compressing on the threadpool at once. */
-export const DEFAULT_MAX_IN_FLIGHT = 4;
+/** Default batches queued at the compression worker at once (one compressing, one ready next). */
+export const DEFAULT_MAX_IN_FLIGHT = 2;
 /** Room past `batchBytes` in a batch buffer, so a line up to the per-event limit never splits a batch early. */
 const BATCH_SLACK_BYTES = 256 * 1024;
-/** Finished members allowed to wait behind an unfinished async one before it is redone inline. */
-const MAX_WAITING_MEMBERS = 4;
+/** Finished members allowed to wait behind the worker's oldest job before `append` waits for it. */
+const MAX_WAITING_MEMBERS = 2;
+/** How long `append` waits for a worker job before presuming the worker stuck and redoing it inline. */
+const STALL_MS = 5000;
 const HASH_READ_BYTES = 256 * 1024;
 
 /** What a spill file's sidecar records (`<stem>.events.gz.part.json`). */
@@ -78,13 +86,15 @@ export interface GzipEventSpool extends EventSpool {
 }
 
 interface Job {
-  /** Batch bytes being compressed asynchronously; kept to redo the work inline if needed. */
+  /** Batch bytes at the worker; kept to redo the work inline if the worker dies or stalls. */
   input: Buffer | undefined;
-  /** Buffer to return to the pool once zlib no longer reads `input`. */
+  /** Shared batch buffer to return to the pool once the worker no longer reads it. */
   pooled: Buffer | undefined;
+  /** Shared buffer the worker writes the member into; returned to its pool once emitted. */
+  output: Buffer | undefined;
   member: Buffer | undefined;
   done: boolean;
-  /** Redone inline; the async result is ignored when it lands. */
+  /** Redone inline; the worker's result is ignored when it lands. */
   stolen: boolean;
 }
 
@@ -121,17 +131,32 @@ class Spool implements GzipEventSpool {
   private readonly memoryThreshold: number;
   private readonly maxInFlight: number;
   private readonly gzipOpts: { level?: number; chunkBytes: number };
-  /** Size of every batch buffer, equal to zlib's output chunk so the allocator can swap them. */
+  /** Size of every batch buffer (a batch plus room for one more line up to the per-event limit). */
   private readonly bufferBytes: number;
+  /** Size of every output buffer: the largest member a batch buffer can compress to. */
+  private readonly outputBytes: number;
+  /**
+   * Buffers of each kind kept for reuse: as many as can be in use at once (jobs at the worker, members
+   * waiting behind them, the batch being filled), so none is ever allocated past the first few.
+   * Dropping one instead would not free it soon: the worker's own wrapper keeps it until its next GC.
+   */
+  private readonly poolSize: number;
 
   private state: 'open' | 'sealing' | 'sealed' | 'discarded' = 'open';
   private batch: Buffer;
   private used = 0;
   private readonly pool: Buffer[] = [];
+  private readonly outputPool: Buffer[] = [];
   /** Members not yet emitted, in order; the head is unfinished whenever the queue is non-empty. */
   private queue: Job[] = [];
-  /** Async zlib calls whose callback has not run (stolen ones included: they still hold memory). */
-  private outstanding = 0;
+  /** Jobs at the worker by id (stolen ones included: their buffers are still the worker's). */
+  private readonly jobs = new Map<number, Job>();
+  private nextJobId = 0;
+  private worker: GzipWorker | undefined;
+  /** Compresses inline batches into pooled output buffers, reusing one deflate stream. */
+  private readonly engine: GzipEngine;
+  /** The worker could not start or died: compress inline from now on. */
+  private workerFailed = false;
   private drainWaiters: Array<() => void> = [];
   private chunks: Buffer[] = [];
   private memoryBytes = 0;
@@ -159,8 +184,11 @@ class Spool implements GzipEventSpool {
     );
     this.maxInFlight = positiveInt('maxInFlight', opts.maxInFlight, DEFAULT_MAX_IN_FLIGHT, 0, 64);
     const level = positiveInt('level', opts.level, -1, -1, 9);
-    this.bufferBytes = Math.ceil(gzipBound(this.batchBytes + BATCH_SLACK_BYTES) / 65536) * 65536;
-    this.gzipOpts = level === -1 ? { chunkBytes: this.bufferBytes } : { level, chunkBytes: this.bufferBytes };
+    this.bufferBytes = Math.ceil((this.batchBytes + BATCH_SLACK_BYTES) / 65536) * 65536;
+    this.outputBytes = Math.ceil(gzipBound(this.bufferBytes) / 65536) * 65536;
+    this.gzipOpts = level === -1 ? { chunkBytes: this.outputBytes } : { level, chunkBytes: this.outputBytes };
+    this.poolSize = this.maxInFlight + MAX_WAITING_MEMBERS + 2;
+    this.engine = new GzipEngine({ level: this.gzipOpts.level });
     this.batch = this.takeBuffer();
   }
 
@@ -209,6 +237,7 @@ class Spool implements GzipEventSpool {
     this.state = 'sealing';
     this.flushBatch();
     await this.whenDrained();
+    this.closeWorker();
     this.assertNotDiscarded();
     if (this.error !== undefined) throw this.error;
     try {
@@ -235,6 +264,7 @@ class Spool implements GzipEventSpool {
   discard(): Promise<void> {
     this.discarded ??= (async () => {
       this.state = 'discarded';
+      this.closeWorker();
       this.closeFile();
       this.releaseBuffers();
       this.chunks = [];
@@ -259,16 +289,27 @@ class Spool implements GzipEventSpool {
   }
 
   private takeBuffer(): Buffer {
-    return this.pool.pop() ?? Buffer.allocUnsafeSlow(this.bufferBytes);
+    // Shared, so the worker reads the batch where it was written: no copy, no transfer.
+    return this.pool.pop() ?? Buffer.from(new SharedArrayBuffer(this.bufferBytes));
+  }
+
+  private takeOutput(): Buffer {
+    return this.outputPool.pop() ?? Buffer.from(new SharedArrayBuffer(this.outputBytes));
   }
 
   private release(buf: Buffer | undefined): void {
-    if (buf !== undefined && this.pool.length <= this.maxInFlight && this.state === 'open')
+    if (buf !== undefined && this.pool.length < this.poolSize && this.state !== 'discarded')
       this.pool.push(buf);
+  }
+
+  private releaseOutput(buf: Buffer | undefined): void {
+    if (buf !== undefined && this.outputPool.length < this.poolSize && this.state !== 'discarded')
+      this.outputPool.push(buf);
   }
 
   private releaseBuffers(): void {
     this.pool.length = 0;
+    this.outputPool.length = 0;
     this.batch = Buffer.alloc(0);
     this.used = 0;
   }
@@ -278,60 +319,131 @@ class Spool implements GzipEventSpool {
     if (this.used === 0 || this.error !== undefined) return;
     const pooled = this.batch;
     const input = pooled.subarray(0, this.used);
-    this.batch = this.takeBuffer();
+    this.batch = this.state === 'open' ? this.takeBuffer() : Buffer.alloc(0);
     this.used = 0;
     this.submit(input, pooled);
   }
 
-  private submit(input: Buffer, pooled: Buffer | undefined): void {
-    if (this.outstanding < this.maxInFlight) {
-      const job: Job = { input, pooled, member: undefined, done: false, stolen: false };
-      this.queue.push(job);
-      this.outstanding++;
-      gzipMemberCallback(input, this.gzipOpts, (err, member) => this.onCompressed(job, err, member));
-      return;
+  /** The worker, started with the first full batch (small traces never start one). */
+  private liveWorker(): GzipWorker | undefined {
+    if (this.worker !== undefined) return this.worker.alive ? this.worker : undefined;
+    if (this.workerFailed || this.maxInFlight === 0 || this.state !== 'open') return undefined;
+    try {
+      this.worker = new GzipWorker({
+        level: this.gzipOpts.level,
+        chunkBytes: this.gzipOpts.chunkBytes,
+        onResult: (r) => this.onCompressed(r),
+        onDead: () => this.onWorkerDead(),
+      });
+      return this.worker;
+    } catch {
+      // No worker threads here (or none to spare): compress inline, as with maxInFlight 0.
+      this.workerFailed = true;
+      return undefined;
     }
-    // The threadpool is saturated, or the producer is not yielding so results cannot land: compress
-    // here. This is the backpressure.
-    const member = this.compressInline(input);
-    this.release(pooled);
-    if (member === undefined) return;
-    this.queue.push({ input: undefined, pooled: undefined, member, done: true, stolen: false });
-    this.drain();
-    let waiting = 0;
-    for (const job of this.queue) if (job.done) waiting++;
-    if (waiting > MAX_WAITING_MEMBERS) this.stealUnfinished();
   }
 
-  private onCompressed(job: Job, err: Error | null, member: Buffer | undefined): void {
-    this.outstanding--;
-    job.input = undefined;
-    this.release(job.pooled);
-    job.pooled = undefined;
-    if (job.stolen || this.state === 'discarded') return;
-    job.done = true;
-    if (err !== null || member === undefined) this.fail('Compressing trace events failed', err);
-    else job.member = member;
+  private closeWorker(): void {
+    this.worker?.close();
+    this.engine.close();
+  }
+
+  /** `pooled` is the shared batch buffer `input` views, or undefined for a one-off buffer. */
+  private submit(input: Buffer, pooled: Buffer | undefined): void {
+    const worker = pooled === undefined ? undefined : this.liveWorker();
+    worker?.poll();
+    if (worker?.alive && worker.outstanding < this.maxInFlight) {
+      const output = this.takeOutput();
+      const job: Job = { input, pooled, output, member: undefined, done: false, stolen: false };
+      const id = this.nextJobId++;
+      this.queue.push(job);
+      this.jobs.set(id, job);
+      worker.submit(
+        id,
+        pooled!.buffer as SharedArrayBuffer,
+        input.length,
+        output.buffer as SharedArrayBuffer,
+      );
+      return;
+    }
+    // The worker has enough queued: compress here, so both cores work. This is the backpressure.
+    const output = input.length <= this.bufferBytes ? this.takeOutput() : undefined;
+    const member = this.compressInline(input, output);
+    this.release(pooled);
+    if (member === undefined) {
+      this.releaseOutput(output);
+      return;
+    }
+    this.queue.push({
+      input: undefined,
+      pooled: undefined,
+      output,
+      member,
+      done: true,
+      stolen: false,
+    });
     this.drain();
+    this.bound();
   }
 
   /**
-   * Redoes every unfinished async job inline, in order, so the members waiting behind them can be
-   * emitted. Only happens when the producer has not yielded for `maxInFlight + MAX_WAITING_MEMBERS`
-   * batches; zlib gives the same bytes either way.
+   * Keeps the finished members waiting behind the worker's oldest job few, whether or not the
+   * producer yields: waits for that job (it is being compressed right now), or, if the worker
+   * seems stuck, redoes it inline.
    */
-  private stealUnfinished(): void {
-    for (const job of this.queue) {
-      if (job.done || job.input === undefined) continue;
-      job.member = this.compressInline(job.input);
-      job.done = true;
-      job.stolen = true;
+  private bound(): void {
+    for (;;) {
+      let waiting = 0;
+      for (const job of this.queue) if (job.done) waiting++;
+      if (waiting <= MAX_WAITING_MEMBERS || this.queue.length === 0) return;
+      const worker = this.worker;
+      if (worker === undefined || !worker.waitSync(STALL_MS)) this.steal(this.queue[0]!);
     }
+  }
+
+  private onCompressed(r: GzipWorkerResult): void {
+    const job = this.jobs.get(r.id);
+    if (job === undefined) return;
+    this.jobs.delete(r.id);
+    // The worker is done with both buffers.
+    this.release(job.pooled);
+    job.pooled = undefined;
+    job.input = undefined;
+    if (job.stolen || this.state === 'discarded') {
+      this.releaseOutput(job.output);
+      job.output = undefined;
+      return;
+    }
+    job.done = true;
+    if (r.error !== undefined) {
+      this.releaseOutput(job.output);
+      job.output = undefined;
+      this.fail('Compressing trace events failed', new Error(r.error));
+    } else job.member = job.output!.subarray(0, r.length);
     this.drain();
   }
 
-  private compressInline(input: Buffer): Buffer | undefined {
+  /** The worker died: redo its unfinished jobs inline, in order, and compress inline from now on. */
+  private onWorkerDead(): void {
+    this.workerFailed = true;
+    for (const job of this.queue) if (!job.done) this.steal(job, false);
+    this.drain();
+  }
+
+  /** Compresses an unfinished worker job inline; the worker's result, if it comes, is ignored. */
+  private steal(job: Job, drain = true): void {
+    if (job.done) return;
+    job.member = job.input === undefined ? undefined : this.compressInline(job.input);
+    job.done = true;
+    // The worker may still read the input and write the output: both wait for its result.
+    job.stolen = true;
+    if (drain) this.drain();
+  }
+
+  /** Into `output` when given (no allocation), else into a new buffer. */
+  private compressInline(input: Buffer, output?: Buffer): Buffer | undefined {
     try {
+      if (output !== undefined) return output.subarray(0, this.engine.compressInto(input, output));
       return gzipMemberSync(input, this.gzipOpts);
     } catch (err) {
       this.fail('Compressing trace events failed', err);
@@ -344,6 +456,11 @@ class Spool implements GzipEventSpool {
     while (this.queue.length > 0 && this.queue[0]!.done) {
       const job = this.queue.shift()!;
       if (job.member !== undefined) this.emit(job.member);
+      job.member = undefined;
+      if (!job.stolen) {
+        this.releaseOutput(job.output);
+        job.output = undefined;
+      }
     }
     if (this.queue.length === 0) this.resolveDrainWaiters();
   }

@@ -16,7 +16,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FaultInjector, FaultMatch } from '@agent-trace/trace-sdk-testing';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createTraceRecorder,
   type FinishOptions,
@@ -30,6 +30,7 @@ import {
 } from '../../src/index.js';
 import {
   type BuildOptions,
+  captureLogs,
   errorTexts,
   expectNoSecrets,
   expectOneIntactObject,
@@ -37,6 +38,7 @@ import {
   freshIds,
   type Harness,
   type Ids,
+  type LogCapture,
   lambdaInline,
   lambdaPresign,
   NETWORK_HARNESSES,
@@ -55,23 +57,15 @@ const TWO_HOURS_MS = 2 * 60 * 60 * 1000;
 
 let world: World;
 let spool: { dir: string; remove: () => Promise<void> };
-/** Console lines and process warnings since the last check. */
-const captured: string[] = [];
-const onWarning = (w: Error) => captured.push(`${w.name}: ${w.message}`);
+let logs: LogCapture;
 
 beforeAll(async () => {
   world = await startWorld();
-  for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
-    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      captured.push(args.map((a) => (a instanceof Error ? `${a.message}\n${a.stack}` : String(a))).join(' '));
-    });
-  }
-  process.on('warning', onWarning);
+  logs = captureLogs();
 });
 
 afterAll(async () => {
-  process.off('warning', onWarning);
-  vi.restoreAllMocks();
+  logs?.restore();
   await world?.close();
 });
 
@@ -87,8 +81,7 @@ afterEach(async () => {
     if (name.endsWith('.json')) sidecars.push(await readFile(join(spool.dir, name), 'utf8'));
   }
   await spool.remove();
-  const logged = captured.splice(0);
-  expectNoSecrets(logged, world.secrets, 'a console line or process warning');
+  expectNoSecrets(logs.drain(), world.secrets, 'a console line or process warning');
   expectNoSecrets(sidecars, world.secrets, 'a spool sidecar');
 });
 
@@ -305,6 +298,17 @@ describe('lambda (inline): S3 faults behind the uploader handler', () => {
         }),
     });
     await expectUploaded(outcome, 3);
+  });
+});
+
+describe('the log capture the leak checks rely on', () => {
+  it("sees real output: the uploader Lambda's log line for each request", async () => {
+    logs.drain();
+    const outcome = await runCase(lambdaInline);
+    await expectUploaded(outcome, 1);
+    const lines = logs.drain();
+    expect(lines.some((l) => l.includes('agent-trace uploader') && l.includes(outcome.ids.key))).toBe(true);
+    expectNoSecrets(lines, world.secrets, 'a console line');
   });
 });
 

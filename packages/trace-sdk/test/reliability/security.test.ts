@@ -32,11 +32,13 @@ import {
 } from '../../src/index.js';
 import {
   BUCKET,
+  captureLogs,
   errorTexts,
   expectNoSecrets,
   FAST_RETRY,
   freshIds,
   type Ids,
+  type LogCapture,
   presignedPut,
   readAll,
   recordWorkload,
@@ -48,11 +50,14 @@ import {
 
 let world: World;
 let spool: { dir: string; remove: () => Promise<void> };
+let logs: LogCapture;
 
 beforeAll(async () => {
   world = await startWorld();
+  logs = captureLogs();
 });
 afterAll(async () => {
+  logs?.restore();
   await world?.close();
 });
 beforeEach(async () => {
@@ -61,6 +66,7 @@ beforeEach(async () => {
 afterEach(async () => {
   world.heal();
   await spool.remove();
+  expectNoSecrets(logs.drain(), world.secrets, 'a console line or process warning');
 });
 
 /** Finishes a recorder for `ids` with the workload, through `transport`. */

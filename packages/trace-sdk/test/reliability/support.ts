@@ -19,7 +19,7 @@ import {
 } from '@agent-trace/trace-sdk-testing';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import {
   createTraceRecorder,
   type FinishResult,
@@ -48,7 +48,7 @@ export const BUCKET = 'reliability-traces';
 export const FAST_RETRY = { retries: 4, minDelayMs: 5, maxDelayMs: 40, deadlineMs: 15_000 } as const;
 
 /** Per-request timeout when a case wants the transport itself to bound a hung server. */
-export const REQUEST_TIMEOUT_MS = 750;
+export const REQUEST_TIMEOUT_MS = 1500;
 
 const GRANT_KEY = { id: 'reliability-1', secret: randomBytes(32) };
 
@@ -478,4 +478,30 @@ export function observedRetry(base: RetryPolicy = FAST_RETRY): { policy: RetryPo
 export async function tempDir(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Console lines and process warnings, captured (and kept off the test output) until `restore`. */
+export interface LogCapture {
+  /** What was logged since the last call. */
+  drain(): string[];
+  restore(): void;
+}
+
+/** Captures every console line and process warning, so a suite can prove no secret is ever logged. */
+export function captureLogs(): LogCapture {
+  const captured: string[] = [];
+  const onWarning = (w: Error) => captured.push(`${w.name}: ${w.message}`);
+  const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((method) =>
+    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+      captured.push(args.map((a) => (a instanceof Error ? `${a.message}\n${a.stack}` : String(a))).join(' '));
+    }),
+  );
+  process.on('warning', onWarning);
+  return {
+    drain: () => captured.splice(0),
+    restore() {
+      process.off('warning', onWarning);
+      for (const spy of spies) spy.mockRestore();
+    },
+  };
 }

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { describeUrl, TraceError, UploadError } from '../../errors.js';
-import { isNetworkError, isRetryableStatus } from '../is-retryable.js';
+import { isNetworkError } from '../is-retryable.js';
 
 const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi;
 // Signature-bearing fragments that may show up outside a full URL (a path, an echoed header).
@@ -87,6 +87,10 @@ function copyError(err: Error, depth: number): Error {
     // Error's own constructor under the original's prototype: a real Error that still passes
     // `instanceof`, without running a subclass constructor that wants arguments we lack.
     copy = Reflect.construct(Error, [message], ctor) as Error;
+    // Classes whose accessors need internal slots (DOMException's name and code) cannot be
+    // imitated this way: reading one throws. A plain Error with the same name serves instead.
+    void copy.name;
+    void (copy as { code?: unknown }).code;
   } catch {
     copy = new Error(message);
   }
@@ -103,7 +107,8 @@ function copyError(err: Error, depth: number): Error {
     .split('\n')
     .filter((line) => /^\s+at /.test(line));
   copy.stack = [`${name}: ${message}`, ...frames.map(scrubText)].join('\n');
-  if (err.cause !== undefined && depth < MAX_CAUSE_DEPTH) define(copy, 'cause', safeCause(err.cause, depth + 1), false);
+  if (err.cause !== undefined && depth < MAX_CAUSE_DEPTH)
+    define(copy, 'cause', safeCause(err.cause, depth + 1), false);
   return copy;
 }
 

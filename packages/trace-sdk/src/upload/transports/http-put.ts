@@ -61,7 +61,10 @@ export function httpPutOptions(owner: string, options: HttpPutOptions): HttpPutO
         });
   const dispatcher = options.dispatcher;
   if (dispatcher !== undefined && typeof (dispatcher as { dispatch?: unknown })?.dispatch !== 'function') {
-    throw new ConfigError(`${owner}: dispatcher must be an undici Dispatcher (Agent, Pool, MockAgent, ...)`, 'dispatcher');
+    throw new ConfigError(
+      `${owner}: dispatcher must be an undici Dispatcher (Agent, Pool, MockAgent, ...)`,
+      'dispatcher',
+    );
   }
   return {
     dispatcher,
@@ -167,7 +170,10 @@ export async function putOnce(
       bodyTimeout: options.bodyTimeoutMs ?? DEFAULT_TIMEOUT_MS,
     });
   } catch (err) {
-    if (!signal?.aborted && (err as { code?: unknown } | null)?.code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
+    if (
+      !signal?.aborted &&
+      (err as { code?: unknown } | null)?.code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH'
+    ) {
       // The artifact's stream is longer or shorter than its byteLength: undici stopped before
       // S3 could store a wrong body. Re-reading the same artifact cannot fix it.
       throw new UploadError(

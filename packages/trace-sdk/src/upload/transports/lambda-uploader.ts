@@ -10,6 +10,7 @@
  */
 import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { ConfigError, GrantError, UploadError } from '../../errors.js';
+import { traceKey } from '../../key.js';
 import {
   inlineRequestBytes,
   LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES,
@@ -17,13 +18,17 @@ import {
   type UploaderRequest,
   type UploaderResponse,
 } from '../../lambda/protocol.js';
-import { traceKey } from '../../key.js';
 import { readUploadGrantClaims } from '../../orchestrator/grant.js';
 import { numberOption } from '../options.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
-import { providerError, safeCause, safeText } from './error-mapping.js';
-import { type HttpPutOptions, httpPutOptions, type PresignedTarget, uploadToPresignedTarget } from './http-put.js';
+import { abortedError, providerError, safeCause, safeText } from './error-mapping.js';
+import {
+  type HttpPutOptions,
+  httpPutOptions,
+  type PresignedTarget,
+  uploadToPresignedTarget,
+} from './http-put.js';
 import { uploadUrlProblem } from './presigned-url.js';
 import { fromAwsSdkError } from './s3-error.js';
 
@@ -278,18 +283,23 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
   const readBody = async (artifact: TraceArtifact, signal: AbortSignal | undefined): Promise<Buffer> => {
     const chunks: Buffer[] = [];
     let size = 0;
+    if (signal?.aborted) throw abortedError(LAMBDA_UPLOADER_TRANSPORT, signal.reason);
     const stream = artifact.open();
+    // Ends a wait for the next chunk at once (a stalled source), not only between chunks.
+    const onAbort = () => stream.destroy(abortedError(LAMBDA_UPLOADER_TRANSPORT, signal?.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       for await (const chunk of stream) {
-        if (signal?.aborted) throw fail('ERR_UPLOAD_ABORTED', 'upload aborted');
         const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
         size += buf.byteLength;
         if (size > artifact.byteLength) break;
         chunks.push(buf);
       }
     } finally {
+      signal?.removeEventListener('abort', onAbort);
       stream.destroy();
     }
+    if (signal?.aborted) throw abortedError(LAMBDA_UPLOADER_TRANSPORT, signal.reason);
     if (size !== artifact.byteLength) {
       throw fail('ERR_UPLOAD_CHECKSUM', `the artifact body is not ${artifact.byteLength} bytes long`);
     }

@@ -8,7 +8,12 @@ import { ConfigError, UploadError } from '../../errors.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport } from '../types.js';
 import { providerError } from './error-mapping.js';
-import { type HttpPutOptions, httpPutOptions, type PresignedTarget, uploadToPresignedTarget } from './http-put.js';
+import {
+  type HttpPutOptions,
+  httpPutOptions,
+  type PresignedTarget,
+  uploadToPresignedTarget,
+} from './http-put.js';
 import { uploadUrlProblem } from './presigned-url.js';
 
 /** Name of the presigned-PUT transport in receipts, errors and metrics. */

@@ -12,7 +12,9 @@ import { headerValue } from './http-body.js';
 
 /** `Code` and `Message` of an S3 XML error body; either may be missing. */
 export interface S3ErrorDetails {
+  /** The S3 error code, e.g. `SlowDown`, `AccessDenied`. */
   readonly code?: string | undefined;
+  /** The human-readable message (untrusted: pass through `safeText` before use). */
   readonly message?: string | undefined;
 }
 
