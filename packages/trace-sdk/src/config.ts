@@ -64,11 +64,17 @@ export function transportFromConfig(config: TransportConfig): TraceTransport {
       return fileTransport(config as FileTransportOptions);
     default:
       throw new ConfigError(
-        `unknown transport ${typeof kind === 'string' ? JSON.stringify(kind.slice(0, 40)) : String(kind)}; ` +
+        `unknown transport ${typeof kind === 'string' ? JSON.stringify(kind.slice(0, 40)) : describeKind(kind)}; ` +
           `expected one of ${TRANSPORT_KINDS.join(', ')}`,
         'transport',
       );
   }
+}
+
+/** Names a non-string transport kind without calling its (possibly hostile) toString. */
+function describeKind(kind: unknown): string {
+  if (kind === null) return 'null';
+  return typeof kind === 'object' || typeof kind === 'function' ? `(${typeof kind})` : String(kind);
 }
 
 /** Extra options {@link transportFromEnv} cannot read from the environment. */

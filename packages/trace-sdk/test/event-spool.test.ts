@@ -272,7 +272,9 @@ describe('createEventSpool', () => {
     }
     const growthMiB = (peak - before) / (1024 * 1024);
     expect(spool.compressedBytes).toBeGreaterThan(140 * 1024 * 1024);
-    expect(growthMiB).toBeLessThan(100);
+    // Below what holding the output would cost (>140 MiB), with headroom for the noise of RSS in a
+    // shared test worker on a loaded 2-core CI machine (observed up to ~101 MiB there).
+    expect(growthMiB).toBeLessThan(128);
     await spool.discard();
   });
 });

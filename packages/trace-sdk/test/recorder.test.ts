@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -652,6 +653,20 @@ describe('fail-open', () => {
     expect(result.error?.message).toContain('https://bucket.s3.amazonaws.com/traces/u/t.jsonl.gz?<redacted>');
     expect(result.error?.message).not.toContain('abcdef0123');
     expect((result.error as UploadError).cause).toBeInstanceOf(TypeError);
+    // Not even the cause chain, which loggers and util.inspect print, carries the signature.
+    expect(inspect(result.error, { depth: 10 })).not.toContain('abcdef0123');
+  });
+
+  it('still writes an event whose `event` getter throws, as UNKNOWN', async () => {
+    const { rec } = recorder({ transport: null });
+    const hostile = {
+      get event(): string {
+        throw new Error('boom');
+      },
+      n: 1,
+    };
+    expect(rec.record(hostile)).toBe(true);
+    expect(rec.stats().events).toBe(1);
   });
 
   it('failOpen: false rejects with the typed error, after spooling', async () => {

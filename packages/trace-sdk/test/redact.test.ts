@@ -44,6 +44,8 @@ const cases: Record<string, { positive: [string, string][]; negative: string[] }
   'AWS-SECRET-KEY': {
     positive: [
       [`aws_secret_access_key = ${SECRET}`, 'aws_secret_access_key = [REDACTED-AWS-SECRET-KEY]'],
+      [`aws_secret_access_key = ${SECRET}=`, 'aws_secret_access_key = [REDACTED-AWS-SECRET-KEY]'],
+      [`aws_secret_access_key = ${SECRET}/x`, 'aws_secret_access_key = [REDACTED-AWS-SECRET-KEY]'],
       [`AWS_SECRET_ACCESS_KEY=${SECRET}`, 'AWS_SECRET_ACCESS_KEY=[REDACTED-AWS-SECRET-KEY]'],
       [`"SecretAccessKey": "${SECRET}"`, '"SecretAccessKey": "[REDACTED-AWS-SECRET-KEY]"'],
       [

@@ -18,6 +18,7 @@ import { createEventSpool } from '../spool/event-spool.js';
 import { persistFailedArtifact } from '../spool/spool-store.js';
 import type { EventSpool, SealedBody } from '../spool/types.js';
 import { activeSpanIds, inSpan, instruments } from '../telemetry/otel.js';
+import { safeCause } from '../upload/transports/error-mapping.js';
 import { TRACE_CONTENT_TYPE, type TraceArtifact, type TraceTransport } from '../upload/types.js';
 import {
   type OutputScreeningInput,
@@ -705,7 +706,13 @@ class Recorder implements TraceRecorder {
 
 function readName(event: unknown): string {
   if (event === null || typeof event !== 'object') return UNKNOWN_EVENT;
-  const name = (event as { event?: unknown }).event;
+  let name: unknown;
+  try {
+    name = (event as { event?: unknown }).event;
+  } catch {
+    // A throwing getter or Proxy trap: still write the event (as UNKNOWN) rather than lose it silently.
+    return UNKNOWN_EVENT;
+  }
   return typeof name === 'string' && name !== '' ? name : UNKNOWN_EVENT;
 }
 
@@ -799,7 +806,7 @@ function toUploadError(
       {
         transport,
         attempts,
-        cause: err,
+        cause: safeCause(err),
       },
     );
   }
@@ -807,13 +814,14 @@ function toUploadError(
     return new UploadError('ERR_UPLOAD_ABORTED', `Upload through ${transport} was aborted`, {
       transport,
       attempts,
-      cause: err,
+      cause: safeCause(err),
     });
   }
+  // A custom transport's raw error may quote a presigned URL: keep only a sanitised copy as the cause.
   return new UploadError('ERR_UPLOAD_NETWORK', `Upload through ${transport} failed: ${safeMessage(err)}`, {
     transport,
     attempts,
-    cause: err,
+    cause: safeCause(err),
   });
 }
 

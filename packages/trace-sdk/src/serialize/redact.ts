@@ -177,10 +177,10 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
         '([A-Za-z0-9/+=]{40,2048})(?![A-Za-z0-9/+=])',
       'gi',
     ),
-    replace: (m, [prefix, secret, value]) => {
-      // A secret access key is exactly 40 characters; a longer run after that name is not one.
+    replace: (_m, [prefix, secret]) => {
+      // Any 40+ character run after a secret-key name is masked: a key followed directly by more
+      // base64 (`...=`, `/x`) must not slip through because the run is longer than 40.
       const isSecret = secret !== undefined || /secret/i.test(prefix ?? '');
-      if (isSecret && value?.length !== 40) return m;
       return `${prefix}${marker(isSecret ? 'AWS-SECRET-KEY' : 'AWS-SECURITY-TOKEN')}`;
     },
   },

@@ -20,7 +20,7 @@ export interface EventSpoolOptions {
    */
   readonly batchBytes?: number | undefined;
   /**
-   * Batches compressed on the libuv threadpool at once (default 4). Past it, `append` compresses
+   * Batches queued at the compression worker thread at once (default 2). Past it, `append` compresses
    * inline: backpressure by doing the work, never an unbounded queue. 0 compresses every batch inline.
    */
   readonly maxInFlight?: number | undefined;
