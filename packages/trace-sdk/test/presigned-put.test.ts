@@ -518,6 +518,23 @@ describe('end to end: the orchestrator mints, the agent uploads, the SigV4-verif
     expect(receipt.etag).toBe(object?.etag);
   });
 
+  it('tells the URL provider which trace it mints for, so one transport serves several traces', async () => {
+    const asked: string[] = [];
+    const transport = presignedPutTransport({
+      url: async ({ key, userId, taskId }) => {
+        asked.push(key);
+        return (await createTraceUploadUrl({ s3: client, bucket: BUCKET, userId, taskId, expiresIn: 300 }))
+          .url;
+      },
+      retry: fastRetry,
+    });
+    const other = artifactFromBuffer('traces/user-1/01JD4Q9Z6XOTHER.jsonl.gz', body);
+    await transport.upload(artifact, {});
+    await transport.upload(other, {});
+    expect(asked).toEqual([KEY, other.key]);
+    expect((await s3.getObject(BUCKET, other.key))?.body.equals(body)).toBe(true);
+  });
+
   it('retries 500 and 503 SlowDown (Retry-After honoured) and a reset mid-body, landing one object', async () => {
     s3.faults
       .failNext(1, { status: 500, code: 'InternalError' })

@@ -19,14 +19,23 @@ import { uploadUrlProblem } from './presigned-url.js';
 /** Name of the presigned-PUT transport in receipts, errors and metrics. */
 export const PRESIGNED_PUT_TRANSPORT = 'presigned-put';
 
+/** What a URL provider is told: the trace the URL must be minted for. */
+export interface UploadUrlRequest {
+  /** The object key the URL must name exactly. */
+  readonly key: string;
+  readonly userId: string;
+  readonly taskId: string;
+}
+
 /** Options of {@link presignedPutTransport}. */
 export interface PresignedPutOptions extends HttpPutOptions {
   /**
    * The presigned PUT URL, or a function that mints one. Prefer the function for long tasks:
    * URLs signed with temporary credentials die with them, and the transport asks the function
-   * once more when a URL has expired. A fixed string cannot be refreshed.
+   * once more when a URL has expired. A fixed string cannot be refreshed. The function is told
+   * which trace the URL is for, so one transport can serve several traces (e.g. `uploadSpooled`).
    */
-  readonly url: string | (() => Promise<string>);
+  readonly url: string | ((request: UploadUrlRequest) => Promise<string>);
   /** Retry policy, or `false` for a single attempt. Default: {@link DEFAULT_RETRY_POLICY}. */
   readonly retry?: RetryPolicy | false | undefined;
 }
@@ -62,7 +71,12 @@ export function presignedPutTransport(options: PresignedPutOptions): TraceTransp
   const mint = async (artifact: TraceArtifact): Promise<PresignedTarget> => {
     let minted: unknown;
     try {
-      minted = await (url as () => Promise<string>)();
+      const request: UploadUrlRequest = {
+        key: artifact.key,
+        userId: artifact.userId,
+        taskId: artifact.taskId,
+      };
+      minted = await (url as (request: UploadUrlRequest) => Promise<string>)(request);
     } catch (err) {
       throw providerError(PRESIGNED_PUT_TRANSPORT, 'URL', err);
     }
