@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { createTraceRecorder } from '@agent-trace/trace-sdk';
+import { rng } from './prng.ts';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -46,18 +47,6 @@ const TARGET_FULL_RSS_MIB = 64;
 // ---- workload ------------------------------------------------------------------------------------
 
 type Event = Record<string, unknown> & { event: string };
-
-/** mulberry32: small, fast, deterministic. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = (
   'the of and to a in is that for it as was with be by on not he this are or his from at which but have an they ' +

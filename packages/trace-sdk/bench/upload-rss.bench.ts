@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { createTraceRecorder, presignedPutTransport } from '@agent-trace/trace-sdk';
 import { createTraceS3Client, createTraceUploadUrl } from '@agent-trace/trace-sdk/orchestrator';
 import { LOCAL_S3_CREDENTIALS } from '@agent-trace/trace-sdk-testing';
+import { rng } from './prng.ts';
 
 const MiB = 1024 * 1024;
 /** `--full` (passed on by `pnpm bench --full`) adds a 4 GiB trace, to see the plateau. */
@@ -52,18 +53,6 @@ interface ChildResult {
 }
 
 // ---- workload ------------------------------------------------------------------------------------
-
-/** mulberry32: small, fast, deterministic. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = (
   'the of and to in is that for it as with be on not this are or from at which but have an you were there ' +
