@@ -17,8 +17,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { UploadError } from '../src/errors.js';
 import { traceKey } from '../src/key.js';
 import { createUploaderHandler } from '../src/lambda/handler.js';
-import { createUploadGrant } from '../src/orchestrator/grant.js';
-import { createTraceS3Client } from '../src/orchestrator/presign.js';
+import { createUploadGrant } from '../src/protocol/grant.js';
+import { createTraceS3Client } from '../src/protocol/presign.js';
 import { createTraceRecorder } from '../src/record/recorder.js';
 import type { TraceTransport } from '../src/upload/types.js';
 import { runInProcess, tempDir } from './cli-support.js';

@@ -3,5 +3,6 @@
  *
  * @packageDocumentation
  */
+
+export * from '../protocol/lambda-messages.js';
 export * from './handler.js';
-export * from './protocol.js';

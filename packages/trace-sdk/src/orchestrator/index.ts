@@ -5,5 +5,5 @@
  *
  * @packageDocumentation
  */
-export * from './grant.js';
-export * from './presign.js';
+export * from '../protocol/grant.js';
+export * from '../protocol/presign.js';

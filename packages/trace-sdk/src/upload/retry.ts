@@ -12,8 +12,8 @@
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import pRetry from 'p-retry';
 import { ConfigError, UploadError } from '../errors.js';
+import { functionOption, numberOption } from '../option-checks.js';
 import { isRetryable } from './is-retryable.js';
-import { functionOption, numberOption } from './options.js';
 import { safeCause, toUploadError } from './transports/error-mapping.js';
 import type { TraceArtifact, TraceTransport, UploadOptions, UploadReceipt } from './types.js';
 

@@ -7,8 +7,9 @@
  */
 import type { Readable } from 'node:stream';
 
-/** Content type of every trace object. Never paired with a `Content-Encoding` header. */
-export const TRACE_CONTENT_TYPE = 'application/gzip' as const;
+import { TRACE_CONTENT_TYPE } from '../protocol/trace-object.js';
+
+export { TRACE_CONTENT_TYPE };
 
 /** A finished, immutable trace body ready to upload. */
 export interface TraceArtifact {

@@ -10,11 +10,11 @@ import { createHash, type Hash } from 'node:crypto';
 import { type Readable, Transform } from 'node:stream';
 import { type Dispatcher, request } from 'undici';
 import { ConfigError, describeUrl, UploadError } from '../../errors.js';
-import { booleanOption, numberOption } from '../options.js';
+import { booleanOption, numberOption } from '../../option-checks.js';
+import { isPresignedUrlExpired, uploadUrlProblem, urlObjectLocation } from '../../protocol/presigned-url.js';
 import { TRACE_CONTENT_TYPE, type TraceArtifact, type UploadReceipt } from '../types.js';
 import { safeCause, safeErrorMessage, toUploadError } from './error-mapping.js';
 import { discardBody, headerValue, readBodyPrefix } from './http-body.js';
-import { isPresignedUrlExpired, uploadUrlProblem, urlObjectLocation } from './presigned-url.js';
 import { isExpiredUrlResponse, parseS3ErrorXml, uploadErrorFromResponse } from './s3-error.js';
 
 /** A URL to PUT to, plus any headers its signature requires. */

@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import { ConfigError, UploadError } from '../../errors.js';
+import { uploadUrlProblem } from '../../protocol/presigned-url.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport } from '../types.js';
 import { providerError } from './error-mapping.js';
@@ -14,7 +15,6 @@ import {
   type PresignedTarget,
   uploadToPresignedTarget,
 } from './http-put.js';
-import { uploadUrlProblem } from './presigned-url.js';
 
 /** Name of the presigned-PUT transport in receipts, errors and metrics. */
 export const PRESIGNED_PUT_TRANSPORT = 'presigned-put';

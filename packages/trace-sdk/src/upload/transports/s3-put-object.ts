@@ -10,11 +10,11 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError, UploadError } from '../../errors.js';
-import { booleanOption, numberOption } from '../options.js';
+import { booleanOption, numberOption } from '../../option-checks.js';
+import { uploadUrlProblem } from '../../protocol/presigned-url.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
 import { safeCause } from './error-mapping.js';
-import { uploadUrlProblem } from './presigned-url.js';
 import { fromAwsSdkError } from './s3-error.js';
 
 /** Name of the legacy PutObject transport in receipts, errors and metrics. */
