@@ -27,7 +27,7 @@ import {
 } from '../protocol/lambda-messages.js';
 import { createTraceS3Client, createTraceUploadUrl, MAX_PRESIGN_EXPIRES_IN } from '../protocol/presign.js';
 import { TRACE_CONTENT_TYPE } from '../protocol/trace-object.js';
-import { safeErrorMessage } from '../upload/transports/error-mapping.js';
+import { safeErrorMessage } from '../sanitize.js';
 import { fromAwsSdkError } from '../upload/transports/s3-error.js';
 
 /** Options of {@link createUploaderHandler}. */

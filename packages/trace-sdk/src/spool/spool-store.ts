@@ -11,6 +11,7 @@ import { mkdir, open, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SpoolError, TraceError } from '../errors.js';
 import { parseTraceKey } from '../key.js';
+import type { ArtifactStore } from '../upload/deliver.js';
 import type { PartSidecar } from './event-spool.js';
 import {
   ARTIFACT_SUFFIX,
@@ -98,6 +99,23 @@ export async function persistFailedArtifact(
   });
   await body.dispose();
   return path;
+}
+
+/**
+ * The spool directory as the delivery boundary's {@link ArtifactStore}: a failed delivery of `body`
+ * is kept with {@link persistFailedArtifact}, its sidecar recording the classified error.
+ */
+export function spoolDirStore(spoolDir: string, body: SealedBody): ArtifactStore {
+  return {
+    location: resolve(spoolDir),
+    keep: (artifact, failure) =>
+      persistFailedArtifact(spoolDir, body, {
+        key: artifact.key,
+        transport: failure.transport,
+        error: { code: failure.error.code, message: failure.error.message },
+        attempts: failure.attempts,
+      }),
+  };
 }
 
 /** Fields of a sidecar other than those measured while writing the body. */

@@ -8,7 +8,9 @@
  */
 import { readFile, rename } from 'node:fs/promises';
 import { UploadError } from '../errors.js';
+import { safeText } from '../sanitize.js';
 import { artifactFromFile } from '../upload/artifact.js';
+import { deliver } from '../upload/deliver.js';
 import type { TraceTransport } from '../upload/types.js';
 import type { PartSidecar } from './event-spool.js';
 import { recoverPartial } from './recover-partial.js';
@@ -37,6 +39,8 @@ export interface UploadSpooledOptions {
   readonly transport: TraceTransport;
   /** Stops after the current upload; the rest stay spooled. */
   readonly signal?: AbortSignal | undefined;
+  /** Bound on each entry's delivery in ms (see `deliver`); default the delivery default (130 s). */
+  readonly timeoutMs?: number | undefined;
   /**
    * Also recover spill files (`*.events.gz.part`) whose recording process is gone: their complete
    * gzip members become an artifact with a `recovered: true` header, uploaded at the trace's key.
@@ -72,9 +76,9 @@ function asError(err: unknown): Error {
 }
 
 function describe(err: unknown): SpooledLastError {
-  const e = asError(err);
-  const code = (e as { code?: unknown }).code;
-  return { code: typeof code === 'string' ? code : 'ERR_UNKNOWN', message: e.message };
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: typeof code === 'string' ? code : 'ERR_UNKNOWN', message: safeText(message) };
 }
 
 /**
@@ -147,22 +151,32 @@ async function uploadOne(entry: SpooledArtifact, opts: UploadSpooledOptions, res
           { transport: opts.transport.name },
         );
       }
-      attempts++;
-      const receipt = await opts.transport.upload(artifact, { signal: opts.signal });
-      attempts += Math.max(0, (receipt.attempts ?? 1) - 1);
+      const delivery = await deliver(opts.transport, artifact, {
+        signal: opts.signal,
+        timeoutMs: opts.timeoutMs,
+        store: {
+          keep: async (_artifact, failure) => {
+            await release(claimed, {
+              ...sidecar,
+              attempts: attempts + failure.attempts,
+              lastError: describe(failure.error),
+            });
+            return entry.path;
+          },
+        },
+      });
+      attempts += delivery.attempts;
+      if (delivery.status === 'failed') {
+        result.failed.push({ key: sidecar.key, path: entry.path, error: delivery.error });
+        return;
+      }
       // Body first: a sidecar without a body is dropped by the next run; the reverse would leak.
       await removeFile(entry.path);
       await removeFile(claimed);
       result.uploaded.push({ key: sidecar.key, path: entry.path, attempts });
     } catch (err) {
-      if (err instanceof UploadError && err.attempts !== undefined && err.attempts > 1)
-        attempts += err.attempts - 1;
       await release(claimed, { ...sidecar, attempts, lastError: describe(err) });
-      result.failed.push({
-        key: sidecar.key,
-        path: entry.path,
-        error: asError(err),
-      });
+      result.failed.push({ key: sidecar.key, path: entry.path, error: asError(err) });
     }
   } finally {
     ownedByThisProcess.delete(claimed);

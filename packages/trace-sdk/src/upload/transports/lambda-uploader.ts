@@ -21,9 +21,10 @@ import {
   type UploaderResponse,
 } from '../../protocol/lambda-messages.js';
 import { uploadUrlProblem } from '../../protocol/presigned-url.js';
+import { safeCause, safeText } from '../../sanitize.js';
+import { abortedError, providerError } from '../classify.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
-import { abortedError, providerError, safeCause, safeText } from './error-mapping.js';
 import {
   type HttpPutOptions,
   httpPutOptions,

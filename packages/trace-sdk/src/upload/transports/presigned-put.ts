@@ -6,9 +6,9 @@
  */
 import { ConfigError, UploadError } from '../../errors.js';
 import { uploadUrlProblem } from '../../protocol/presigned-url.js';
+import { providerError } from '../classify.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport } from '../types.js';
-import { providerError } from './error-mapping.js';
 import {
   type HttpPutOptions,
   httpPutOptions,
