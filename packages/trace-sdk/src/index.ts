@@ -98,6 +98,9 @@ export {
   type SpooledSidecar,
 } from './spool/spool-store.js';
 export {
+  type SpoolAuthorizer,
+  type SpooledClaim,
+  type SpoolScope,
   type SpoolSkipReason,
   type UploadSpooledOptions,
   type UploadSpooledResult,
