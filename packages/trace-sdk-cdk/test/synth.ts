@@ -57,3 +57,25 @@ export function synthesize(define: (stack: Stack) => void, stackName = 'TraceSta
   const template = Template.fromJSON(JSON.parse(readFileSync(join(outdir, stack.templateFile), 'utf8')));
   return { stack, template, findings };
 }
+
+/** One acknowledged (suppressed) finding, where it was acknowledged and why. */
+export interface Acknowledged {
+  readonly path: string;
+  readonly rule: string;
+  readonly reason: unknown;
+}
+
+/** Every acknowledgment recorded under `scope`. */
+export function acknowledgments(scope: Stack): Acknowledged[] {
+  return scope.node.findAll().flatMap((c) =>
+    c.node.metadata
+      .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((m) =>
+        Object.entries(m.data as Record<string, unknown>).map(([rule, reason]) => ({
+          path: c.node.path,
+          rule,
+          reason,
+        })),
+      ),
+  );
+}
