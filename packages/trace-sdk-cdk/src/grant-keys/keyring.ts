@@ -22,7 +22,7 @@ export interface GrantKeyringOptions {
   readonly client?: SecretsManagerClient | undefined;
   /** How long a fetched key set is used before it is fetched again, in ms. Default 300 000. */
   readonly maxAgeMs?: number | undefined;
-  /** Least time between two fetches caused by unknown key ids, in ms. Default 10 000. */
+  /** Least time between two fetches caused by unknown key ids, in ms. Default 1000. */
   readonly minRefreshIntervalMs?: number | undefined;
   /** Clock, for tests. */
   readonly now?: (() => number) | undefined;
@@ -47,7 +47,7 @@ export interface GrantKeyring {
 }
 
 const DEFAULT_MAX_AGE_MS = 300_000;
-const DEFAULT_MIN_REFRESH_INTERVAL_MS = 10_000;
+const DEFAULT_MIN_REFRESH_INTERVAL_MS = 1_000;
 
 /**
  * Creates a keyring over the grant-key secret. Nothing is fetched until first use.
