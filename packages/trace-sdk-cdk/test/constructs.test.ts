@@ -11,8 +11,12 @@ import { describe, expect, it } from 'vitest';
 import { BUCKET_ENV, GRANT_KEYS_SECRET_ENV, TraceBucket, TraceUploader } from '../src/index.ts';
 import { arnOf, logicalId, policyOf, roleId, tracesObjects } from './iam.ts';
 
+// CDK's built-in CloudFormation schema validation costs seconds of CPU per process; stacks.test.ts
+// runs it over the same constructs, so these configuration checks skip it.
+const app = () => new App({ builtinCloudFormationValidation: false });
+
 function synth(define: (stack: Stack) => void): Template {
-  const stack = new Stack(new App(), 'T', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const stack = new Stack(app(), 'T', { env: { account: '123456789012', region: 'eu-west-1' } });
   define(stack);
   return Template.fromStack(stack);
 }
@@ -161,7 +165,7 @@ describe('TraceBucket', () => {
   });
 
   it('refuses a principal the writer-restricting bucket policy cannot name', () => {
-    const stack = new Stack(new App(), 'T');
+    const stack = new Stack(app(), 'T');
     const traces = new TraceBucket(stack, 'Traces');
     expect(() => traces.grantMintUploadUrls(new iam.AccountRootPrincipal())).toThrow(ConfigError);
     expect(() =>

@@ -1,7 +1,8 @@
 /**
  * Test helpers: synthesize a stack in-process with cdk-nag's AwsSolutions pack attached, and
  * return its template and every unacknowledged finding (cdk-nag 3 reports through CDK's policy
- * validation, which fails the synth and writes `validation-report.json` to the assembly).
+ * validation, which fails the synth and writes `validation-report.json` to the assembly). CDK's
+ * built-in CloudFormation schema validation stays on: its errors are findings too.
  */
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
