@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App, Validations } from 'aws-cdk-lib';
+import { App, type CfnResource, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
@@ -19,7 +19,7 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 /** Every statement of the identity policies attached to the stack's runtime role. */
 function runtimePolicy(stack: AgentTraceStack): unknown[] {
   const template = Template.fromJSON(templates.get(stack)!);
-  const runtime = stack.resolve((stack.runtimeRole.node.defaultChild as { logicalId: string }).logicalId);
+  const runtime = stack.resolve((stack.runtimeRole.node.defaultChild as CfnResource).logicalId);
   return Object.values(template.findResources('AWS::IAM::Policy'))
     .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === runtime))
     .flatMap((p) => p.Properties.PolicyDocument.Statement);
@@ -46,9 +46,7 @@ describe('examples/cdk', () => {
   });
 
   it('lambda transport: the runtime may invoke the uploader and nothing else', () => {
-    const fn = lambda.resolve(
-      (lambda.uploader!.function.node.defaultChild as { logicalId: string }).logicalId,
-    );
+    const fn = lambda.resolve((lambda.uploader!.function.node.defaultChild as CfnResource).logicalId);
     expect(runtimePolicy(lambda)).toEqual([
       { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [fn, 'Arn'] } },
     ]);

@@ -8,8 +8,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { describe, expect, it } from 'vitest';
-import { BUCKET_ENV, GRANT_KEYS_SECRET_ENV, TraceBucket, TraceUploader } from '../src/index.ts';
-import { arnOf, logicalId, policyOf, roleId, tracesObjects } from './iam.ts';
+import { BUCKET_ENV, GRANT_KEYS_SECRET_ENV, TraceBucket, TraceUploader } from '../src/index.js';
+import { arnOf, logicalId, policyOf, roleId, tracesObjects } from './iam.js';
 
 // CDK's built-in CloudFormation schema validation costs seconds of CPU per process; stacks.test.ts
 // runs it over the same constructs, so these configuration checks skip it.
@@ -158,6 +158,7 @@ describe('TraceBucket', () => {
         Effect: 'Allow',
         Action: 's3:PutObject',
         Resource: {
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a template
           'Fn::Join': ['', [arnOf(bucketId(t2)), '/traces/${aws:PrincipalTag/agent-trace:user-id}/*']],
         },
       },

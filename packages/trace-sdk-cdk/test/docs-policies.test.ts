@@ -15,8 +15,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
-import { TraceBucket, TraceUploader } from '../src/index.ts';
-import { list, policyOf, roleId, type Statement } from './iam.ts';
+import { TraceBucket, TraceUploader } from '../src/index.js';
+import { list, policyOf, roleId, type Statement } from './iam.js';
 
 const DOCS_DIR = fileURLToPath(new URL('../../../docs/', import.meta.url));
 const MARKER = /^<!--\s*iam-policy:\s*([a-z0-9-]+)\s*-->$/;

@@ -12,9 +12,9 @@ import {
   parseGrantKeySet,
   rotateGrantKeys,
   serializeGrantKeySet,
-} from '../src/grant-keys/index.ts';
-import { rotateGrantKeySecret } from '../src/grant-keys/rotation.ts';
-import { FakeAwsError, FakeSecretsManager } from './fake-secrets-manager.ts';
+} from '../src/grant-keys/index.js';
+import { rotateGrantKeySecret } from '../src/grant-keys/rotation.js';
+import { FakeAwsError, FakeSecretsManager } from './fake-secrets-manager.js';
 
 const S0 = 'a'.repeat(64);
 const S1 = 'b'.repeat(64);

@@ -19,12 +19,12 @@ import {
   roleStatements,
   type Statement,
   tracesObjects,
-} from './iam.ts';
-import { lambdaStack, legacyStack, presignedStack } from './stacks.ts';
+} from './iam.js';
+import { lambdaStack, legacyStack, presignedStack } from './stacks.js';
 
 const presignedRuntime = (stack: Stack) => stack.node.findChild('RuntimeRole') as iam.Role;
 
-import { acknowledgments, type Synthesized, synthesize } from './synth.ts';
+import { acknowledgments, type Synthesized, synthesize } from './synth.js';
 
 const modes = {
   presigned: synthesize(presignedStack),

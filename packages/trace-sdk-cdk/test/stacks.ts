@@ -4,7 +4,7 @@
  */
 import type { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { TraceBucket, TraceUploader } from '../src/index.ts';
+import { TraceBucket, TraceUploader } from '../src/index.js';
 
 export interface Roles {
   readonly orchestrator: iam.Role;

@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { createUploadGrant } from '@agent-trace/trace-sdk/orchestrator';
 import { type LocalS3, startLocalS3 } from '@agent-trace/trace-sdk-testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundledLambdaDir } from '../src/assets.ts';
-import { FakeSecretsManager } from './fake-secrets-manager.ts';
+import { bundledLambdaDir } from '../src/assets.js';
+import { FakeSecretsManager } from './fake-secrets-manager.js';
 
 const BUCKET = 'traces-bundle-test';
 const K0 = randomBytes(32).toString('base64url');
