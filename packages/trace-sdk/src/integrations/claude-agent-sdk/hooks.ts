@@ -75,9 +75,9 @@ export function traceOptions<O extends TraceableClaudeOptions>(
   if (Array.isArray(preToolUse)) {
     out.hooks = {
       ...options.hooks,
-      PreToolUse: preToolUse.map((matcher) => ({
+      PreToolUse: preToolUse.map((matcher: { hooks: readonly AnyFn[] }) => ({
         ...matcher,
-        hooks: matcher.hooks.map((hook) => {
+        hooks: matcher.hooks.map((hook: AnyFn) => {
           const wrapped = async (...args: unknown[]) => {
             const started = performance.now();
             const output = await (hook as unknown as (...a: unknown[]) => unknown)(...args);
