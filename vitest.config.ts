@@ -18,10 +18,14 @@ export default defineConfig({
           exclude: ['**/*.load.test.ts', '**/node_modules/**'],
           testTimeout: 30_000,
           hookTimeout: 30_000,
-          // Third-party packages that also publish a `source` condition (eventsource-parser, under the
-          // AI SDK) resolve to their .ts files, which Node will not strip under node_modules: let Vite
-          // transform them instead.
-          server: { deps: { inline: ['eventsource-parser', /@ai-sdk\//, /node_modules\/ai\//] } },
+          // Vitest hands the `source` condition to Node too, so third-party packages that also publish
+          // one (eventsource, eventsource-parser) resolve to .ts files Node will not strip under
+          // node_modules. Let Vite transform them, and the framework packages that import them.
+          server: {
+            deps: {
+              inline: [/\/eventsource(-parser)?\//, /\/@ai-sdk\//, /\/node_modules\/ai\//, /\/@openai\/agents/, /\/@modelcontextprotocol\//],
+            },
+          },
         },
       },
       {
