@@ -23,7 +23,13 @@ export default defineConfig({
           // node_modules. Let Vite transform them, and the framework packages that import them.
           server: {
             deps: {
-              inline: [/\/eventsource(-parser)?\//, /\/@ai-sdk\//, /\/node_modules\/ai\//, /\/@openai\/agents/, /\/@modelcontextprotocol\//],
+              inline: [
+                /\/eventsource(-parser)?\//,
+                /\/@ai-sdk\//,
+                /\/node_modules\/ai\//,
+                /\/@openai\/agents/,
+                /\/@modelcontextprotocol\//,
+              ],
             },
           },
         },

@@ -129,21 +129,35 @@ describe('ai-sdk adapter (real generateText/streamText tool loop over MockLangua
         const r = await generate(options);
         const parts: unknown[] = [{ type: 'stream-start', warnings: [] }];
         r.content.forEach((c, i) => {
-          if (c.type === 'text') parts.push({ type: 'text-start', id: `t${i}` }, { type: 'text-delta', id: `t${i}`, delta: c.text }, { type: 'text-end', id: `t${i}` });
-          else if (c.type === 'reasoning') parts.push({ type: 'reasoning-start', id: `r${i}` }, { type: 'reasoning-delta', id: `r${i}`, delta: c.text }, { type: 'reasoning-end', id: `r${i}` });
+          if (c.type === 'text')
+            parts.push(
+              { type: 'text-start', id: `t${i}` },
+              { type: 'text-delta', id: `t${i}`, delta: c.text },
+              { type: 'text-end', id: `t${i}` },
+            );
+          else if (c.type === 'reasoning')
+            parts.push(
+              { type: 'reasoning-start', id: `r${i}` },
+              { type: 'reasoning-delta', id: `r${i}`, delta: c.text },
+              { type: 'reasoning-end', id: `r${i}` },
+            );
           else parts.push(c);
         });
         parts.push({ type: 'finish', finishReason: r.finishReason, usage: r.usage });
         return { stream: simulateReadableStream({ chunks: parts as never[] }) };
       };
-      const result = streamText(traceAiSdk(rec, { model, tools, stopWhen: stepCountIs(5), prompt: 'weather?' }));
+      const result = streamText(
+        traceAiSdk(rec, { model, tools, stopWhen: stepCountIs(5), prompt: 'weather?' }),
+      );
       expect(await result.text).toBe('Sunny in Paris; your calendar is unavailable.');
     });
     expect(streamed.of('TRAJECTORY_TURN')).toEqual(EXPECTED_TURNS);
     expectResult(streamed.of('TRAJECTORY_RESULT'));
 
     const agentRun = await recordAndReadBack(async (rec) => {
-      const agent = new ToolLoopAgent(traceAiSdk(rec, { model: scriptedModel(), tools, stopWhen: stepCountIs(5) }));
+      const agent = new ToolLoopAgent(
+        traceAiSdk(rec, { model: scriptedModel(), tools, stopWhen: stepCountIs(5) }),
+      );
       await agent.generate({ prompt: 'weather?' });
     });
     expect(agentRun.of('TRAJECTORY_TURN')).toEqual(EXPECTED_TURNS);
@@ -152,33 +166,65 @@ describe('ai-sdk adapter (real generateText/streamText tool loop over MockLangua
 
   it('a loop cut short by stopWhen is error_max_turns', async () => {
     const back = await recordAndReadBack(async (rec) => {
-      await generateText(traceAiSdk(rec, { model: scriptedModel(), tools, stopWhen: stepCountIs(1), prompt: 'x' }));
+      await generateText(
+        traceAiSdk(rec, { model: scriptedModel(), tools, stopWhen: stepCountIs(1), prompt: 'x' }),
+      );
     });
     expect(back.of('TRAJECTORY_TURN')).toHaveLength(1);
-    expect(back.of('TRAJECTORY_RESULT')[0]).toMatchObject({ subtype: 'error_max_turns', finish_reason: 'tool-calls', num_turns: 1 });
+    expect(back.of('TRAJECTORY_RESULT')[0]).toMatchObject({
+      subtype: 'error_max_turns',
+      finish_reason: 'tool-calls',
+      num_turns: 1,
+    });
   });
 
   it('never throws into the loop and never changes what the SDK returns', async () => {
-    const plain = await generateText({ model: scriptedModel(), tools, stopWhen: stepCountIs(5), prompt: 'x' });
+    const plain = await generateText({
+      model: scriptedModel(),
+      tools,
+      stopWhen: stepCountIs(5),
+      prompt: 'x',
+    });
     const errors: unknown[] = [];
     const traced = await generateText(
-      traceAiSdk(throwingSink, { model: scriptedModel(), tools, stopWhen: stepCountIs(5), prompt: 'x' }, { onError: (e) => errors.push(e) }),
+      traceAiSdk(
+        throwingSink,
+        { model: scriptedModel(), tools, stopWhen: stepCountIs(5), prompt: 'x' },
+        { onError: (e) => errors.push(e) },
+      ),
     );
     expect(traced.text).toBe(plain.text);
-    expect(traced.steps.map((s) => s.toolResults.length)).toEqual(plain.steps.map((s) => s.toolResults.length));
+    expect(traced.steps.map((s) => s.toolResults.length)).toEqual(
+      plain.steps.map((s) => s.toolResults.length),
+    );
     expect(errors).toHaveLength(3); // two turns and the result, each swallowed
 
     const dead = await recordAndReadBack(
       async (rec) => {
-        const r = await generateText(traceAiSdk(rec, { model: scriptedModel(), tools, stopWhen: stepCountIs(5), prompt: 'x' }));
+        const r = await generateText(
+          traceAiSdk(rec, { model: scriptedModel(), tools, stopWhen: stepCountIs(5), prompt: 'x' }),
+        );
         expect(r.text).toBe(plain.text);
       },
       { transport: deadTransport() },
     );
     expect(dead.result.status).toBe('failed');
 
-    const trap = new Proxy({}, { get: () => { throw new Error('hostile getter'); } });
-    for (const step of [null, 'x', trap, { toolCalls: [trap], content: [trap] }, { stepNumber: Number.NaN, toolCalls: 'no' }]) {
+    const trap = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('hostile getter');
+        },
+      },
+    );
+    for (const step of [
+      null,
+      'x',
+      trap,
+      { toolCalls: [trap], content: [trap] },
+      { stepNumber: Number.NaN, toolCalls: 'no' },
+    ]) {
       expect(() => recordAiSdkStep(throwingSink, step)).not.toThrow();
     }
   });

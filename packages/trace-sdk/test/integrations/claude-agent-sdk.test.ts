@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type HookCallback, type Options, query, type SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClaudeTurnRecorder, traceOptions, traceQuery } from '../../src/integrations/claude-agent-sdk/index.js';
+import {
+  ClaudeTurnRecorder,
+  traceOptions,
+  traceQuery,
+} from '../../src/integrations/claude-agent-sdk/index.js';
 import { deadTransport, recordAndReadBack, throwingSink } from './support.js';
 
 const FAKE_CLI = fileURLToPath(new URL('./fixtures/fake-claude-code.mjs', import.meta.url));
@@ -29,7 +33,12 @@ const SCRIPT = {
       id: 'msg_02',
       text: 'Reading the file and fetching upstream.',
       tools: [
-        { id: 'toolu_02', name: 'Read', input: { file_path: 'src/a.ts' }, result: [{ type: 'text', text: 'export {}' }] },
+        {
+          id: 'toolu_02',
+          name: 'Read',
+          input: { file_path: 'src/a.ts' },
+          result: [{ type: 'text', text: 'export {}' }],
+        },
         { id: 'toolu_03', name: 'WebFetch', input: { url: 'https://example.com' }, result: 'never runs' },
       ],
     },
@@ -92,7 +101,9 @@ describe('claude-agent-sdk adapter (real query() against a scripted Claude Code)
   it('records each response as one turn, the hook decisions and the result, as the Python agent did', async () => {
     let seen: SDKMessage[] = [];
     const back = await recordAndReadBack(async (rec) => {
-      seen = await drain(traceQuery(rec, query({ prompt: 'fix the test', options: traceOptions(rec, options()) })));
+      seen = await drain(
+        traceQuery(rec, query({ prompt: 'fix the test', options: traceOptions(rec, options()) })),
+      );
     });
     expect(back.result.status).toBe('uploaded');
     expect(seen.at(-1)).toMatchObject({ type: 'result', subtype: 'success' });
@@ -135,7 +146,12 @@ describe('claude-agent-sdk adapter (real query() against a scripted Claude Code)
     expect(back.of('POLICY_DECISION').map(({ duration_ms, ...rest }) => rest)).toEqual([
       { event: 'POLICY_DECISION', tool_name: 'Bash', allowed: true, reason: 'on the allow-list' },
       { event: 'POLICY_DECISION', tool_name: 'Read', allowed: true, reason: 'on the allow-list' },
-      { event: 'POLICY_DECISION', tool_name: 'WebFetch', allowed: false, reason: 'network egress is not allowed' },
+      {
+        event: 'POLICY_DECISION',
+        tool_name: 'WebFetch',
+        allowed: false,
+        reason: 'network egress is not allowed',
+      },
     ]);
     expect(back.of('TRAJECTORY_RESULT')).toEqual([
       {
@@ -178,7 +194,9 @@ describe('claude-agent-sdk adapter (real query() against a scripted Claude Code)
     const errors: unknown[] = [];
     const back = await recordAndReadBack(
       async (rec) => {
-        const messages = await drain(traceQuery(rec, query({ prompt: 'x', options: traceOptions(rec, options()) })));
+        const messages = await drain(
+          traceQuery(rec, query({ prompt: 'x', options: traceOptions(rec, options()) })),
+        );
         expect(messages.at(-1)).toMatchObject({ type: 'result' });
       },
       { transport: deadTransport() },
@@ -186,16 +204,39 @@ describe('claude-agent-sdk adapter (real query() against a scripted Claude Code)
     expect(back.result.status).toBe('failed');
 
     const viaThrowingSink = await drain(
-      traceQuery(throwingSink, query({ prompt: 'x', options: traceOptions(throwingSink, options(), { onError: (e) => errors.push(e) }) }), {
-        onError: (e) => errors.push(e),
-      }),
+      traceQuery(
+        throwingSink,
+        query({
+          prompt: 'x',
+          options: traceOptions(throwingSink, options(), { onError: (e) => errors.push(e) }),
+        }),
+        {
+          onError: (e) => errors.push(e),
+        },
+      ),
     );
     expect(viaThrowingSink.at(-1)).toMatchObject({ type: 'result', subtype: 'success' });
     expect(errors.length).toBeGreaterThan(0);
 
     const hostile = new ClaudeTurnRecorder(throwingSink);
-    const trap = new Proxy({}, { get: () => { throw new Error('hostile getter'); } });
-    for (const m of [null, 42, 'x', trap, { type: 'assistant', message: trap }, { type: 'assistant', message: { content: [trap, null] } }, { type: 'user', message: { content: 'plain' } }, { type: 'result', num_turns: 'NaN' }]) {
+    const trap = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('hostile getter');
+        },
+      },
+    );
+    for (const m of [
+      null,
+      42,
+      'x',
+      trap,
+      { type: 'assistant', message: trap },
+      { type: 'assistant', message: { content: [trap, null] } },
+      { type: 'user', message: { content: 'plain' } },
+      { type: 'result', num_turns: 'NaN' },
+    ]) {
       expect(() => hostile.observe(m)).not.toThrow();
     }
     expect(() => hostile.flush()).not.toThrow();

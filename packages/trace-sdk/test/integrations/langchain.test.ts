@@ -47,7 +47,11 @@ const tools = [
     async (): Promise<string> => {
       throw new Error('payments API unavailable');
     },
-    { name: 'refund', description: 'refund an order', schema: z.object({ order: z.string(), cents: z.number() }) },
+    {
+      name: 'refund',
+      description: 'refund an order',
+      schema: z.object({ order: z.string(), cents: z.number() }),
+    },
   ),
 ];
 
@@ -77,7 +81,11 @@ describe('langchain adapter (real createAgent loop over fakeModel())', () => {
       ],
       tool_results: [
         { tool_use_id: 'call_a', is_error: false, content: 'order A-17: 1 item, 12.99 EUR' },
-        { tool_use_id: 'call_b', is_error: true, content: expect.stringContaining('payments API unavailable') },
+        {
+          tool_use_id: 'call_b',
+          is_error: true,
+          content: expect.stringContaining('payments API unavailable'),
+        },
       ],
     });
     expect(turns[1]).toEqual({
@@ -103,7 +111,10 @@ describe('langchain adapter (real createAgent loop over fakeModel())', () => {
     const back = await recordAndReadBack(async (rec) => {
       const agent = createAgent({ model: fakeModel().alwaysThrow(new Error('model overloaded')), tools });
       await expect(
-        agent.invoke({ messages: [{ role: 'user', content: 'x' }] }, { callbacks: [new AgentTraceCallbackHandler(rec)] }),
+        agent.invoke(
+          { messages: [{ role: 'user', content: 'x' }] },
+          { callbacks: [new AgentTraceCallbackHandler(rec)] },
+        ),
       ).rejects.toThrow('model overloaded');
     });
     expect(back.of('TRAJECTORY_RESULT')).toMatchObject([{ subtype: 'error_during_execution', num_turns: 0 }]);
@@ -131,7 +142,14 @@ describe('langchain adapter (real createAgent loop over fakeModel())', () => {
     expect(dead.result.status).toBe('failed');
 
     const handler = new AgentTraceCallbackHandler(throwingSink);
-    const trap = new Proxy({}, { get: () => { throw new Error('hostile getter'); } });
+    const trap = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('hostile getter');
+        },
+      },
+    );
     expect(() => handler.handleLLMEnd(trap, 'r1')).not.toThrow();
     expect(() => handler.handleLLMEnd({ generations: [[{ message: trap }]] }, 'r2')).not.toThrow();
     expect(() => handler.handleToolEnd(trap, 'r3')).not.toThrow();

@@ -5,6 +5,10 @@
  * throws). The processor is registered with `setTraceProcessors`; the stored artifact is read back
  * and compared with the script.
  */
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   Agent,
   type Model,
@@ -20,6 +24,7 @@ import {
 } from '@openai/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { createTraceRecorder, fileTransport, readTrace } from '../../src/index.js';
 import { AgentTraceProcessor } from '../../src/integrations/openai-agents/index.js';
 import { deadTransport, recordAndReadBack, throwingSink } from './support.js';
 
@@ -60,7 +65,13 @@ class ScriptedModel implements Model {
         content: [{ type: 'output_text', text: step.text }],
       });
     for (const t of step.tools ?? [])
-      output.push({ type: 'function_call', callId: t.id, name: t.name, arguments: JSON.stringify(t.args), status: 'completed' });
+      output.push({
+        type: 'function_call',
+        callId: t.id,
+        name: t.name,
+        arguments: JSON.stringify(t.args),
+        status: 'completed',
+      });
     const response: ModelResponse = {
       usage: new Usage({ requests: 1, inputTokens: 100, outputTokens: 20, totalTokens: 120 }),
       output,
@@ -116,7 +127,8 @@ const tools = [
   }),
 ];
 
-const agent = (spans = true) => new Agent({ name: 'travel', instructions: 'book travel', model: new ScriptedModel(spans), tools });
+const agent = (spans = true) =>
+  new Agent({ name: 'travel', instructions: 'book travel', model: new ScriptedModel(spans), tools });
 
 beforeAll(() => {
   setTracingDisabled(false); // the SDK switches tracing off under NODE_ENV=test
@@ -165,7 +177,12 @@ describe('openai-agents adapter (real run() loop over a scripted Model)', () => 
         subtype: 'success',
         num_turns: 2,
         duration_ms: expect.any(Number),
-        usage: expect.objectContaining({ input_tokens: 200, output_tokens: 40, requests: 2, total_tokens: 240 }),
+        usage: expect.objectContaining({
+          input_tokens: 200,
+          output_tokens: 40,
+          requests: 2,
+          total_tokens: 240,
+        }),
       },
     ]);
   });
@@ -189,19 +206,42 @@ describe('openai-agents adapter (real run() loop over a scripted Model)', () => 
   });
 
   it('routes concurrent runs to their own recorder by trace metadata', async () => {
-    const runs = ['task-a', 'task-b'];
-    const sinks = new Map<string, { turns: number; results: number }>();
-    const counting = (name: string) => {
-      const c = { turns: 0, results: 0 };
-      sinks.set(name, c);
-      return { ...throwingSink, recordTurn: () => (c.turns++, true), record: () => (c.results++, true) };
-    };
-    const byTask = new Map(runs.map((r) => [r, counting(r)]));
-    setTraceProcessors([new AgentTraceProcessor((trace) => byTask.get(String(trace.metadata?.['task_id'])))]);
-    await Promise.all(
-      runs.map((taskId) => withTrace('task', () => run(agent(), 'fly'), { metadata: { task_id: taskId } })),
-    );
-    expect(Object.fromEntries(sinks)).toEqual({ 'task-a': { turns: 2, results: 1 }, 'task-b': { turns: 2, results: 1 } });
+    const dir = await mkdtemp(join(tmpdir(), 'agents-routing-'));
+    try {
+      const tasks = ['task-a', 'task-b'];
+      const recorders = new Map(
+        tasks.map((taskId) => [
+          taskId,
+          createTraceRecorder({
+            userId: 'user-1',
+            taskId,
+            transport: fileTransport({ dir }),
+            spoolDir: join(dir, 'spool'),
+          }),
+        ]),
+      );
+      setTraceProcessors([
+        new AgentTraceProcessor((trace) => recorders.get(String(trace.metadata?.['task_id']))),
+      ]);
+      await Promise.all(
+        tasks.map((taskId) =>
+          withTrace('task', () => run(agent(), 'fly'), { metadata: { task_id: taskId } }),
+        ),
+      );
+      for (const [taskId, rec] of recorders) {
+        const result = await rec.finish();
+        const lines: Record<string, unknown>[] = [];
+        for await (const line of readTrace(join(dir, result.key))) lines.push(line);
+        expect(lines.map((l) => [l['task_id'], l['event']])).toEqual([
+          [taskId, 'TRAJECTORY_ARTIFACT_HEADER'],
+          [taskId, 'TRAJECTORY_TURN'],
+          [taskId, 'TRAJECTORY_TURN'],
+          [taskId, 'TRAJECTORY_RESULT'],
+        ]);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('never throws into the loop and never changes what run() returns', async () => {
@@ -224,13 +264,33 @@ describe('openai-agents adapter (real run() loop over a scripted Model)', () => 
     expect(dead.result.status).toBe('failed');
 
     const processor = new AgentTraceProcessor(throwingSink);
-    const trap = new Proxy({}, { get: () => { throw new Error('hostile getter'); } }) as never;
+    const trap = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('hostile getter');
+        },
+      },
+    ) as never;
     await expect(processor.onTraceStart(trap)).resolves.toBeUndefined();
     await expect(processor.onSpanEnd(trap)).resolves.toBeUndefined();
     await processor.onTraceStart({ traceId: 't' });
-    for (const spanData of [trap, { type: 'generation', output: [trap] }, { type: 'turn', turn: 'x' }, { type: 'task', usage: trap }])
+    for (const spanData of [
+      trap,
+      { type: 'generation', output: [trap] },
+      { type: 'turn', turn: 'x' },
+      { type: 'task', usage: trap },
+    ])
       await expect(
-        processor.onSpanEnd({ traceId: 't', spanId: 's', parentId: null, spanData, startedAt: 'x', endedAt: null, error: null }),
+        processor.onSpanEnd({
+          traceId: 't',
+          spanId: 's',
+          parentId: null,
+          spanData,
+          startedAt: 'x',
+          endedAt: null,
+          error: null,
+        }),
       ).resolves.toBeUndefined();
   });
 });

@@ -5,7 +5,11 @@
  * `BasicTracerProvider` beside an in-memory exporter. The stored artifact is read back and compared.
  */
 import { context, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { GenAiSpanProcessor } from '../../src/integrations/otel-genai/index.js';
 import { deadTransport, recordAndReadBack, throwingSink } from './support.js';
@@ -13,7 +17,13 @@ import { deadTransport, recordAndReadBack, throwingSink } from './support.js';
 interface ModelCall {
   readonly text?: string;
   readonly reasoning?: string;
-  readonly calls?: readonly { id: string; name: string; args: Record<string, unknown>; result: string; fails?: boolean }[];
+  readonly calls?: readonly {
+    id: string;
+    name: string;
+    args: Record<string, unknown>;
+    result: string;
+    fails?: boolean;
+  }[];
   readonly inputTokens: number;
   readonly outputTokens: number;
 }
@@ -36,14 +46,24 @@ const SCRIPT: readonly ModelCall[] = [
 async function instrumentedAgent(provider: BasicTracerProvider, script = SCRIPT): Promise<string> {
   const tracer = provider.getTracer('instrumented-agent');
   const agent = tracer.startSpan('invoke_agent ops-bot', {
-    attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'ops-bot', 'gen_ai.conversation.id': 'conv-9' },
+    attributes: {
+      'gen_ai.operation.name': 'invoke_agent',
+      'gen_ai.agent.name': 'ops-bot',
+      'gen_ai.conversation.id': 'conv-9',
+    },
   });
   const inAgent = trace.setSpan(context.active(), agent);
   let last = '';
   for (const step of script) {
     const chat: Span = tracer.startSpan(
       'chat gpt-test',
-      { attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-test' } },
+      {
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'openai',
+          'gen_ai.request.model': 'gpt-test',
+        },
+      },
       inAgent,
     );
     const parts = [
@@ -140,11 +160,15 @@ describe('otel-genai adapter (real BasicTracerProvider, GenAI semantic-conventio
       const provider = new BasicTracerProvider({ spanProcessors: [new GenAiSpanProcessor(rec)] });
       const tracer = provider.getTracer('t');
       tracer.startSpan('GET /health').end();
-      tracer.startSpan('chat', { attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'm' } }).end();
+      tracer
+        .startSpan('chat', { attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'm' } })
+        .end();
       await provider.forceFlush();
       await provider.shutdown();
     });
-    expect(back.events).toEqual([{ event: 'TRAJECTORY_TURN', turn: 1, model: 'm', tool_calls: [], tool_results: [] }]);
+    expect(back.events).toEqual([
+      { event: 'TRAJECTORY_TURN', turn: 1, model: 'm', tool_calls: [], tool_results: [] },
+    ]);
   });
 
   it('never throws into the instrumented code', async () => {
@@ -167,7 +191,14 @@ describe('otel-genai adapter (real BasicTracerProvider, GenAI semantic-conventio
     expect(dead.result.status).toBe('failed');
 
     const processor = new GenAiSpanProcessor(throwingSink);
-    const trap = new Proxy({}, { get: () => { throw new Error('hostile getter'); } }) as never;
+    const trap = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('hostile getter');
+        },
+      },
+    ) as never;
     expect(() => processor.onEnd(trap)).not.toThrow();
     const span = (attributes: Record<string, unknown>) => ({
       name: 'x',

@@ -24,7 +24,7 @@
  *
  * @packageDocumentation
  */
-import { TRAJECTORY_RESULT, type ToolCallInput, type ToolResultInput } from '../../index.js';
+import { type ToolCallInput, type ToolResultInput, TRAJECTORY_RESULT } from '../../index.js';
 import { type AdapterOptions, guarded, num, rec, str, type TraceSink, toolContent } from '../shared/sink.js';
 
 export type { AdapterOptions, TraceSink } from '../shared/sink.js';
@@ -55,15 +55,27 @@ export function recordAiSdkStep(sink: TraceSink, step: unknown, options: Adapter
     for (const raw of Array.isArray(s['toolCalls']) ? s['toolCalls'] : []) {
       const call = rec(raw);
       if (call === undefined) continue;
-      toolCalls.push({ id: str(call['toolCallId']), name: str(call['toolName']) ?? '', input: call['input'] });
+      toolCalls.push({
+        id: str(call['toolCallId']),
+        name: str(call['toolName']) ?? '',
+        input: call['input'],
+      });
     }
     const toolResults: ToolResultInput[] = [];
     for (const raw of Array.isArray(s['content']) ? s['content'] : []) {
       const part = rec(raw);
       if (part?.['type'] === 'tool-result')
-        toolResults.push({ toolUseId: str(part['toolCallId']) ?? '', isError: false, content: toolContent(part['output']) });
+        toolResults.push({
+          toolUseId: str(part['toolCallId']) ?? '',
+          isError: false,
+          content: toolContent(part['output']),
+        });
       else if (part?.['type'] === 'tool-error')
-        toolResults.push({ toolUseId: str(part['toolCallId']) ?? '', isError: true, content: errorText(part['error']) });
+        toolResults.push({
+          toolUseId: str(part['toolCallId']) ?? '',
+          isError: true,
+          content: errorText(part['error']),
+        });
     }
     // Streams deliver results in completion order; write them in call order, as the model asked.
     const order = (r: ToolResultInput) => {

@@ -16,7 +16,11 @@ import { ClaudeTurnRecorder } from './turns.js';
  * for await (const message of traceQuery(rec, query({ prompt, options: traceOptions(rec, options) }))) { ... }
  * ```
  */
-export function traceQuery<Q extends AsyncIterable<unknown>>(sink: TraceSink, q: Q, options?: AdapterOptions): Q {
+export function traceQuery<Q extends AsyncIterable<unknown>>(
+  sink: TraceSink,
+  q: Q,
+  options?: AdapterOptions,
+): Q {
   const turns = new ClaudeTurnRecorder(sink, options);
   const target = q as unknown as AsyncIterator<unknown> & Record<PropertyKey, unknown>;
 

@@ -134,7 +134,14 @@ export class ClaudeTurnRecorder {
   #start(messageId: string | undefined): OpenTurn {
     this.flush();
     this.#turns += 1;
-    const turn: OpenTurn = { messageId, model: undefined, thinking: [], text: [], toolCalls: [], toolResults: [] };
+    const turn: OpenTurn = {
+      messageId,
+      model: undefined,
+      thinking: [],
+      text: [],
+      toolCalls: [],
+      toolResults: [],
+    };
     this.#open = turn;
     return turn;
   }

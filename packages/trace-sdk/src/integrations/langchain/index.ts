@@ -28,7 +28,7 @@
  * @packageDocumentation
  */
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
-import { TRAJECTORY_RESULT, type ToolCallInput, type ToolResultInput } from '../../index.js';
+import { type ToolCallInput, type ToolResultInput, TRAJECTORY_RESULT } from '../../index.js';
 import { type AdapterOptions, guarded, num, rec, str, type TraceSink, toolContent } from '../shared/sink.js';
 
 export type { AdapterOptions, TraceSink } from '../shared/sink.js';
@@ -120,7 +120,11 @@ export class AgentTraceCallbackHandler extends BaseCallbackHandler {
       this.#enter(runId, parentRunId);
       const params = rec(extraParams?.['invocation_params']);
       const kwargs = rec(rec(llm)?.['kwargs']);
-      const model = str(params?.['model']) ?? str(params?.['model_name']) ?? str(kwargs?.['model']) ?? str(kwargs?.['model_name']);
+      const model =
+        str(params?.['model']) ??
+        str(params?.['model_name']) ??
+        str(kwargs?.['model']) ??
+        str(kwargs?.['model_name']);
       if (model !== undefined) this.#models.set(runId, model);
     });
   }
@@ -132,7 +136,8 @@ export class AgentTraceCallbackHandler extends BaseCallbackHandler {
   override handleLLMEnd(output: unknown, runId: string): void {
     guarded(this.#onError, () => {
       const generations = rec(output)?.['generations'];
-      const first = Array.isArray(generations) && Array.isArray(generations[0]) ? rec(generations[0][0]) : undefined;
+      const first =
+        Array.isArray(generations) && Array.isArray(generations[0]) ? rec(generations[0][0]) : undefined;
       const message = rec(first?.['message']);
       this.#flush();
       this.#turns += 1;
@@ -172,7 +177,11 @@ export class AgentTraceCallbackHandler extends BaseCallbackHandler {
       const message = rec(output);
       const id = str(message?.['tool_call_id']) ?? this.#toolCallIds.get(runId) ?? runId;
       const content = message !== undefined && 'content' in message ? message['content'] : output;
-      this.#result({ toolUseId: id, isError: message?.['status'] === 'error', content: toolContent(content) });
+      this.#result({
+        toolUseId: id,
+        isError: message?.['status'] === 'error',
+        content: toolContent(content),
+      });
     });
     guarded(this.#onError, () => {
       this.#toolCallIds.delete(runId);
@@ -200,7 +209,11 @@ export class AgentTraceCallbackHandler extends BaseCallbackHandler {
     this.#open.toolResults.push(result);
   }
 
-  #turnFrom(message: Record<string, unknown> | undefined, fallbackText: string | undefined, model: string | undefined): OpenTurn {
+  #turnFrom(
+    message: Record<string, unknown> | undefined,
+    fallbackText: string | undefined,
+    model: string | undefined,
+  ): OpenTurn {
     const meta = rec(message?.['response_metadata']);
     const thinking: string[] = [];
     const text: string[] = [];
@@ -220,7 +233,8 @@ export class AgentTraceCallbackHandler extends BaseCallbackHandler {
     const calls = message?.['tool_calls'];
     for (const raw of Array.isArray(calls) ? calls : []) {
       const call = rec(raw);
-      if (call !== undefined) toolCalls.push({ id: str(call['id']), name: str(call['name']) ?? '', input: call['args'] });
+      if (call !== undefined)
+        toolCalls.push({ id: str(call['id']), name: str(call['name']) ?? '', input: call['args'] });
     }
     return {
       model: str(meta?.['model_name']) ?? str(meta?.['model']) ?? model,

@@ -27,7 +27,7 @@
  *
  * @packageDocumentation
  */
-import { TRAJECTORY_RESULT, type ToolCallInput, type ToolResultInput } from '../../index.js';
+import { type ToolCallInput, type ToolResultInput, TRAJECTORY_RESULT } from '../../index.js';
 import {
   type AdapterOptions,
   guarded,
@@ -131,7 +131,11 @@ function chatMessage(message: Record<string, unknown> | undefined, turn: TurnSta
   for (const raw of Array.isArray(calls) ? calls : []) {
     const call = rec(raw);
     const fn = rec(call?.['function']);
-    turn.calls.push({ id: str(call?.['id']), name: str(fn?.['name']) ?? '', input: parseJsonArgs(fn?.['arguments']) });
+    turn.calls.push({
+      id: str(call?.['id']),
+      name: str(fn?.['name']) ?? '',
+      input: parseJsonArgs(fn?.['arguments']),
+    });
   }
 }
 
@@ -164,7 +168,8 @@ export class AgentTraceProcessor {
   async onTraceStart(trace: AgentsTraceInfo): Promise<void> {
     guarded(this.#onError, () => {
       const sink = typeof this.#target === 'function' ? this.#target(trace) : this.#target;
-      if (sink !== undefined) this.#traces.set(trace.traceId, { sink, turns: new Map(), count: 0, maxTurns: false });
+      if (sink !== undefined)
+        this.#traces.set(trace.traceId, { sink, turns: new Map(), count: 0, maxTurns: false });
     });
   }
 
@@ -246,7 +251,10 @@ export class AgentTraceProcessor {
       return {
         toolUseId: call?.id ?? `${span.spanId}:${i}`,
         isError: f.error !== undefined,
-        content: f.error !== undefined && (f.output === undefined || f.output === '') ? f.error : toolContent(f.output),
+        content:
+          f.error !== undefined && (f.output === undefined || f.output === '')
+            ? f.error
+            : toolContent(f.output),
       };
     });
     state.sink.recordTurn({

@@ -29,7 +29,7 @@
  *
  * @packageDocumentation
  */
-import { TRAJECTORY_RESULT, type ToolCallInput, type ToolResultInput } from '../../index.js';
+import { type ToolCallInput, type ToolResultInput, TRAJECTORY_RESULT } from '../../index.js';
 import {
   type AdapterOptions,
   guarded,
@@ -168,7 +168,11 @@ export class GenAiSpanProcessor {
         if (type === 'text') turn.text.push(str(part?.['content']) ?? '');
         else if (type === 'reasoning') turn.thinking.push(str(part?.['content']) ?? '');
         else if (type === 'tool_call')
-          turn.calls.push({ id: str(part?.['id']), name: str(part?.['name']) ?? '', input: parseJsonArgs(part?.['arguments']) });
+          turn.calls.push({
+            id: str(part?.['id']),
+            name: str(part?.['name']) ?? '',
+            input: parseJsonArgs(part?.['arguments']),
+          });
       }
     }
   }
@@ -179,13 +183,20 @@ export class GenAiSpanProcessor {
     const turn = state.open ?? this.#open(state, undefined);
     const id = str(attrs['gen_ai.tool.call.id']) ?? span.spanContext().spanId;
     if (!turn.calls.some((c) => c.id === id))
-      turn.calls.push({ id, name: str(attrs['gen_ai.tool.name']) ?? '', input: parseJsonArgs(attrs['gen_ai.tool.call.arguments']) });
+      turn.calls.push({
+        id,
+        name: str(attrs['gen_ai.tool.name']) ?? '',
+        input: parseJsonArgs(attrs['gen_ai.tool.call.arguments']),
+      });
     const failed = span.status.code === STATUS_ERROR || attrs['error.type'] !== undefined;
     const result = attrs['gen_ai.tool.call.result'];
     turn.results.push({
       toolUseId: id,
       isError: failed,
-      content: result === undefined && failed ? (span.status.message ?? str(attrs['error.type']) ?? '') : toolContent(result),
+      content:
+        result === undefined && failed
+          ? (span.status.message ?? str(attrs['error.type']) ?? '')
+          : toolContent(result),
     });
   }
 

@@ -10,7 +10,10 @@ import type { TraceRecorder } from '../../index.js';
  * The part of a {@link TraceRecorder} an adapter writes to. A `TraceRecorder` is one; tests and
  * runtimes that fan out to several recorders can pass their own.
  */
-export type TraceSink = Pick<TraceRecorder, 'record' | 'recordTurn' | 'recordResult' | 'recordPolicyDecision'>;
+export type TraceSink = Pick<
+  TraceRecorder,
+  'record' | 'recordTurn' | 'recordResult' | 'recordPolicyDecision'
+>;
 
 /** Options every adapter takes. */
 export interface AdapterOptions {
