@@ -47,7 +47,7 @@ const SCRIPT = [
 class ScriptedModel implements Model {
   #turn = 0;
   async getResponse(): Promise<ModelResponse> {
-    const step = SCRIPT[Math.min(this.#turn++, SCRIPT.length - 1)];
+    const step = SCRIPT[Math.min(this.#turn++, SCRIPT.length - 1)]!;
     const output: ModelResponse['output'] = [
       {
         type: 'message',
