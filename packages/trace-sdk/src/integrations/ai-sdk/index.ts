@@ -9,7 +9,8 @@
  * ```
  *
  * Mapping:
- * - each step (one model call and the tools it ran) → `TRAJECTORY_TURN`: `turn` = step number + 1,
+ * - each step (one model call and the tools it ran) → `TRAJECTORY_TURN`: `turn` = step number + 1
+ *   (AI SDK 7; on 5 and 6, the step's position),
  *   `model` = the step's model id, `thinking` = `reasoningText`, `text`,
  *   `tool_calls[{id,name,input}]` from the step's tool calls, `tool_results[{tool_use_id,is_error,content}]`
  *   from its `tool-result` / `tool-error` parts, in call order (non-string outputs as JSON);
@@ -46,8 +47,16 @@ const SUBTYPES: Readonly<Record<string, string>> = {
   error: 'error_during_execution',
 };
 
-/** Records one AI SDK step as a turn. Exposed for runtimes that drive steps themselves. */
-export function recordAiSdkStep(sink: TraceSink, step: unknown, options: AdapterOptions = {}): void {
+/**
+ * Records one AI SDK step as a turn. Exposed for runtimes that drive steps themselves. `turn` is
+ * used when the step carries no `stepNumber` (AI SDK 5 steps do not).
+ */
+export function recordAiSdkStep(
+  sink: TraceSink,
+  step: unknown,
+  options: AdapterOptions = {},
+  turn = 0,
+): void {
   guarded(options.onError, () => {
     const s = rec(step);
     if (s === undefined) return;
@@ -85,7 +94,7 @@ export function recordAiSdkStep(sink: TraceSink, step: unknown, options: Adapter
     toolResults.sort((a, b) => order(a) - order(b));
     const stepNumber = num(s['stepNumber']);
     sink.recordTurn({
-      turn: stepNumber === undefined ? 0 : stepNumber + 1,
+      turn: stepNumber === undefined ? turn : stepNumber + 1,
       // AI SDK 7 names the model on the step; 5 and 6 only in the response metadata.
       model: str(rec(s['model'])?.['modelId']) ?? str(rec(s['response'])?.['modelId']),
       thinking: str(s['reasoningText']),
@@ -112,7 +121,7 @@ export function traceAiSdk<P extends object>(sink: TraceSink, params: P, options
   let steps = 0;
   const onStep = (step: unknown) => {
     steps += 1;
-    recordAiSdkStep(sink, step, options);
+    recordAiSdkStep(sink, step, options, steps);
   };
   const onFinish = (event: unknown) => {
     guarded(options.onError, () => {
