@@ -1,9 +1,11 @@
 /**
  * The adapters against the LOWEST framework versions their peer ranges admit, installed beside the
  * newest under npm aliases (`claude-agent-sdk-lowest` = 0.1.0, `ai-lowest` = 6.0.0,
- * `otel-sdk-trace-base-lowest` = 2.0.0):
+ * `otel-sdk-trace-base-lowest` = 2.0.0, `langchain-core-lowest` = 1.0.0):
  * the same scripted runs must record the same events as on the newest versions.
- * (LangChain and the OpenAI Agents SDK are tested on one version each; see docs/integrations.md.)
+ * `@langchain/core` 1.0.0 (`langchain-core-lowest`) runs a hand-written tool loop on its own runnables
+ * (langchain's `createAgent` would bind the workspace's newest core). The OpenAI Agents SDK range is
+ * one minor; see docs/integrations.md.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,11 +16,16 @@ import { context, trace } from '@opentelemetry/api';
 import { generateText, stepCountIs, tool } from 'ai-lowest';
 import { MockLanguageModelV3 } from 'ai-lowest/test';
 import { query as lowestQuery } from 'claude-agent-sdk-lowest';
+import { BaseChatModel } from 'langchain-core-lowest/language_models/chat_models';
+import { AIMessage, type BaseMessage, HumanMessage } from 'langchain-core-lowest/messages';
+import { RunnableLambda } from 'langchain-core-lowest/runnables';
+import { tool as lcTool } from 'langchain-core-lowest/tools';
 import { BasicTracerProvider } from 'otel-sdk-trace-base-lowest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { traceAiSdk } from '../../src/integrations/ai-sdk/index.js';
 import { traceOptions, traceQuery } from '../../src/integrations/claude-agent-sdk/index.js';
+import { AgentTraceCallbackHandler } from '../../src/integrations/langchain/index.js';
 import { GenAiSpanProcessor } from '../../src/integrations/otel-genai/index.js';
 import { recordAndReadBack } from './support.js';
 
@@ -239,6 +246,87 @@ describe('otel-genai adapter on @opentelemetry/sdk-trace-base 2.0.0 (lowest)', (
         num_turns: 1,
         duration_ms: expect.any(Number),
         usage: { input_tokens: 7, output_tokens: 0 },
+      },
+    ]);
+  });
+});
+
+/** A chat model on @langchain/core 1.0.0 that replays scripted messages. */
+class ScriptedChatModel extends BaseChatModel {
+  #i = 0;
+  readonly #script: readonly AIMessage[];
+  constructor(script: readonly AIMessage[]) {
+    super({});
+    this.#script = script;
+  }
+  _llmType(): string {
+    return 'scripted';
+  }
+  async _generate(): Promise<{ generations: { message: AIMessage; text: string }[] }> {
+    const message = this.#script[Math.min(this.#i++, this.#script.length - 1)]!;
+    return { generations: [{ message, text: typeof message.content === 'string' ? message.content : '' }] };
+  }
+}
+
+describe('langchain adapter on @langchain/core 1.0.0 (lowest)', () => {
+  it('records the turns, tool results and totals of a tool loop built on core 1.0 runnables', async () => {
+    const lookup = lcTool(async ({ id }: { id: string }) => `user ${id}: active`, {
+      name: 'lookup_user',
+      description: 'look up a user',
+      schema: z.object({ id: z.string() }),
+    });
+    const model = new ScriptedChatModel([
+      new AIMessage({
+        content: 'Looking up.',
+        tool_calls: [{ id: 'call_u', name: 'lookup_user', args: { id: 'u7' }, type: 'tool_call' }],
+        usage_metadata: { input_tokens: 11, output_tokens: 3, total_tokens: 14 },
+        response_metadata: { model_name: 'scripted-1.0' },
+      }),
+      new AIMessage({
+        content: 'u7 is active.',
+        usage_metadata: { input_tokens: 20, output_tokens: 4, total_tokens: 24 },
+        response_metadata: { model_name: 'scripted-1.0' },
+      }),
+    ]);
+    const loop = RunnableLambda.from(async (question: string, config) => {
+      const messages: BaseMessage[] = [new HumanMessage(question)];
+      for (let turn = 0; turn < 4; turn++) {
+        const reply = await model.invoke(messages, config);
+        messages.push(reply);
+        if (!reply.tool_calls?.length) return reply.content;
+        for (const call of reply.tool_calls)
+          messages.push(await lookup.invoke({ ...call, type: 'tool_call' }, config));
+      }
+      return 'gave up';
+    });
+    const back = await recordAndReadBack(async (rec) => {
+      expect(await loop.invoke('is u7 active?', { callbacks: [new AgentTraceCallbackHandler(rec)] })).toBe(
+        'u7 is active.',
+      );
+    });
+    expect(back.events).toEqual([
+      {
+        event: 'TRAJECTORY_TURN',
+        turn: 1,
+        model: 'scripted-1.0',
+        text: 'Looking up.',
+        tool_calls: [{ id: 'call_u', name: 'lookup_user', input: { id: 'u7' } }],
+        tool_results: [{ tool_use_id: 'call_u', is_error: false, content: 'user u7: active' }],
+      },
+      {
+        event: 'TRAJECTORY_TURN',
+        turn: 2,
+        model: 'scripted-1.0',
+        text: 'u7 is active.',
+        tool_calls: [],
+        tool_results: [],
+      },
+      {
+        event: 'TRAJECTORY_RESULT',
+        subtype: 'success',
+        num_turns: 2,
+        duration_ms: expect.any(Number),
+        usage: { input_tokens: 31, output_tokens: 7, total_tokens: 38 },
       },
     ]);
   });
