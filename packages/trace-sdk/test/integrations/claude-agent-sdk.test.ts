@@ -190,6 +190,31 @@ describe('claude-agent-sdk adapter (real query() against a scripted Claude Code)
     expect(back.of('TRAJECTORY_TURN')).toHaveLength(3);
   });
 
+  it('adapter events are redacted and truncated like any other', async () => {
+    const awsKey = ['AKIA', 'IOSFODNN7EXAMPLE'].join('');
+    const back = await recordAndReadBack(async (rec) => {
+      const turns = new ClaudeTurnRecorder(rec);
+      turns.observe({
+        type: 'assistant',
+        message: { id: 'm1', model: 'claude', content: [{ type: 'text', text: 'x'.repeat(5000) }] },
+      });
+      turns.observe({
+        type: 'user',
+        message: {
+          content: [{ type: 'tool_result', tool_use_id: 't1', content: `AWS_ACCESS_KEY_ID=${awsKey}` }],
+        },
+      });
+      turns.flush();
+    });
+    const [turn] = back.of('TRAJECTORY_TURN');
+    expect(turn?.['text']).toMatch(/^x{4000}\.\.\. \[truncated, 5000 chars total\]$/);
+    expect(JSON.stringify(turn)).not.toContain(awsKey);
+    expect(turn?.['tool_results']).toEqual([
+      { tool_use_id: 't1', is_error: false, content: 'AWS_ACCESS_KEY_ID=[REDACTED-AWS-ACCESS-KEY-ID]' },
+    ]);
+    expect(back.header).toMatchObject({ redactions: 1, truncated_fields: 1 });
+  });
+
   it('never throws into the loop: a dead transport, a throwing sink, hostile messages', async () => {
     const errors: unknown[] = [];
     const back = await recordAndReadBack(

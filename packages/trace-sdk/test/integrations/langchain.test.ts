@@ -107,6 +107,22 @@ describe('langchain adapter (real createAgent loop over fakeModel())', () => {
     ]);
   });
 
+  it('a handler reused for a second invoke counts that run afresh', async () => {
+    const back = await recordAndReadBack(async (rec) => {
+      const handler = new AgentTraceCallbackHandler(rec);
+      for (let i = 0; i < 2; i++)
+        await createAgent({ model: scriptedModel(), tools }).invoke(
+          { messages: [{ role: 'user', content: 'refund order A-17' }] },
+          { callbacks: [handler] },
+        );
+    });
+    expect(back.of('TRAJECTORY_TURN').map((t) => t['turn'])).toEqual([1, 2, 1, 2]);
+    expect(back.of('TRAJECTORY_RESULT').map((r) => [r['num_turns'], r['usage']])).toEqual([
+      [2, { input_tokens: 240, output_tokens: 42, total_tokens: 282 }],
+      [2, { input_tokens: 240, output_tokens: 42, total_tokens: 282 }],
+    ]);
+  });
+
   it('a failing run is error_during_execution, and the error still reaches the caller', async () => {
     const back = await recordAndReadBack(async (rec) => {
       const agent = createAgent({ model: fakeModel().alwaysThrow(new Error('model overloaded')), tools });

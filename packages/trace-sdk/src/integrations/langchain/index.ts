@@ -68,8 +68,12 @@ export class AgentTraceCallbackHandler extends BaseCallbackHandler {
 
   #enter(runId: string, parentRunId: string | undefined): void {
     if (this.#root === undefined && parentRunId === undefined) {
+      // A new outermost run: a handler reused for another invoke starts counting afresh.
       this.#root = runId;
       this.#started = performance.now();
+      this.#turns = 0;
+      this.#failed = false;
+      for (const field of USAGE_FIELDS) delete this.#usage[field];
     }
   }
 
