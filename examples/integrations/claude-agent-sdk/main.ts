@@ -22,11 +22,8 @@ const TASK_ID = '01JD4Q9Z6XKQ2V8N5R3T7W1Y1E';
 
 async function runAgent(transport: TraceTransport) {
   const rec = createTraceRecorder({ userId: USER_ID, taskId: TASK_ID, transport });
-  for await (const message of traceQuery(
-    rec,
-    query({ prompt: 'Fix the failing test', options: traceOptions(rec, options()) }),
-  ))
-    void message;
+  const q = traceQuery(rec, query({ prompt: 'Fix the failing test', options: traceOptions(rec, options()) }));
+  for await (const message of q) if (message.type === 'result') console.log(`agent: ${message.subtype}`);
   return rec.finish();
 }
 
