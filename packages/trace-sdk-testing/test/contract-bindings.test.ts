@@ -1,9 +1,10 @@
 /**
  * The contract suite under each runner, as a consumer repo runs it: every fixture in
  * test/consumers/<runner>/ is copied into a temp project whose node_modules links the workspace
- * packages (so it imports `@agent-trace/trace-sdk-testing/contract/<runner>` from the BUILT
- * package, as an installed one would), and the real runner runs it as a child process. The vitest
- * binding is proven by the repo's own contract.*.test.ts and examples/custom-transport.
+ * packages (so it imports `@agent-trace/trace-sdk-testing/contract[/<runner>]` from the BUILT
+ * package, as an installed one would), and the real runner runs it as a child process: jest,
+ * node --test, and vitest (the workspace's own; the repo's contract.*.test.ts and
+ * examples/custom-transport run the vitest binding from the sources too).
  *
  * Skipped, saying so, when a `dist/` is missing or older than its sources: CI runs `pnpm build`
  * before `pnpm test` (.ci/run), a plain `pnpm test` may not have.
@@ -11,6 +12,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +41,13 @@ const CASES = transportContract('x', () => {
 }).cases.map((c) => c.name);
 const CONNECTION_RESET = CASES.find((name) => name.includes('connection reset'))!;
 const REFRESH = CASES.find((name) => name.startsWith('refreshes an expired URL'))!;
+/** The cases a file transport runs once it declared everything else unsupported. */
+const FILE_RUNS = [
+  'stores the exact bytes at the exact key',
+  'rejects with ERR_UPLOAD_ABORTED when already aborted, and stores nothing',
+  'stops when aborted mid-body: ERR_UPLOAD_ABORTED, nothing stored',
+  'lands 20 parallel uploads intact',
+];
 
 interface Run {
   readonly code: number | null;
@@ -47,13 +56,22 @@ interface Run {
   readonly ms: number;
 }
 
+/** This process's environment without what the outer vitest set for its workers. */
+function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!/^(VITEST|TINYPOOL|NODE_OPTIONS$)/.test(name)) env[name] = value;
+  }
+  return { ...env, NO_COLOR: '1', ...extra };
+}
+
 function run(args: string[], cwd: string, env: Record<string, string> = {}): Promise<Run> {
   const started = Date.now();
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       args,
-      { cwd, timeout: 150_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1', ...env } },
+      { cwd, timeout: 150_000, maxBuffer: 16 * 1024 * 1024, env: childEnv(env) },
       (err, stdout, stderr) => {
         const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
         resolve({ code, stdout, stderr, ms: Date.now() - started });
@@ -88,104 +106,141 @@ afterAll(async () => {
   for (const dir of projects) await rm(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(!built)('the contract suite under other runners (needs a fresh `pnpm build`)', () => {
-  // Both runners at once: each spends most of its time on the 200 MB upload.
-  let node: Promise<Run>;
-  let jest: Promise<{ run: Run; report: JestReport }>;
-  beforeAll(() => {
-    node = consumerProject('node-test').then((dir) => {
-      projects.push(dir);
-      return run(['--test', '--test-reporter=tap', 'contract.test.mjs'], dir);
-    });
-    jest = consumerProject('jest').then(async (dir) => {
-      projects.push(dir);
-      const config = { testEnvironment: 'node', transform: {}, testMatch: ['**/*.test.mjs'] };
-      const result = await run(
-        [
-          join(PACKAGE_DIR, 'node_modules', 'jest', 'bin', 'jest.js'),
-          '--rootDir',
+describe.skipIf(!built)(
+  'the contract suite under each runner, from the built package (needs a fresh `pnpm build`)',
+  () => {
+    // Both runners at once: each spends most of its time on the 200 MB upload.
+    let node: Promise<Run>;
+    let jest: Promise<{ run: Run; report: JestReport }>;
+    let vitest: Promise<{ run: Run; report: JestReport }>;
+    beforeAll(() => {
+      vitest = consumerProject('vitest').then(async (dir) => {
+        projects.push(dir);
+        const bin = join(
+          dirname(createRequire(import.meta.url).resolve('vitest/package.json')),
+          'vitest.mjs',
+        );
+        const result = await run(
+          [bin, 'run', '--root', dir, '--reporter=json', '--outputFile', join(dir, 'report.json')],
           dir,
-          '--config',
-          JSON.stringify(config),
-          '--ci',
-          '--json',
-          '--outputFile',
-          join(dir, 'report.json'),
-        ],
-        dir,
-        { NODE_OPTIONS: '--experimental-vm-modules --no-warnings' },
+        );
+        const report = JSON.parse(
+          await readFile(join(dir, 'report.json'), 'utf8').catch(() => '{}'),
+        ) as JestReport;
+        return { run: result, report };
+      });
+      node = consumerProject('node-test').then((dir) => {
+        projects.push(dir);
+        return run(['--test', '--test-reporter=tap', 'contract.test.mjs'], dir);
+      });
+      jest = consumerProject('jest').then(async (dir) => {
+        projects.push(dir);
+        const config = { testEnvironment: 'node', transform: {}, testMatch: ['**/*.test.mjs'] };
+        const result = await run(
+          [
+            join(PACKAGE_DIR, 'node_modules', 'jest', 'bin', 'jest.js'),
+            '--rootDir',
+            dir,
+            '--config',
+            JSON.stringify(config),
+            '--ci',
+            '--json',
+            '--outputFile',
+            join(dir, 'report.json'),
+          ],
+          dir,
+          { NODE_OPTIONS: '--experimental-vm-modules --no-warnings' },
+        );
+        const report = JSON.parse(
+          await readFile(join(dir, 'report.json'), 'utf8').catch(() => '{}'),
+        ) as JestReport;
+        return { run: result, report };
+      });
+      // Settled here so that a crash shows up in the tests below, not as an unhandled rejection.
+      node.catch(() => undefined);
+      jest.catch(() => undefined);
+      vitest.catch(() => undefined);
+    });
+
+    it('vitest (./contract from the built package): every case passes, run-time declared capabilities skip', async () => {
+      const { run: result, report } = await vitest;
+      const output = `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+      expect(result.code, output).toBe(0);
+      const suites = new Map<string, { title: string; status: string }[]>();
+      for (const t of report.testResults?.[0]?.assertionResults ?? []) {
+        const suite = t.ancestorTitles?.[0] ?? '';
+        suites.set(suite, [...(suites.get(suite) ?? []), t]);
+      }
+      const presigned = suites.get('presigned-put (vitest consumer) transport contract') ?? [];
+      expect(presigned.map((t) => [t.title, t.status])).toEqual(CASES.map((name) => [name, 'passed']));
+      const file = suites.get('file (vitest consumer) transport contract') ?? [];
+      expect(file.filter((t) => t.status === 'passed').map((t) => t.title)).toEqual(FILE_RUNS);
+      expect(file.filter((t) => t.status !== 'passed').every((t) => t.status === 'skipped')).toBe(true);
+      console.info(`vitest consumer fixture: ${result.ms} ms`);
+    }, 180_000);
+
+    it('node:test: every case runs and passes, run-time declared capabilities skip with their reason', async () => {
+      const result = await node;
+      const tap = result.stdout;
+      const output = `stdout:\n${tap}\nstderr:\n${result.stderr}`;
+      expect(result.code, output).toBe(0);
+      const suites = tap.split(/^ok \d+ - .* transport contract$/m);
+      const results = (block: string) =>
+        [...block.matchAll(/^ {4}(ok|not ok) \d+ - (.*?)(?: # SKIP (.*))?$/gm)].map(([, ok, name, skip]) => ({
+          ok: ok === 'ok',
+          name,
+          skip,
+        }));
+      const presigned = results(suites[0] ?? '');
+      expect(presigned.map((r) => r.name)).toEqual(CASES);
+      expect(presigned.filter((r) => !r.ok || r.skip !== undefined)).toEqual([]);
+      expect(tap, 'the 200 MB note (t.diagnostic)').toMatch(/# 200\.0 MiB uploaded; peak growth: RSS/);
+      const file = results(suites[1] ?? '');
+      expect(file.map((r) => r.name)).toEqual(CASES);
+      expect(file.find((r) => r.name === CONNECTION_RESET)?.skip).toBe(
+        'file (node:test consumer) does not support network fault injection: writes to the local filesystem',
       );
-      const report = JSON.parse(
-        await readFile(join(dir, 'report.json'), 'utf8').catch(() => '{}'),
-      ) as JestReport;
-      return { run: result, report };
-    });
-    // Settled here so that a crash shows up in the tests below, not as an unhandled rejection.
-    node.catch(() => undefined);
-    jest.catch(() => undefined);
-  });
+      expect(file.filter((r) => r.skip === undefined).map((r) => r.name)).toEqual(FILE_RUNS);
+      expect(tap).toMatch(/^# fail 0$/m);
+      console.info(`node --test consumer fixture: ${result.ms} ms`);
+    }, 180_000);
 
-  it('node:test: every case runs and passes, run-time declared capabilities skip with their reason', async () => {
-    const result = await node;
-    const tap = result.stdout;
-    const output = `stdout:\n${tap}\nstderr:\n${result.stderr}`;
-    expect(result.code, output).toBe(0);
-    const suites = tap.split(/^ok \d+ - .* transport contract$/m);
-    const results = (block: string) =>
-      [...block.matchAll(/^ {4}(ok|not ok) \d+ - (.*?)(?: # SKIP (.*))?$/gm)].map(([, ok, name, skip]) => ({
-        ok: ok === 'ok',
-        name,
-        skip,
-      }));
-    const presigned = results(suites[0] ?? '');
-    expect(presigned.map((r) => r.name)).toEqual(CASES);
-    expect(presigned.filter((r) => !r.ok || r.skip !== undefined)).toEqual([]);
-    expect(tap, 'the 200 MB note (t.diagnostic)').toMatch(/# 200\.0 MiB uploaded; peak growth: RSS/);
-    const file = results(suites[1] ?? '');
-    expect(file.map((r) => r.name)).toEqual(CASES);
-    expect(file.find((r) => r.name === CONNECTION_RESET)?.skip).toBe(
-      'file (node:test consumer) does not support network fault injection: writes to the local filesystem',
-    );
-    expect(file.filter((r) => r.skip === undefined).map((r) => r.name)).toEqual([
-      'stores the exact bytes at the exact key',
-      'rejects with ERR_UPLOAD_ABORTED when already aborted, and stores nothing',
-      'stops when aborted mid-body: ERR_UPLOAD_ABORTED, nothing stored',
-      'lands 20 parallel uploads intact',
-    ]);
-    expect(tap).toMatch(/^# fail 0$/m);
-    console.info(`node --test consumer fixture: ${result.ms} ms`);
-  }, 180_000);
-
-  it('jest: every case registered, declared capabilities skipped up front, the rest pass', async () => {
-    const { run: result, report } = await jest;
-    const output = `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
-    const tests = report.testResults?.[0]?.assertionResults ?? [];
-    expect(tests.length, output).toBe(CASES.length);
-    const byTitle = new Map(tests.map((t) => [t.title.replace(/ \(skipped: .*\)$/, ''), t]));
-    expect([...byTitle.keys()].sort()).toEqual([...CASES].sort());
-    expect(byTitle.get(REFRESH)).toMatchObject({
-      status: 'pending',
-      title: `${REFRESH} (skipped: presigned-put (jest consumer) does not support refreshing an expired URL: this consumer mints one fixed URL per task)`,
-    });
-    // Known SDK defect, seen only under jest: isNetworkError (trace-sdk upload/is-retryable.ts)
-    // tests `instanceof Error`, and jest runs tests in another realm than Node's own modules, so
-    // a connection reset from node:net is classified ERR_UPLOAD_HTTP (not retried). When the SDK
-    // duck-types it (or uses util.types.isNativeError), this case passes: drop this expectation.
-    expect(byTitle.get(CONNECTION_RESET)?.status, output).toBe('failed');
-    expect(byTitle.get(CONNECTION_RESET)?.failureMessages.join('\n')).toMatch(/ECONNRESET/);
-    const others = tests.filter((t) => t !== byTitle.get(REFRESH) && t !== byTitle.get(CONNECTION_RESET));
-    expect(
-      others
-        .filter((t) => t.status !== 'passed')
-        .map((t) => `${t.title}: ${t.status} ${t.failureMessages.join('\n')}`),
-      output,
-    ).toEqual([]);
-    console.info(`jest consumer fixture: ${result.ms} ms`);
-  }, 180_000);
-});
+    it('jest: every case registered, declared capabilities skipped up front, the rest pass', async () => {
+      const { run: result, report } = await jest;
+      const output = `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+      const tests = report.testResults?.[0]?.assertionResults ?? [];
+      expect(tests.length, output).toBe(CASES.length);
+      const byTitle = new Map(tests.map((t) => [t.title.replace(/ \(skipped: .*\)$/, ''), t]));
+      expect([...byTitle.keys()].sort()).toEqual([...CASES].sort());
+      expect(byTitle.get(REFRESH)).toMatchObject({
+        status: 'pending',
+        title: `${REFRESH} (skipped: presigned-put (jest consumer) does not support refreshing an expired URL: this consumer mints one fixed URL per task)`,
+      });
+      // Known SDK defect, seen only under jest: isNetworkError (trace-sdk upload/is-retryable.ts)
+      // tests `instanceof Error`, and jest runs tests in another realm than Node's own modules, so
+      // a connection reset from node:net is classified ERR_UPLOAD_HTTP (not retried). When the SDK
+      // duck-types it (or uses util.types.isNativeError), this case passes: drop this expectation.
+      expect(byTitle.get(CONNECTION_RESET)?.status, output).toBe('failed');
+      expect(byTitle.get(CONNECTION_RESET)?.failureMessages.join('\n')).toMatch(/ECONNRESET/);
+      const others = tests.filter((t) => t !== byTitle.get(REFRESH) && t !== byTitle.get(CONNECTION_RESET));
+      expect(
+        others
+          .filter((t) => t.status !== 'passed')
+          .map((t) => `${t.title}: ${t.status} ${t.failureMessages.join('\n')}`),
+        output,
+      ).toEqual([]);
+      console.info(`jest consumer fixture: ${result.ms} ms`);
+    }, 180_000);
+  },
+);
 
 interface JestReport {
   readonly testResults?: {
-    readonly assertionResults: { title: string; status: string; failureMessages: string[] }[];
+    readonly assertionResults: {
+      title: string;
+      status: string;
+      failureMessages: string[];
+      ancestorTitles?: string[];
+    }[];
   }[];
 }
