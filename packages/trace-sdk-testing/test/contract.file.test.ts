@@ -24,6 +24,7 @@ describeTransportContract('file', (ctx) => {
       userScoped: unsupported(
         'a local development transport with no notion of users: it writes the key the artifact names',
       ),
+      attribution: unsupported('files carry no object metadata'),
     },
   };
 });
