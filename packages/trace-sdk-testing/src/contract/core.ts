@@ -7,7 +7,6 @@
  * @packageDocumentation
  */
 export {
-  ABORT_SETTLE_MS,
   type ContractBinding,
   DEFAULT_MAX_MEMORY_GROWTH_BYTES,
   LARGE_BODY_BYTES,
@@ -34,3 +33,4 @@ export {
   type Unsupported,
   unsupported,
 } from './types.js';
+export { ABORT_SETTLE_MS } from './upload-checks.js';
