@@ -19,7 +19,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalS3, startLocalS3 } from '../src/index.js';
 import { unescapeXml } from '../src/local-s3/xml.js';
-import { s3Client, send } from './helpers.js';
+import { s3Client, send, sendSigned, signedRequest } from './helpers.js';
 
 const BUCKET = 'fidelity';
 const KEY = 'traces/user-1/01JD4Q9Z6X.jsonl.gz';
@@ -201,6 +201,28 @@ describe('user metadata (x-amz-meta-*)', () => {
     expect((await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: KEY }))).Metadata).toEqual(
       expected,
     );
+  });
+
+  it('returns non-ASCII values RFC 2047-encoded, as S3 does, instead of failing the GET', async () => {
+    const url = await presignPut({ operator: 'Zoë €' });
+    expect((await putTo(url)).status).toBe(200);
+    expect((await s3.headObject(BUCKET, KEY))?.metadata).toEqual({ operator: 'Zoë €' });
+    const got = await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: KEY }));
+    expect(got.Metadata).toEqual({ operator: `=?UTF-8?B?${Buffer.from('Zoë €').toString('base64')}?=` });
+  });
+
+  it('reads UTF-8 metadata header bytes as UTF-8', async () => {
+    // On the wire the header carries the UTF-8 bytes; Node hands them over one char per byte.
+    const wire = Buffer.from('Zürich', 'utf8').toString('latin1');
+    const signed = await signedRequest(s3, {
+      method: 'PUT',
+      bucket: BUCKET,
+      key: KEY,
+      body: BODY,
+      headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-meta-city': wire },
+    });
+    expect((await sendSigned(signed, 'PUT')).status).toBe(200);
+    expect((await s3.headObject(BUCKET, KEY))?.metadata).toEqual({ city: 'Zürich' });
   });
 
   it('refuses more than 2 KB of metadata (400 MetadataTooLarge) and stores nothing', async () => {

@@ -147,6 +147,24 @@ export const MAX_METADATA_BYTES = 2048;
 
 const META_PREFIX = 'x-amz-meta-';
 
+/** A header value as Node received it (one char per byte) read as UTF-8, when it is valid UTF-8. */
+function fromHeaderBytes(value: string): string {
+  if (!/[^\x00-\x7f]/.test(value)) return value;
+  const bytes = Buffer.from(value, 'latin1');
+  const text = bytes.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(bytes) ? text : value;
+}
+
+/**
+ * A metadata value as S3 returns it: as is when US-ASCII, otherwise UTF-8 in an RFC 2047
+ * encoded word (`=?UTF-8?B?...?=`), which is what S3 sends back for non-ASCII metadata.
+ */
+function mailSafe(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value)
+    ? value
+    : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+}
+
 /**
  * User metadata as S3 takes it: every `x-amz-meta-*` header (repeated ones joined with `,`), plus,
  * on a presigned URL, every `x-amz-meta-*` query parameter (the AWS SDK hoists them there, and
@@ -164,7 +182,8 @@ function userMetadata(call: Pick<S3Call, 'req' | 'query' | 'auth'>): Record<stri
   }
   for (const [name, values] of Object.entries(call.req.headersDistinct)) {
     if (name.startsWith(META_PREFIX) && name.length > META_PREFIX.length && values !== undefined) {
-      metadata[name.slice(META_PREFIX.length)] = values.join(',');
+      // Node hands header bytes over as latin1; S3 reads them as UTF-8.
+      metadata[name.slice(META_PREFIX.length)] = fromHeaderBytes(values.join(','));
     }
   }
   const size = Object.entries(metadata).reduce(
@@ -290,7 +309,8 @@ function objectHeaders(object: StoredObject, withChecksums: boolean): Record<str
   if (object.contentLanguage !== undefined) headers['Content-Language'] = object.contentLanguage;
   if (object.expires !== undefined) headers['Expires'] = object.expires;
   if (object.partsCount !== undefined) headers['x-amz-mp-parts-count'] = object.partsCount;
-  for (const [name, value] of Object.entries(object.metadata)) headers[`x-amz-meta-${name}`] = value;
+  for (const [name, value] of Object.entries(object.metadata))
+    headers[`x-amz-meta-${name}`] = mailSafe(value);
   // Like S3, checksums come back only when asked for (x-amz-checksum-mode: ENABLED), and never for
   // multipart objects (theirs are composite, which clients skip validating anyway).
   if (withChecksums && object.partsCount === undefined)
