@@ -160,9 +160,10 @@ export type ContractSetup = (ctx: ContractContext) => ContractTarget | Promise<C
 /** Options of `describeTransportContract` (every binding) and of {@link transportContract}. */
 export interface ContractOptions {
   /**
-   * Capabilities declared up front, before any test runs: their tests are registered as skipped
-   * (with the reason in the test name). Required under jest, which cannot skip a test once it runs;
-   * optional elsewhere (a target's own `capabilities` are honoured at run time too).
+   * Capabilities declared up front, before any test runs: their tests are skipped with the reason
+   * without starting a local S3 or calling `setup`. Required under jest, which cannot skip a test
+   * once it runs (there the reason is appended to the test's name); optional elsewhere (a
+   * target's own `capabilities` are honoured at run time too).
    */
   readonly capabilities?: TransportCapabilities | undefined;
 }
