@@ -3,6 +3,28 @@
  *
  * @packageDocumentation
  */
-
-export * from '../protocol/lambda-messages.js';
-export * from './handler.js';
+export {
+  base64Length,
+  inlineRequestBytes,
+  LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES,
+  type UploaderErrorCode,
+  type UploaderErrorResponse,
+  type UploaderPresignRequest,
+  type UploaderPresignResponse,
+  type UploaderPutRequest,
+  type UploaderPutResponse,
+  type UploaderRequest,
+  type UploaderResponse,
+} from '../protocol/lambda-messages.js';
+export {
+  type ArtifactHeaderCheck,
+  checkArtifactHeader,
+  DEFAULT_MAX_HEADER_LINE_BYTES,
+} from './artifact-header-check.js';
+export {
+  createUploaderHandler,
+  DEFAULT_MAX_OBJECT_BYTES,
+  type UploaderHandler,
+  type UploaderHandlerOptions,
+  type UploaderLogEntry,
+} from './handler.js';
