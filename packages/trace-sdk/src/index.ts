@@ -10,6 +10,7 @@ export * from './config.js';
 export * from './errors.js';
 export * from './key.js';
 export {
+  type ReadTraceHeaderOptions,
   type ReadTraceOptions,
   readTrace,
   readTraceHeader,
@@ -18,6 +19,13 @@ export {
   type TraceLineRecord,
   type TraceSource,
 } from './read/read-trace.js';
+export {
+  type ClaimedAttribution,
+  type TraceAttributionReport,
+  type TrustedAttribution,
+  type TrustedTraceContext,
+  traceAttribution,
+} from './read/trace-attribution.js';
 export * from './record/events.js';
 export { type ArtifactHeader, SCHEMA_VERSION } from './record/header.js';
 export {

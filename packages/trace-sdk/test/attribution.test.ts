@@ -5,8 +5,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import type { S3Client } from '@aws-sdk/client-s3';
 import { type LocalS3, startLocalS3 } from '@agent-trace/trace-sdk-testing';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -137,7 +137,7 @@ describe('presigned URLs sign the attribution', () => {
     const longer = Buffer.concat([body, gzipSync('x\n')]);
     expect((await put(minted.url, longer, { ...minted.headers })).status).toBeGreaterThanOrEqual(400);
     const same = Buffer.from(body);
-    same[same.length - 1] ^= 0xff;
+    same.writeUInt8(same.readUInt8(same.length - 1) ^ 0xff, same.length - 1);
     expect((await put(minted.url, same, { ...minted.headers })).status).toBeGreaterThanOrEqual(400);
     expect(await local.headObject(BUCKET, key)).toBeUndefined();
   });
@@ -177,7 +177,9 @@ describe('presigned URLs sign the attribution', () => {
     await expect(
       createTraceUploadUrl({ ...base, contentLength: DEFAULT_MAX_TRACE_OBJECT_BYTES + 1 }),
     ).rejects.toMatchObject({ code: 'ERR_UPLOAD_TOO_LARGE' });
-    await expect(createTraceUploadUrl({ ...base, contentLength: 2000, maxBytes: 1000 })).rejects.toMatchObject({
+    await expect(
+      createTraceUploadUrl({ ...base, contentLength: 2000, maxBytes: 1000 }),
+    ).rejects.toMatchObject({
       code: 'ERR_UPLOAD_TOO_LARGE',
     });
     const unbounded = await createTraceUploadUrl({ ...base, allowUnboundedSize: true });
@@ -314,7 +316,12 @@ describe('the uploader Lambda', () => {
   it('presigns the exact length, hash and attribution, and refuses sizes above its default bound', async () => {
     const body = traceBody('user-1', 'task-pre');
     const token = grant('user-1', 'task-pre', { operator: 'alice' });
-    const response = await handler()({ action: 'presign', grant: token, sha256: sha256(body), byteLength: body.byteLength });
+    const response = await handler()({
+      action: 'presign',
+      grant: token,
+      sha256: sha256(body),
+      byteLength: body.byteLength,
+    });
     if (!response.ok || response.action !== 'presign') throw new Error('expected a presign response');
     const signed = new URL(response.url).searchParams.get('X-Amz-SignedHeaders') ?? '';
     for (const h of ['content-length', 'x-amz-checksum-sha256', 'x-amz-meta-agent-trace-operator']) {
@@ -324,7 +331,10 @@ describe('the uploader Lambda', () => {
     expect((await put(response.url, body, dropped)).status).toBe(403);
     expect((await put(response.url, body, { ...response.headers })).status).toBe(200);
     const stored = await local.headObject(BUCKET, traceKey({ userId: 'user-1', taskId: 'task-pre' }));
-    expect(readAttributionMetadata(stored?.metadata)).toMatchObject({ source: 'presigned-url', operator: 'alice' });
+    expect(readAttributionMetadata(stored?.metadata)).toMatchObject({
+      source: 'presigned-url',
+      operator: 'alice',
+    });
 
     const tooBig = await handler()({
       action: 'presign',

@@ -39,7 +39,9 @@ describe('grant audience', () => {
     expect(verifyUploadGrant(token, { keys: KEYS, now, audience: ['bucket-b', 'bucket-a'] }).key).toBe(
       'traces/user-1/task-1.jsonl.gz',
     );
-    expect(codeOf(() => verifyUploadGrant(token, { keys: KEYS, now, audience: 'bucket-b' }))).toBe('ERR_GRANT_SCOPE');
+    expect(codeOf(() => verifyUploadGrant(token, { keys: KEYS, now, audience: 'bucket-b' }))).toBe(
+      'ERR_GRANT_SCOPE',
+    );
   });
 
   it('is required on both sides', () => {
@@ -68,34 +70,49 @@ describe('grant lifetime', () => {
       'ERR_GRANT_SCOPE',
     );
     expect(
-      verifyUploadGrant(week, { keys: KEYS, now, audience: 'bucket-a', maxLifetimeSeconds: 7 * 86_400 }).userId,
+      verifyUploadGrant(week, { keys: KEYS, now, audience: 'bucket-a', maxLifetimeSeconds: 7 * 86_400 })
+        .userId,
     ).toBe('user-1');
     const short = createUploadGrant({ ...base, expiresIn: 3600 });
     expect(
-      codeOf(() => verifyUploadGrant(short, { keys: KEYS, now, audience: 'bucket-a', maxLifetimeSeconds: 600 })),
+      codeOf(() =>
+        verifyUploadGrant(short, { keys: KEYS, now, audience: 'bucket-a', maxLifetimeSeconds: 600 }),
+      ),
     ).toBe('ERR_GRANT_SCOPE');
   });
 
   it('refuses a grant issued in the future (beyond the clock skew)', () => {
     const later = createUploadGrant({ ...base, expiresIn: 600, now: () => NOW + 3_600_000 });
-    expect(codeOf(() => verifyUploadGrant(later, { keys: KEYS, now, audience: 'bucket-a' }))).toBe('ERR_GRANT_SCOPE');
+    expect(codeOf(() => verifyUploadGrant(later, { keys: KEYS, now, audience: 'bucket-a' }))).toBe(
+      'ERR_GRANT_SCOPE',
+    );
   });
 });
 
 describe('old grants', () => {
   it('refuses a correctly signed version 1 grant with ERR_GRANT_VERSION', () => {
     const v1 = legacyV1Grant();
-    expect(codeOf(() => verifyUploadGrant(v1, { keys: KEYS, now, audience: 'bucket-a' }))).toBe('ERR_GRANT_VERSION');
+    expect(codeOf(() => verifyUploadGrant(v1, { keys: KEYS, now, audience: 'bucket-a' }))).toBe(
+      'ERR_GRANT_VERSION',
+    );
     expect(() => readUploadGrantClaims(v1)).toThrow(GrantError);
   });
 });
 
 describe('grant attribution claims', () => {
   it('carries the operator and session id, signed', () => {
-    const token = createUploadGrant({ ...base, expiresIn: 600, operator: 'alice@example.com', sessionId: 'sess-42' });
+    const token = createUploadGrant({
+      ...base,
+      expiresIn: 600,
+      operator: 'alice@example.com',
+      sessionId: 'sess-42',
+    });
     const verified = verifyUploadGrant(token, { keys: KEYS, now, audience: 'bucket-a' });
     expect(verified).toMatchObject({ operator: 'alice@example.com', sessionId: 'sess-42' });
-    expect(readUploadGrantClaims(token)).toMatchObject({ operator: 'alice@example.com', sessionId: 'sess-42' });
+    expect(readUploadGrantClaims(token)).toMatchObject({
+      operator: 'alice@example.com',
+      sessionId: 'sess-42',
+    });
     const plain = verifyUploadGrant(createUploadGrant({ ...base, expiresIn: 600 }), {
       keys: KEYS,
       now,

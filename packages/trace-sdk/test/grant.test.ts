@@ -41,8 +41,19 @@ describe('upload grants', () => {
   it('round-trips the user and task of any valid ids, and derives the key with traceKey', () => {
     fc.assert(
       fc.property(id, id, fc.integer({ min: 1, max: 86_400 }), (userId, taskId, expiresIn) => {
-        const token = createUploadGrant({ audience: AUD, userId, taskId, expiresIn, key: K2, now: clock(NOW) });
-        const verified = verifyUploadGrant(token, { audience: AUD, keys: { [K2.id]: K2.secret }, now: clock(NOW) });
+        const token = createUploadGrant({
+          audience: AUD,
+          userId,
+          taskId,
+          expiresIn,
+          key: K2,
+          now: clock(NOW),
+        });
+        const verified = verifyUploadGrant(token, {
+          audience: AUD,
+          keys: { [K2.id]: K2.secret },
+          now: clock(NOW),
+        });
         expect(verified).toEqual({
           userId,
           taskId,
@@ -67,9 +78,12 @@ describe('upload grants', () => {
         const code = grantCode(() =>
           verifyUploadGrant(tampered, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW) }),
         );
-        expect(['ERR_GRANT_MALFORMED', 'ERR_GRANT_VERSION', 'ERR_GRANT_SIGNATURE', 'ERR_GRANT_UNKNOWN_KEY']).toContain(
-          code,
-        );
+        expect([
+          'ERR_GRANT_MALFORMED',
+          'ERR_GRANT_VERSION',
+          'ERR_GRANT_SIGNATURE',
+          'ERR_GRANT_UNKNOWN_KEY',
+        ]).toContain(code);
       }),
       { numRuns: 500 },
     );
@@ -79,42 +93,50 @@ describe('upload grants', () => {
     const [payload, signature] = mint().split('.') as [string, string];
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
     const forged = Buffer.from(JSON.stringify({ ...claims, sub: 'user-2' })).toString('base64url');
-    expect(grantCode(() => verifyUploadGrant(`${forged}.${signature}`, { audience: AUD, keys: { k1: K1.secret } }))).toBe(
-      'ERR_GRANT_SIGNATURE',
-    );
+    expect(
+      grantCode(() =>
+        verifyUploadGrant(`${forged}.${signature}`, { audience: AUD, keys: { k1: K1.secret } }),
+      ),
+    ).toBe('ERR_GRANT_SIGNATURE');
   });
 
   it('rejects a grant signed with another secret under the same key id', () => {
     const token = mint({ key: { id: 'k1', secret: 'b'.repeat(32) } });
-    expect(grantCode(() => verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW) }))).toBe(
-      'ERR_GRANT_SIGNATURE',
-    );
+    expect(
+      grantCode(() => verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW) })),
+    ).toBe('ERR_GRANT_SIGNATURE');
   });
 
   it('rejects an unknown key id', () => {
     const token = mint({ key: K2 });
-    expect(grantCode(() => verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW) }))).toBe(
-      'ERR_GRANT_UNKNOWN_KEY',
-    );
-    expect(grantCode(() => verifyUploadGrant(token, { audience: AUD, keys: () => undefined, now: clock(NOW) }))).toBe(
-      'ERR_GRANT_UNKNOWN_KEY',
-    );
+    expect(
+      grantCode(() => verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW) })),
+    ).toBe('ERR_GRANT_UNKNOWN_KEY');
+    expect(
+      grantCode(() => verifyUploadGrant(token, { audience: AUD, keys: () => undefined, now: clock(NOW) })),
+    ).toBe('ERR_GRANT_UNKNOWN_KEY');
     // Inherited object properties are not keys.
     const proto = mint({ key: { id: 'constructor', secret: K1.secret } });
-    expect(grantCode(() => verifyUploadGrant(proto, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW) }))).toBe(
-      'ERR_GRANT_UNKNOWN_KEY',
-    );
+    expect(
+      grantCode(() => verifyUploadGrant(proto, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW) })),
+    ).toBe('ERR_GRANT_UNKNOWN_KEY');
   });
 
   it('expires, with a small clock-skew allowance', () => {
     const token = mint({ expiresIn: 60 });
-    const at = (ms: number) => () => verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(ms) });
+    const at = (ms: number) => () =>
+      verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(ms) });
     expect(at(NOW + 60_000)().userId).toBe('user-1');
     expect(at(NOW + 60_000 + DEFAULT_GRANT_CLOCK_SKEW_MS)().userId).toBe('user-1');
     expect(grantCode(at(NOW + 60_000 + DEFAULT_GRANT_CLOCK_SKEW_MS + 1))).toBe('ERR_GRANT_EXPIRED');
     expect(
       grantCode(() =>
-        verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW + 61_000), clockSkewMs: 0 }),
+        verifyUploadGrant(token, {
+          audience: AUD,
+          keys: { k1: K1.secret },
+          now: clock(NOW + 61_000),
+          clockSkewMs: 0,
+        }),
       ),
     ).toBe('ERR_GRANT_EXPIRED');
   });
@@ -152,7 +174,8 @@ describe('upload grants', () => {
     expect(
       grantCode(() =>
         verifyUploadGrant(`${payload}.${Buffer.alloc(32).toString('base64url')}`, {
-          audience: AUD, keys: { k1: K1.secret },
+          audience: AUD,
+          keys: { k1: K1.secret },
         }),
       ),
     ).toBe('ERR_GRANT_MALFORMED');
@@ -162,8 +185,13 @@ describe('upload grants', () => {
     const token = mint();
     const [payload, signature] = token.split('.') as [string, string];
     const attempts = [
-      () => verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW + 86_400_000) }),
-      () => verifyUploadGrant(`${payload}.${signature.slice(0, -2)}AA`, { audience: AUD, keys: { k1: K1.secret } }),
+      () =>
+        verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW + 86_400_000) }),
+      () =>
+        verifyUploadGrant(`${payload}.${signature.slice(0, -2)}AA`, {
+          audience: AUD,
+          keys: { k1: K1.secret },
+        }),
       () => verifyUploadGrant(token, { audience: AUD, keys: {} }),
       () => verifyUploadGrant(`${token}x`, { audience: AUD, keys: { k1: K1.secret } }),
     ];
@@ -199,11 +227,18 @@ describe('upload grants', () => {
     expect(bad({ expiresIn: 1e16 })).toThrow(ConfigError);
     // The latest representable expiry still round-trips.
     const unbounded = Number.MAX_SAFE_INTEGER;
-    const far = mint({ expiresIn: undefined, expiresAt: new Date(8_639_999_999_999_000), maxLifetimeSeconds: unbounded });
-    const verifyFar = { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW), maxLifetimeSeconds: unbounded };
-    expect(verifyUploadGrant(far, verifyFar).expiresAt.getTime()).toBe(
-      8_639_999_999_999_000,
-    );
+    const far = mint({
+      expiresIn: undefined,
+      expiresAt: new Date(8_639_999_999_999_000),
+      maxLifetimeSeconds: unbounded,
+    });
+    const verifyFar = {
+      audience: AUD,
+      keys: { k1: K1.secret },
+      now: clock(NOW),
+      maxLifetimeSeconds: unbounded,
+    };
+    expect(verifyUploadGrant(far, verifyFar).expiresAt.getTime()).toBe(8_639_999_999_999_000);
   });
 
   it('accepts a clock-skew allowance only from 0 to 5 minutes', () => {
@@ -213,16 +248,17 @@ describe('upload grants', () => {
         verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW), clockSkewMs }),
       ).toThrow(expect.objectContaining({ code: 'ERR_TRACE_CONFIG', variable: 'clockSkewMs' }));
     }
-    expect(verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW), clockSkewMs: 0 }).key).toBe(
-      traceKey({ userId: 'user-1', taskId: 'task-1' }),
-    );
+    expect(
+      verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW), clockSkewMs: 0 })
+        .key,
+    ).toBe(traceKey({ userId: 'user-1', taskId: 'task-1' }));
   });
 
   it('accepts an absolute expiresAt', () => {
     const expiresAt = new Date(NOW + 5 * 60_000);
     const token = mint({ expiresIn: undefined, expiresAt });
-    expect(verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW) }).expiresAt).toEqual(
-      expiresAt,
-    );
+    expect(
+      verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW) }).expiresAt,
+    ).toEqual(expiresAt);
   });
 });

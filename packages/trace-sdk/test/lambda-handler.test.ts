@@ -45,7 +45,12 @@ const grantFor = (userId: string, taskId: string, expiresIn = 600, key = { id: '
   createUploadGrant({ userId, taskId, expiresIn, key, audience: BUCKET });
 
 /** A gzip trace whose header names the user and task, followed by `padding` random bytes of events member. */
-function traceBody(userId: string, taskId: string, padding = 0, header: Record<string, unknown> = {}): Buffer {
+function traceBody(
+  userId: string,
+  taskId: string,
+  padding = 0,
+  header: Record<string, unknown> = {},
+): Buffer {
   const line = `${JSON.stringify({ event: 'TRAJECTORY_ARTIFACT_HEADER', task_id: taskId, user_id: userId, ...header })}\n`;
   return Buffer.concat([gzipSync(line), gzipSync(randomBytes(padding))]);
 }

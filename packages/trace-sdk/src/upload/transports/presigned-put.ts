@@ -35,7 +35,9 @@ export interface UploadUrlRequest {
  * What a URL provider returns: the URL alone, or the URL with the headers its signature requires
  * (`createTraceUploadUrl` returns both: the signed checksum and `x-amz-meta-*` attribution).
  */
-export type UploadUrlGrant = string | { readonly url: string; readonly headers?: Readonly<Record<string, string>> | undefined };
+export type UploadUrlGrant =
+  | string
+  | { readonly url: string; readonly headers?: Readonly<Record<string, string>> | undefined };
 
 /** Options of {@link presignedPutTransport}. */
 export interface PresignedPutOptions extends HttpPutOptions {
