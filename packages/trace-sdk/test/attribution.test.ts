@@ -13,6 +13,7 @@ import {
   AttributionError,
   artifactFromBuffer,
   presignedPutTransport,
+  s3PutObjectTransport,
   traceKey,
   type UploadUrlRequest,
 } from '../src/index.js';
@@ -343,5 +344,24 @@ describe('the uploader Lambda', () => {
       byteLength: DEFAULT_MAX_TRACE_OBJECT_BYTES + 1,
     });
     expect(refusal(tooBig).code).toBe('ERR_UPLOAD_TOO_LARGE');
+  });
+});
+
+describe('the legacy transport', () => {
+  it.each([
+    ['a single PutObject', 1024 * 1024],
+    ['a multipart upload', 0],
+  ])('marks its objects unattributed (%s)', async (_how, multipartThresholdBytes) => {
+    const key = traceKey({ userId: 'user-1', taskId: `task-legacy-${multipartThresholdBytes}` });
+    const transport = s3PutObjectTransport({
+      bucket: BUCKET,
+      client: s3,
+      multipartThresholdBytes,
+      retry: false,
+    });
+    await transport.upload(artifactFromBuffer(key, traceBody('user-1', 'task-legacy')), {});
+    const stored = await local.headObject(BUCKET, key);
+    expect(stored?.metadata).toEqual({ [ATTRIBUTION_METADATA.source]: 'unattributed' });
+    expect(readAttributionMetadata(stored?.metadata)).toEqual({ source: 'unattributed' });
   });
 });
