@@ -98,4 +98,20 @@ describe('trusted vs claimed in the CLI', () => {
     expect(inspect.stdout).toMatch(/claimed\s+user user-2/);
     expect(inspect.stdout).toMatch(/MISMATCH\s+the header claims user "user-2"/);
   });
+
+  it('inspect escapes terminal controls in the claimed attribution', async () => {
+    const hostile = '\u001b]0;owned\u0007user-2\u202e';
+    const { bytes } = handBuiltArtifact({
+      userId: hostile,
+      taskId: 'task-1',
+      events: sampleEvents('task-1', 1),
+    });
+    const uri = await uploadAsRuntime(bytes);
+    const inspect = await runInProcess(['inspect', uri], { env });
+    const claimed = inspect.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('claimed') || l.startsWith('MISMATCH'));
+    expect(claimed.length).toBeGreaterThan(0);
+    for (const line of claimed) expect(line).not.toMatch(/[\u001b\u0007\u202e]/);
+  });
 });

@@ -66,6 +66,21 @@ describe('trusted vs claimed attribution', () => {
     expect(report.mismatches.join('\n')).toMatch(/user "user-2".*"user-1"/);
   });
 
+  it('escapes control and bidi characters of claimed values in its messages', () => {
+    const report = traceAttribution(
+      {
+        event: 'TRAJECTORY_ARTIFACT_HEADER',
+        task_id: 'task-1',
+        user_id: '\u001b]0;owned\u0007\u202euser-1\u009b',
+      },
+      { key: KEY },
+    );
+    const text = report.mismatches.join('\n');
+    expect(text).not.toMatch(/[\u001b\u0007\u202e\u009b]/);
+    expect(text).toContain('\\u202e');
+    expect(text).toContain('\\u009b');
+  });
+
   it('flags metadata that disagrees with the key', () => {
     const report = traceAttribution(
       { event: 'TRAJECTORY_ARTIFACT_HEADER', task_id: 'task-1', user_id: 'user-1' },

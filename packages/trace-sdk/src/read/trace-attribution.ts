@@ -53,7 +53,17 @@ export interface TraceAttributionReport {
   readonly mismatches: readonly string[];
 }
 
-const show = (value: unknown) => (value === undefined ? 'nothing' : JSON.stringify(value));
+/**
+ * A claimed value for a message: JSON-quoted, with every control, format (bidi) and C1 character
+ * escaped, since the header is runtime-written and messages reach terminals.
+ */
+const show = (value: unknown): string =>
+  value === undefined
+    ? 'nothing'
+    : (JSON.stringify(value) ?? String(value)).replace(
+        /[\p{Cc}\p{Cf}\u2028\u2029]/gu,
+        (c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`,
+      );
 
 /**
  * Compares a trace header's claims with the trusted key and metadata.

@@ -72,6 +72,12 @@ export function inspectReport(
   };
 }
 
+/** A runtime-written value for a terminal row: control, format (bidi) and C1 characters escaped. */
+const printable = (value: unknown): string =>
+  (typeof value === 'string' ? value : (JSON.stringify(value) ?? '-')).replace(
+    /[\p{Cc}\p{Cf}\u2028\u2029]/gu,
+    (c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`,
+  );
 const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
 /** Epoch ms as ISO 8601; header timestamps are ISO strings already. */
 const iso = (value: unknown) =>
@@ -140,7 +146,7 @@ export function formatInspectReport(r: InspectReport): string {
         ? a.status === 'unattributed'
           ? 'none (written by the legacy transport: unattributed)'
           : 'none (no S3 key or metadata)'
-        : `user ${t.userId}, task ${t.taskId}` +
+        : `user ${printable(t.userId)}, task ${printable(t.taskId)}` +
           (t.operator === undefined ? '' : `, operator ${t.operator}`) +
           (t.sessionId === undefined ? '' : `, session ${t.sessionId}`) +
           ` (from ${t.source === 'key' ? 'the key' : `metadata, ${t.source}`})`,
@@ -148,8 +154,8 @@ export function formatInspectReport(r: InspectReport): string {
     const c = a.claimed;
     rows.push([
       'claimed',
-      `user ${String(c.userId ?? '-')}, task ${String(c.taskId ?? '-')}` +
-        (c.operator === undefined ? '' : `, operator ${String(c.operator)}`) +
+      `user ${printable(c.userId)}, task ${printable(c.taskId)}` +
+        (c.operator === undefined ? '' : `, operator ${printable(c.operator)}`) +
         ' (header, written by the runtime)',
     ]);
     for (const m of a.mismatches) rows.push(['MISMATCH', m]);
