@@ -15,8 +15,8 @@ import {
   presignedPutTransport,
   readTrace,
   traceKey,
-  type UploadUrlGrant,
   type UploadUrlRequest,
+  type UploadUrlResult,
 } from '@agent-trace/trace-sdk';
 import { createTraceS3Client, createTraceUploadUrl } from '@agent-trace/trace-sdk/orchestrator';
 import { startLocalS3 } from '@agent-trace/trace-sdk-testing';
@@ -129,7 +129,7 @@ runExample('presigned-put demo', async () => {
 async function runAgent(opts: {
   userId: string;
   taskId: string;
-  uploadUrl: (request: UploadUrlRequest) => Promise<UploadUrlGrant>;
+  uploadUrl: (request: UploadUrlRequest) => Promise<UploadUrlResult>;
 }) {
   const rec = createTraceRecorder({
     userId: opts.userId,

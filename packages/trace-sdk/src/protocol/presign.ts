@@ -195,6 +195,10 @@ export async function createTraceUploadUrl(options: CreateTraceUploadUrlOptions)
   if (options.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(options.sha256)) {
     throw new ConfigError('sha256 must be 64 lowercase hex characters', 'sha256');
   }
+  const inQuery = options.metadataIn === 'query';
+  if (options.metadataIn !== undefined && options.metadataIn !== 'headers' && !inQuery) {
+    throw new ConfigError("metadataIn must be 'headers' or 'query'", 'metadataIn');
+  }
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_TRACE_OBJECT_BYTES;
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > S3_MAX_PUT_BYTES) {
     throw new ConfigError(
@@ -250,10 +254,6 @@ export async function createTraceUploadUrl(options: CreateTraceUploadUrlOptions)
   if (options.contentLength !== undefined) signableHeaders.add('content-length');
   // x-amz-* headers are hoisted into the query string unless told otherwise. The checksum and the
   // attribution must stay signed headers: S3 checks the body against the one and stores the other.
-  const inQuery = options.metadataIn === 'query';
-  if (options.metadataIn !== undefined && options.metadataIn !== 'headers' && !inQuery) {
-    throw new ConfigError("metadataIn must be 'headers' or 'query'", 'metadataIn');
-  }
   const unhoistableHeaders = new Set(inQuery ? [] : metaHeaders);
   if (checksum !== undefined) unhoistableHeaders.add('x-amz-checksum-sha256');
   const signedAt = Date.now();

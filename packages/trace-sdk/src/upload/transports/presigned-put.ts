@@ -35,7 +35,7 @@ export interface UploadUrlRequest {
  * What a URL provider returns: the URL alone, or the URL with the headers its signature requires
  * (`createTraceUploadUrl` returns both: the signed checksum and `x-amz-meta-*` attribution).
  */
-export type UploadUrlGrant =
+export type UploadUrlResult =
   | string
   | { readonly url: string; readonly headers?: Readonly<Record<string, string>> | undefined };
 
@@ -49,7 +49,7 @@ export interface PresignedPutOptions extends HttpPutOptions {
    * including the sealed size and SHA-256 to sign. It may return `{ url, headers }`: the headers
    * are sent with the PUT (e.g. signed `x-amz-meta-*` attribution, which S3 then requires).
    */
-  readonly url: string | ((request: UploadUrlRequest) => Promise<UploadUrlGrant>);
+  readonly url: string | ((request: UploadUrlRequest) => Promise<UploadUrlResult>);
   /** Retry policy, or `false` for a single attempt. Default: {@link DEFAULT_RETRY_POLICY}. */
   readonly retry?: RetryPolicy | false | undefined;
 }
@@ -80,7 +80,10 @@ function providedTarget(minted: unknown): PresignedTarget | undefined {
  *
  * @throws {@link ConfigError} (`variable: 'url'`) for a fixed URL that is not usable.
  * @example
- * const transport = presignedPutTransport({ url: () => orchestrator.mintUploadUrl(taskId) });
+ * const transport = presignedPutTransport({
+ *   // The orchestrator signs the sealed size and hash and returns { url, headers }.
+ *   url: ({ taskId, byteLength, sha256 }) => orchestrator.mintUploadUrl({ taskId, byteLength, sha256 }),
+ * });
  */
 export function presignedPutTransport(options: PresignedPutOptions): TraceTransport {
   const { url } = options ?? ({} as PresignedPutOptions);
@@ -108,7 +111,7 @@ export function presignedPutTransport(options: PresignedPutOptions): TraceTransp
         byteLength: artifact.byteLength,
         sha256: artifact.sha256,
       };
-      minted = await (url as (request: UploadUrlRequest) => Promise<UploadUrlGrant>)(request);
+      minted = await (url as (request: UploadUrlRequest) => Promise<UploadUrlResult>)(request);
     } catch (err) {
       throw providerError(PRESIGNED_PUT_TRANSPORT, 'URL', err);
     }
