@@ -234,10 +234,10 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
   if (
     !Array.isArray(audiences) ||
     audiences.length === 0 ||
-    !audiences.every((a) => typeof a === 'string' && a !== '')
+    !audiences.every((a) => typeof a === 'string' && /^[\x21-\x7e]{1,256}$/.test(a))
   ) {
     throw new ConfigError(
-      'createUploaderHandler: grantAudience must be a non-empty string or list',
+      'createUploaderHandler: grantAudience must be one or more audiences of 1-256 printable ASCII characters',
       'grantAudience',
     );
   }
