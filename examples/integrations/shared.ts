@@ -47,8 +47,17 @@ export function runIntegrationExample(
         credentials: server.credentials,
         forcePathStyle: true,
       });
-      const url = async () =>
-        (await createTraceUploadUrl({ s3, bucket: BUCKET, userId: USER_ID, taskId, expiresIn: 900 })).url;
+      // Orchestrator: mints a URL for exactly this trace, its sealed size and SHA-256 signed in.
+      const url = ({ byteLength, sha256 }: { byteLength: number; sha256: string }) =>
+        createTraceUploadUrl({
+          s3,
+          bucket: BUCKET,
+          userId: USER_ID,
+          taskId,
+          expiresIn: 900,
+          contentLength: byteLength,
+          sha256,
+        });
 
       // Agent runtime: records through the adapter, uploads to its one key.
       const result = await agent(presignedPutTransport({ url }));
