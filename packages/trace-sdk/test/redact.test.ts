@@ -426,6 +426,35 @@ describe('built-in redaction patterns', () => {
   });
 });
 
+describe('hostile text: redaction stays linear', () => {
+  // Each piece repeated to 200,000 characters. A left boundary that let every `-eyJ` of a run start
+  // a JWT took 64 s on the first; a safety bound, not a performance target.
+  it.each([
+    '-eyJ',
+    'eyJa.',
+    'sk-a',
+    '_ghp',
+    'ghp_',
+    'curl -u ',
+    'a://b:',
+    '%3A%2F%2F',
+    'password=',
+    'token=a1',
+    'Bearer a1',
+    'Authorization: Basic ',
+    String.raw`\"token\":\"`,
+    'xoxb-1-',
+    'hooks.slack.com/services/',
+    '-----BEGIN RSA PRIVATE KEY-----',
+    'aws_secret_access_key=',
+  ])('%j', (piece) => {
+    const s = piece.repeat(Math.ceil(200_000 / piece.length));
+    const started = performance.now();
+    redactSecrets(s);
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+});
+
 describe('secret-named keys', () => {
   it.each([
     ['SecretAccessKey', 'AWS-SECRET-KEY'],

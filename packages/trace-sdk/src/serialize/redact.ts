@@ -3,7 +3,7 @@
  * (values, object keys, event names, markers) passes through a {@link Redactor} before it reaches
  * the spool, so a secret never touches the compressed bytes.
  *
- * The rules are data: {@link BUILTIN_RULES} is a table of `{ label, trigger, keywords, pattern }`
+ * The rules are data: {@link BUILTIN_RULES} is a table of `{ label, keywords, pattern }`
  * rows, one per kind of credential, at least as broad as gitleaks' default configuration (the
  * kind-by-kind comparison is in docs/security-model.md, "Redaction coverage"). A match is replaced
  * by `[REDACTED-<LABEL>]`; the named group `pre` (a parameter name, a URL's scheme and user) is
@@ -16,10 +16,10 @@
  * `OPENAI_API_KEY`, `SecretAccessKey`, ...; see {@link secretLabelForKey}) is replaced whole,
  * whatever its type, because the key and its value are separate strings.
  *
- * Cost: one scan per string for the rules' triggers (one regex anchored on rare characters, each
- * checked backwards with a lookbehind), then, for the rare strings where a trigger fired, a
- * substring test of each candidate rule's keywords; a rule's pattern runs only when a keyword is
- * present. User patterns (`redactPatterns`) always run.
+ * Cost: a clean string costs three regex scans that skip through text at hundreds of megabytes per
+ * second (the prefilter, anchored on rare characters); for the rare strings the prefilter lets
+ * through, each rule's keywords are looked up (`includes`) and a rule's pattern runs only when one
+ * occurs. User patterns (`redactPatterns`) always run.
  *
  * @packageDocumentation
  */
@@ -85,10 +85,11 @@ function caseless(word: string): string {
 // ---- building blocks -------------------------------------------------------------------------------
 
 /**
- * Left edge of a token: not glued to a letter or digit, except after an escape that ends in one
- * (`%3D` of URL encoding, `\n` of JSON escaping), which is a boundary in the text it encodes.
+ * Left edge of a token: not glued to a word character or `-` (so a long run such as `-eyJ-eyJ...`
+ * has one start, not thousands, and matching stays linear), except after an escape that ends in
+ * one (`%3D` of URL encoding, `\n` of JSON escaping), which is a boundary in the text it encodes.
  */
-const LB = '(?:(?<![A-Za-z0-9])|(?<=%[0-9A-Fa-f]{2}|\\\\[nrt]))';
+const LB = '(?:(?<![\\w-])|(?<=%[0-9A-Fa-f]{2}|\\\\[nrt]))';
 /** Right edge of a token. */
 const RB = '(?![A-Za-z0-9_])';
 // Already-redacted text must not be matched (and counted) twice.
@@ -132,35 +133,104 @@ const ASSIGNED_AWS_NAMES = [
   caseless('x-access-token'),
 ].join('|');
 
+/** Token prefixes that end in `_`, checked backwards from the `_` (a rare character in text). */
+const UNDERSCORE_PREFIXES =
+  'gh[pousr]_|github_pat_|npm_|[rs]k_(?:live|test|prod)_|hf_|api_org_|shp(?:at|ca|pa|ss)_|do[opr]_v1_|glc_|glsa_|lin_api_|ntn_|pscale_(?:tkn|oauth|pw)_|pnu_|rdme_|rubygems_|sntry[su]_|sm_[aps]at_|shippo_(?:live|test)_|duffel_(?:live|test)_|tfp_|fo1_|fm[12][ar]?_|ops_|sgp_|CLOJARS_|FLW(?:SEC|PUB)K_';
+/** Token prefixes that end in `-`. */
+const DASH_PREFIXES =
+  'sk-|pypi-|bedrock-api-key-|xox[abeoprs]-|xapp-|gl(?:pat|dt|ft|ffct|imt|agent|oas|rt|soat|cbt|ptt)-|pplx-|pul-|ico-|fio-u-|tk-us-|xkeysib-|PMAK-|HRKU-|NR(?:JS|II|AK)-|sq0(?:atp|csp)-|p8e-|dnkey-|GOCSPX-|s4t2(?:ud|af)-|API-';
+const ASSIGN_NAMES = `${SECRET_NAMES}|${caseless('authorization')}|${ASSIGNED_AWS_NAMES}`;
+
 /**
- * The coarse prefilter: cheap tests that some rule may apply, each anchored on a rare character
- * (`=`/`:`, `_`, `-`, `.`, `://`, ...) and checked backwards from it with a lookbehind, so ordinary
- * text is rejected at a few hundred megabytes per second. Each is a superset of what its rules'
- * patterns match; the rules' keywords narrow it down further.
+ * The prefilter, as families of triggers: a string no trigger matches holds nothing any built-in
+ * rule would redact (each family is a superset of its rules' patterns; a property test holds them
+ * to it). Every alternative starts with a rare character (`-`, `_`, `=`, `:`, `%`, `J`, `K`, `~`,
+ * an upper-case prefix) and checks its context backwards with a lookbehind, so irregexp skips
+ * through ordinary text at hundreds of megabytes per second.
+ *
+ * The families are scanned in three regexes (`scan`), not one: V8 stops skipping ahead once an
+ * alternation may start with too many different characters, and one merged regex ran 5-10 times
+ * slower than these three together. Only a string some scan matched is scanned again, with a
+ * capture group per family, to learn which families (and so which rules) apply.
  */
-const TRIGGER_SOURCES = {
-  pem: '-----BEGIN|AGE-SECRET-KEY-1',
+const FAMILIES = {
+  pem: { scan: 0, source: '-----BEGIN|-SECRET-KEY-1' },
   /** `name=` / `name:` / `name%3D` for every name-anchored rule. */
-  assign: `(?:[=:>]|%3[DdAa])(?<=(?:${SECRET_NAMES}|${ASSIGNED_AWS_NAMES})${QUOTE}${BLANKS}:?(?:[=:>]|%3[DdAa]))`,
-  underscore:
-    '_(?:(?=mmk|gitlab_session)|(?<=gh[pousr]_|github_pat_|npm_|[rs]k_(?:live|test|prod)_|hf_|api_org_|shp(?:at|ca|pa|ss)_|do[opr]_v1_|glc_|glsa_|lin_api_|ntn_|pscale_(?:tkn|oauth|pw)_|pnu_|rdme_|rubygems_|sntry[su]_|sm_[aps]at_|shippo_(?:live|test)_|duffel_(?:live|test)_|tfp_|fo1_|fm[12][ar]?_|ops_|sgp_|CLOJARS_|FLW(?:SEC|PUB)K_))',
-  dash: '-(?<=sk-|pypi-|bedrock-api-key-|xox[abeoprs]-|xapp-|gl(?:pat|dt|ft|ffct|imt|agent|oas|rt|soat|cbt|ptt)-|pplx-|pul-|ico-|fio-u-|tk-us-|xkeysib-|PMAK-|HRKU-|NR(?:JS|II|AK)-|sq0(?:atp|csp)-|p8e-|dnkey-|GOCSPX-|s4t2(?:ud|af)-|API-)',
-  dot: '\\.(?<=SG\\.|hv[sb]\\.|dp\\.pt\\.|dt0c01\\.|ya29\\.|\\.atlasv1\\.|xoxe\\.)',
-  caps: 'A(?:KIA|SIA|BIA|CCA|3T[A-Z0-9]|Iza|KCp|BSK|TATT3)|LTAI|EZ[AT]K|EAA[ACM]|SK[0-9a-fA-F]{32}|GR1348941|cmVmd|dapi[0-9a-f]|4b1d|sha256~|\\dQ~',
-  jwt: 'J(?<=eyJ)|ZXlK',
-  auth: `[Bb](?:earer|EARER)(?:[ \\t+]|%20)|(?:${caseless('basic')}|${caseless('token')})(?:[ \\t+]|%20)|${caseless('curl')}\\b`,
-  url: ':\\/\\/|%3[Aa]%2[Ff]%2[Ff]|hooks\\.slack\\.com|webhook\\.office\\.com|discord(?:app)?\\.com\\/api\\/webhooks',
+  assign: {
+    scan: 0,
+    source: `[=:](?<=(?:${ASSIGN_NAMES})${QUOTE}${BLANKS}:?[=:])|%3[DdAa](?<=(?:${ASSIGN_NAMES})${QUOTE}${BLANKS}%3[DdAa])`,
+  },
+  underscore: { scan: 0, source: `_(?:mmk|gitlab_session)|_(?<=${UNDERSCORE_PREFIXES})` },
+  dash: { scan: 0, source: `-(?<=${DASH_PREFIXES})` },
+  /** curl's user option. */
+  curl: { scan: 0, source: '-u|--user' },
+  /** JWTs (`eyJ`), and once more base64-encoded (`ZXlK`). */
+  jwt: { scan: 0, source: 'J(?<=eyJ)|K(?<=ZXlK)' },
+  bearer: { scan: 0, source: '[Bb](?:earer|EARER)' },
+  /** URLs with credentials, plain or URL-encoded; webhook URLs. */
+  url: {
+    scan: 0,
+    source:
+      ':\\/\\/|%3[Aa]%2[Ff]%2[Ff]|\\/(?<=hooks\\.slack\\.com\\/|webhook\\.office\\.com\\/|\\/api\\/webhooks\\/)|%2[Ff](?<=hooks\\.slack\\.com%2[Ff])',
+  },
+  /** Prefixes that start with an upper-case letter (or end in `~`). */
+  caps: {
+    scan: 1,
+    source:
+      'A(?:KIA|SIA|BIA|CCA|3T[A-Z0-9]|Iza|KCp|BSK|TATT3)|LTAI|E(?:Z[AT]K|AA[ACM])|SK[0-9a-fA-F]{32}|GR1348941|V(?<=cmV)md|~(?<=sha256~|\\dQ~)|G\\.(?<=SG\\.)',
+  },
+  /** Prefixes with a `.` or made of lower-case letters and digits. */
+  dotted: {
+    scan: 2,
+    source: '\\.(?<=hv[sb]\\.|\\.atlasv1\\.|dp\\.pt\\.|dt0c01\\.|ya29\\.)|pi[0-9a-f](?<=dapi.)|4b1d',
+  },
 } as const;
 
-type TriggerName = keyof typeof TRIGGER_SOURCES;
-const TRIGGER_NAMES = Object.keys(TRIGGER_SOURCES) as TriggerName[];
+type Family = keyof typeof FAMILIES;
+const FAMILY_NAMES = Object.keys(FAMILIES) as Family[];
+
+interface Scan {
+  /** Any family of the scan: one cheap test. */
+  readonly any: RegExp;
+  /** The same, one capture group per family (`names[i]` is group `i + 1`). */
+  readonly which: RegExp;
+  readonly names: readonly Family[];
+}
+
+const SCANS: readonly Scan[] = [0, 1, 2].map((scan) => {
+  const names = FAMILY_NAMES.filter((name) => FAMILIES[name].scan === scan);
+  return {
+    any: new RegExp(names.map((name) => FAMILIES[name].source).join('|')),
+    which: new RegExp(names.map((name) => `(${FAMILIES[name].source})`).join('|'), 'g'),
+    names,
+  };
+});
+
+/** Bit `i` set when family `FAMILY_NAMES[i]` occurs in `s`; 0 for nearly every string, at little cost. */
+function firedFamilies(s: string): number {
+  let mask = 0;
+  for (const scan of SCANS) {
+    if (!scan.any.test(s)) continue;
+    const re = scan.which;
+    re.lastIndex = 0;
+    for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+      for (let i = 1; i < m.length; i++) {
+        if (m[i] !== undefined) {
+          mask |= 1 << FAMILY_NAMES.indexOf(scan.names[i - 1]!);
+          break;
+        }
+      }
+    }
+  }
+  return mask;
+}
 
 /** One built-in rule, as data. */
 interface BuiltinRule {
   /** The marker's label. */
   readonly label: BuiltinRedactionLabel;
-  /** The coarse trigger that fires for every string this rule matches. */
-  readonly trigger: TriggerName;
+  /** The prefilter family that fires for every string this rule matches. */
+  readonly trigger: Family;
   /**
    * Literal substrings, one of which occurs in every match (compared case-sensitively, or against
    * the lower-cased string when `caseless`): the rule's own, exact prefilter.
@@ -263,7 +333,9 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
     label: 'AWS-ACCESS-KEY-ID',
     trigger: 'caps',
     keywords: ['AKIA', 'ASIA', 'ABIA', 'ACCA', 'A3T'],
-    pattern: new RegExp(`${LB}(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])`, 'g'),
+    // (A key id is glued to `_` now and then, `AWS_KEY_AKIA...`; its fixed length keeps this linear.)
+    pattern:
+      /(?:(?<![A-Za-z0-9])|(?<=%[0-9A-Fa-f]{2}|\\[nrt]))(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])/g,
   },
   {
     label: 'AWS-SECRET-KEY',
@@ -454,7 +526,7 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
   },
   {
     label: 'GOOGLE-API-KEY',
-    trigger: 'dot',
+    trigger: 'dotted',
     keywords: ['ya29.'],
     pattern: new RegExp(`${LB}ya29\\.[\\w-]{20,}`, 'g'),
   },
@@ -476,28 +548,62 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
   },
   {
     label: 'API-TOKEN',
-    trigger: 'dot',
-    keywords: ['hvs.', 'hvb.', 'atlasv1', 'dp.pt.', 'dt0c01.', 'SG.'],
-    // HashiCorp Vault and Terraform Cloud, Doppler, Dynatrace, SendGrid.
+    trigger: 'dotted',
+    keywords: ['hvs.', 'hvb.', 'atlasv1', 'dp.pt.', 'dt0c01.'],
+    // HashiCorp Vault and Terraform Cloud, Doppler, Dynatrace.
     pattern: new RegExp(
-      `${LB}(?:hv[sb]\\.[\\w-]{90,}|[a-z0-9]{14}\\.atlasv1\\.[\\w=-]{60,}|dp\\.pt\\.[A-Za-z0-9]{43}|dt0c01\\.[A-Za-z0-9]{24}\\.[A-Za-z0-9]{64}|SG\\.[\\w-]{22}\\.[\\w-]{43})`,
+      `${LB}(?:hv[sb]\\.[\\w-]{90,}|[a-z0-9]{14}\\.atlasv1\\.[\\w=-]{60,}|dp\\.pt\\.[A-Za-z0-9]{43}|dt0c01\\.[A-Za-z0-9]{24}\\.[A-Za-z0-9]{64})`,
       'g',
     ),
   },
   {
     label: 'API-TOKEN',
     trigger: 'caps',
-    keywords: ['AKCp', 'cmVmd', 'LTAI', 'dapi', '4b1d', 'ATATT3', 'sha256~', 'Q~', 'SK'],
-    // Artifactory, Alibaba, Databricks, ClickHouse, Atlassian, OpenShift, Azure AD client secrets, Twilio.
+    keywords: ['SG.'],
+    // SendGrid.
+    pattern: new RegExp(`${LB}SG\\.[\\w-]{22}\\.[\\w-]{43}`, 'g'),
+  },
+  {
+    label: 'API-TOKEN',
+    trigger: 'caps',
+    keywords: ['AKCp', 'cmVmd', 'LTAI', 'ATATT3', 'sha256~', 'SK'],
+    // Artifactory, Alibaba, Atlassian, OpenShift, Twilio.
     pattern: new RegExp(
-      `${LB}(?:AKCp[A-Za-z0-9]{69}|cmVmd[A-Za-z0-9]{59}|LTAI[A-Za-z0-9]{20}|dapi[a-f0-9]{32}(?:-\\d)?|4b1d[A-Za-z0-9]{38}|ATATT3[\\w=-]{100,}|sha256~[\\w-]{43}|[\\w~.]{3}\\dQ~[\\w~.-]{31,34}|SK[0-9a-fA-F]{32})${RB}`,
+      `${LB}(?:AKCp[A-Za-z0-9]{69}|cmVmd[A-Za-z0-9]{59}|LTAI[A-Za-z0-9]{20}|ATATT3[\\w=-]{100,}|sha256~[\\w-]{43}|SK[0-9a-fA-F]{32})${RB}`,
       'g',
     ),
   },
   {
     label: 'API-TOKEN',
+    trigger: 'caps',
+    keywords: ['Q~'],
+    // Azure AD client secrets.
+    pattern: /[\w~.]{3}\dQ~[\w~.-]{31,34}(?![\w~.-])/g,
+  },
+  {
+    label: 'API-TOKEN',
+    trigger: 'dotted',
+    keywords: ['dapi', '4b1d'],
+    // Databricks, ClickHouse.
+    pattern: new RegExp(`${LB}(?:dapi[a-f0-9]{32}(?:-\\d)?|4b1d[A-Za-z0-9]{38})${RB}`, 'g'),
+  },
+  {
+    label: 'API-TOKEN',
     trigger: 'dash',
-    keywords: ['-'],
+    keywords: [
+      'PMAK-',
+      'pul-',
+      'ico-',
+      'fio-u-',
+      'tk-us-',
+      'xkeysib-',
+      'HRKU-',
+      'NR',
+      'p8e-',
+      'dnkey-',
+      's4t2',
+      'API-',
+    ],
     // Postman, Pulumi, Infracost, Frame.io, Scalingo, Brevo, Heroku, New Relic, Adobe, Defined
     // Networking, 42 intra, Octopus Deploy.
     pattern: new RegExp(
@@ -508,12 +614,19 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
   {
     label: 'API-TOKEN',
     trigger: 'underscore',
-    keywords: ['_'],
-    // Linear, Notion, Prefect, ReadMe, Sentry, SettleMint, Typeform, Sourcegraph, MaxMind.
+    keywords: ['lin_api_', 'ntn_', 'pnu_', 'rdme_', 'sntry', 'sm_', 'tfp_', 'sgp_'],
+    // Linear, Notion, Prefect, ReadMe, Sentry, SettleMint, Typeform, Sourcegraph.
     pattern: new RegExp(
-      `${LB}(?:lin_api_[A-Za-z0-9]{40}|ntn_\\d{11}[A-Za-z0-9]{35}|pnu_[A-Za-z0-9]{36}|rdme_[a-z0-9]{70}|sntryu_[a-f0-9]{64}|sntrys_eyJ[A-Za-z0-9+/=_]{50,}|sm_[aps]at_[A-Za-z0-9]{16}|tfp_[\\w.=-]{59}|sgp_(?:[a-fA-F0-9]{16}_|local_)?[a-fA-F0-9]{40}|[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk)${RB}`,
+      `${LB}(?:lin_api_[A-Za-z0-9]{40}|ntn_\\d{11}[A-Za-z0-9]{35}|pnu_[A-Za-z0-9]{36}|rdme_[a-z0-9]{70}|sntryu_[a-f0-9]{64}|sntrys_eyJ[A-Za-z0-9+/=_]{50,}|sm_[aps]at_[A-Za-z0-9]{16}|tfp_[\\w.=-]{59}|sgp_(?:[a-fA-F0-9]{16}_|local_)?[a-fA-F0-9]{40})${RB}`,
       'g',
     ),
+  },
+  {
+    label: 'API-TOKEN',
+    trigger: 'underscore',
+    keywords: ['_mmk'],
+    // MaxMind license keys.
+    pattern: new RegExp(`${LB}[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk${RB}`, 'g'),
   },
   // ---- tokens by shape ----
   {
@@ -532,7 +645,7 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
   // ---- HTTP authorization ----
   {
     label: 'BEARER',
-    trigger: 'auth',
+    trigger: 'bearer',
     keywords: ['bearer'],
     caseless: true,
     // A token is 8+ characters with a digit, or 20+ with both cases (random base64 without a digit).
@@ -545,7 +658,7 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
   },
   {
     label: 'BASIC-AUTH',
-    trigger: 'auth',
+    trigger: 'assign',
     keywords: ['authorization'],
     caseless: true,
     // `Authorization: Basic <base64 user:password>` (the word is too common to take alone).
@@ -556,7 +669,7 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
   },
   {
     label: 'API-TOKEN',
-    trigger: 'auth',
+    trigger: 'assign',
     keywords: ['authorization'],
     caseless: true,
     // `Authorization: Token <t>` (Django REST, Octopus, ...).
@@ -567,8 +680,8 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
   },
   {
     label: 'PASSWORD',
-    trigger: 'auth',
-    keywords: ['curl '],
+    trigger: 'curl',
+    keywords: ['curl'],
     caseless: true,
     // `curl -u user:password` / `--user user:password`.
     pattern: new RegExp(
@@ -630,24 +743,7 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
   },
 ];
 
-/** Every trigger in one global alternation, one capture group each: one scan tells which apply. */
-const TRIGGERS = new RegExp(TRIGGER_NAMES.map((name) => `(${TRIGGER_SOURCES[name]})`).join('|'), 'g');
-const RULE_TRIGGER_BITS = BUILTIN_RULES.map((rule) => 1 << TRIGGER_NAMES.indexOf(rule.trigger));
-
-/** Bit `i` set when trigger `i` occurs in `s`; 0 for a string no built-in rule applies to. */
-function firedTriggers(s: string): number {
-  TRIGGERS.lastIndex = 0;
-  let mask = 0;
-  for (let m = TRIGGERS.exec(s); m !== null; m = TRIGGERS.exec(s)) {
-    for (let i = 1; i < m.length; i++) {
-      if (m[i] !== undefined) {
-        mask |= 1 << (i - 1);
-        break;
-      }
-    }
-  }
-  return mask;
-}
+const RULE_FAMILY_BITS = BUILTIN_RULES.map((rule) => 1 << FAMILY_NAMES.indexOf(rule.trigger));
 
 /** The number of built-in rules (rows of the rule table). */
 export const BUILTIN_RULE_COUNT = BUILTIN_RULES.length;
@@ -764,7 +860,7 @@ export class Redactor {
    * @throws {@link RedactionFailure} when a user pattern throws.
    */
   redact(s: string): string {
-    const fired = firedTriggers(s);
+    const fired = firedFamilies(s);
     let out = fired === 0 ? s : this.applyBuiltins(s, fired, true);
     if (this.userRules.length > 0) out = this.applyUserRules(out);
     return out;
@@ -776,7 +872,10 @@ export class Redactor {
     return redactionMarker(label);
   }
 
-  /** @internal `fired`: trigger bits; `filter`: also consult each rule's keywords. */
+  /**
+   * @internal `fired`: family bits (rules of other families are skipped); `filter`: also skip
+   * the rules none of whose keywords occur in the string.
+   */
   applyBuiltins(s: string, fired: number, filter: boolean): string {
     let out = s;
     let lowered: string | undefined;
@@ -785,7 +884,7 @@ export class Redactor {
       return lowered;
     };
     for (let i = 0; i < BUILTIN_RULES.length; i++) {
-      if ((fired & RULE_TRIGGER_BITS[i]!) === 0) continue;
+      if ((fired & RULE_FAMILY_BITS[i]!) === 0) continue;
       const rule = BUILTIN_RULES[i]!;
       if (filter && !hasKeyword(rule, out, lower)) continue;
       const before = out;
@@ -826,7 +925,7 @@ export class Redactor {
 }
 
 /**
- * Every built-in rule applied without consulting the triggers or keywords: the reference the
+ * Every built-in rule applied without consulting the prefilter or keywords: the reference the
  * prefilter is tested against (it must never skip a rule that would have matched).
  *
  * @internal
