@@ -3,7 +3,7 @@
  * (values, object keys, event names, markers) passes through a {@link Redactor} before it reaches
  * the spool, so a secret never touches the compressed bytes.
  *
- * The rules are data: {@link BUILTIN_RULES} is a table of `{ label, keywords, pattern }`
+ * The rules are data: {@link BUILTIN_RULES} is a table of `{ label, trigger, keywords, pattern }`
  * rows, one per kind of credential, at least as broad as gitleaks' default configuration (the
  * kind-by-kind comparison is in docs/security-model.md, "Redaction coverage"). A match is replaced
  * by `[REDACTED-<LABEL>]`; the named group `pre` (a parameter name, a URL's scheme and user) is
@@ -99,7 +99,7 @@ const QUOTE = '(?:\\\\*["\'`]|%2[27])?';
 /** Blanks, plain or URL-encoded. */
 const BLANKS = '(?:[ \\t]|%20)*';
 /** `=`, `:`, `:=`, `=>` and their URL-encoded forms, with optional quotes and blanks around. */
-const ASSIGN = `${QUOTE}${BLANKS}(?::=|=>|[=:]|%3[Dd]|%3[Aa])${BLANKS}${QUOTE}`;
+const ASSIGN = `${QUOTE}${BLANKS}(?::{1,3}=|\\?=|=>|[=:]|%3[Dd]|%3[Aa])${BLANKS}${QUOTE}`;
 /** The blanks after a scheme word (`Bearer`, `Basic`), also as `+` or `%20` of URL encoding. */
 const SCHEME_GAP = '(?:[ \\t+]|%20)+';
 /** The names of credential assignments (`<name>=<value>`), any case; the longest forms first. */
@@ -120,6 +120,7 @@ const SECRET_NAME_WORDS = [
   'master[_-]?key',
   'credentials?',
   'creds',
+  'authorization',
   'auth',
 ];
 const SECRET_NAMES = SECRET_NAME_WORDS.map(caseless).join('|');
@@ -135,11 +136,11 @@ const ASSIGNED_AWS_NAMES = [
 
 /** Token prefixes that end in `_`, checked backwards from the `_` (a rare character in text). */
 const UNDERSCORE_PREFIXES =
-  'gh[pousr]_|github_pat_|npm_|[rs]k_(?:live|test|prod)_|hf_|api_org_|shp(?:at|ca|pa|ss)_|do[opr]_v1_|glc_|glsa_|lin_api_|ntn_|pscale_(?:tkn|oauth|pw)_|pnu_|rdme_|rubygems_|sntry[su]_|sm_[aps]at_|shippo_(?:live|test)_|duffel_(?:live|test)_|tfp_|fo1_|fm[12][ar]?_|ops_|sgp_|CLOJARS_|FLW(?:SEC|PUB)K_';
+  '\\b(?:sc|ext|scauth|authress)_|gh[pousr]_|github_pat_|npm_|[rs]k_(?:live|test|prod)_|hf_|api_org_|shp(?:at|ca|pa|ss)_|do[opr]_v1_|glc_|glsa_|lin_api_|ntn_|pscale_(?:tkn|oauth|pw)_|pnu_|rdme_|rubygems_|sntry[su]_|sm_[aps]at_|shippo_(?:live|test)_|duffel_(?:live|test)_|tfp_|fo1_|fm[12][ar]?_|ops_|sgp_|CLOJARS_|FLW(?:SEC|PUB)K_';
 /** Token prefixes that end in `-`. */
 const DASH_PREFIXES =
-  'sk-|pypi-|bedrock-api-key-|xox[abeoprs]-|xapp-|gl(?:pat|dt|ft|ffct|imt|agent|oas|rt|soat|cbt|ptt)-|pplx-|pul-|ico-|fio-u-|tk-us-|xkeysib-|PMAK-|HRKU-|NR(?:JS|II|AK)-|sq0(?:atp|csp)-|p8e-|dnkey-|GOCSPX-|s4t2(?:ud|af)-|API-';
-const ASSIGN_NAMES = `${SECRET_NAMES}|${caseless('authorization')}|${ASSIGNED_AWS_NAMES}`;
+  'sk-|v1\\.0-|pypi-|bedrock-api-key-|xox[abeoprs]-|xapp-|gl(?:pat|dt|ft|ffct|imt|agent|oas|rt|soat|cbt|ptt)-|pplx-|pul-|ico-|fio-u-|tk-us-|xkeysib-|PMAK-|HRKU-|NR(?:JS|II|AK)-|sq0(?:atp|csp)-|p8e-|dnkey-|GOCSPX-|s4t2(?:ud|af)-|API-';
+const ASSIGN_NAMES = `${SECRET_NAMES}|${ASSIGNED_AWS_NAMES}|${caseless('contribsys__com')}|${caseless('<add key')}`;
 
 /**
  * The prefilter, as families of triggers: a string no trigger matches holds nothing any built-in
@@ -158,7 +159,7 @@ const FAMILIES = {
   /** `name=` / `name:` / `name%3D` for every name-anchored rule. */
   assign: {
     scan: 0,
-    source: `[=:](?<=(?:${ASSIGN_NAMES})${QUOTE}${BLANKS}:?[=:])|%3[DdAa](?<=(?:${ASSIGN_NAMES})${QUOTE}${BLANKS}%3[DdAa])`,
+    source: `[=:](?<=(?:${ASSIGN_NAMES})${QUOTE}${BLANKS}(?:\\?|:{1,2})?[=:])|%3[DdAa](?<=(?:${ASSIGN_NAMES})${QUOTE}${BLANKS}%3[DdAa])`,
   },
   underscore: { scan: 0, source: `_(?:mmk|gitlab_session)|_(?<=${UNDERSCORE_PREFIXES})` },
   dash: { scan: 0, source: `-(?<=${DASH_PREFIXES})` },
@@ -177,12 +178,13 @@ const FAMILIES = {
   caps: {
     scan: 1,
     source:
-      'A(?:KIA|SIA|BIA|CCA|3T[A-Z0-9]|Iza|KCp|BSK|TATT3)|LTAI|E(?:Z[AT]K|AA[ACM])|SK[0-9a-fA-F]{32}|GR1348941|V(?<=cmV)md|~(?<=sha256~|\\dQ~)|G\\.(?<=SG\\.)',
+      'A(?:KIA|SIA|BIA|CCA|3T[A-Z0-9]|3-|Iza|KCp|BSK|TATT3)|LTAI|E(?:Z[AT]K|AA[ACM])|SK[0-9a-fA-F]{32}|GR1348941|V(?<=cmV)md|~(?<=sha256~|\\dQ~)|G\\.(?<=SG\\.)',
   },
-  /** Prefixes with a `.` or made of lower-case letters and digits. */
+  /** Prefixes with a `.`, made of lower-case letters and digits, or digits before `|` or `:A`. */
   dotted: {
     scan: 2,
-    source: '\\.(?<=hv[sb]\\.|\\.atlasv1\\.|dp\\.pt\\.|dt0c01\\.|ya29\\.)|pi[0-9a-f](?<=dapi.)|4b1d',
+    source:
+      '\\.(?<=hv[sb]\\.|\\.atlasv1\\.|dp\\.pt\\.|dt0c01\\.|ya29\\.|[ps]at\\.)|\\.[a-f0-9]{64}(?<=pat[A-Za-z0-9]{14}\\.[a-f0-9]{64})|pi[0-9a-f](?<=dapi.)|4b1d|\\|(?<=\\d{15}\\|)|%7[Cc](?<=\\d{15}%7[Cc])|:A[\\w-]{34}(?<=\\d{5}:A[\\w-]{34})',
   },
 } as const;
 
@@ -260,7 +262,7 @@ function entropy(s: string): number {
 }
 
 /** A property path (`config.apiKey`, `process.env.TOKEN`): a reference in code, not a value. */
-const DOTTED_PATH = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/;
+const DOTTED_PATH = /^[A-Za-z_$]+(?:\.[A-Za-z_$]+)+$/;
 /** Values after a password name that are types, placeholders or references, not passwords. */
 const NOT_A_PASSWORD =
   /^(?:string|str|number|int|bool|boolean|any|unknown|null|nil|none|undefined|true|false|required|optional|redacted|x+|\*+|\.\.\.|<[^>]*>?|\$.*|%s|\{.*)$/i;
@@ -561,7 +563,7 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
     trigger: 'caps',
     keywords: ['SG.'],
     // SendGrid.
-    pattern: new RegExp(`${LB}SG\\.[\\w-]{22}\\.[\\w-]{43}`, 'g'),
+    pattern: new RegExp(`${LB}SG\\.[\\w=.-]{66,}`, 'g'),
   },
   {
     label: 'API-TOKEN',
@@ -628,6 +630,84 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
     // MaxMind license keys.
     pattern: new RegExp(`${LB}[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk${RB}`, 'g'),
   },
+  {
+    label: 'API-TOKEN',
+    trigger: 'caps',
+    keywords: ['A3-'],
+    // 1Password secret keys.
+    pattern:
+      /A3-[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}(?![A-Z0-9])/g,
+  },
+  {
+    label: 'API-TOKEN',
+    trigger: 'dash',
+    keywords: ['v1.0-'],
+    // Cloudflare origin CA keys.
+    pattern: new RegExp(`${LB}v1\\.0-[a-f0-9]{24}-[a-f0-9]{146}`, 'g'),
+  },
+  {
+    label: 'API-TOKEN',
+    trigger: 'underscore',
+    keywords: ['sc_', 'ext_', 'authress_'],
+    // Authress service client access keys.
+    pattern: new RegExp(
+      `${LB}(?:sc|ext|scauth|authress)_[A-Za-z0-9]{5,30}\\.[A-Za-z0-9]{4,6}\\.acc[_-][a-z0-9-]{10,32}\\.[A-Za-z0-9+/_=-]{30,}`,
+      'g',
+    ),
+  },
+  {
+    label: 'API-TOKEN',
+    trigger: 'dotted',
+    keywords: ['pat', 'sat.'],
+    // Airtable personal access tokens, Harness personal and service account tokens.
+    pattern: new RegExp(
+      `${LB}(?:pat[A-Za-z0-9]{14}\\.[a-f0-9]{64}|[ps]at\\.[\\w-]{22}\\.[A-Za-z0-9]{24}\\.[A-Za-z0-9]{20})${RB}`,
+      'g',
+    ),
+  },
+  {
+    label: 'API-TOKEN',
+    trigger: 'dotted',
+    keywords: [':A'],
+    // Telegram bot tokens.
+    pattern: /(?<![\w:])\d{5,16}:A[\w-]{34}(?![\w-])/g,
+  },
+  {
+    label: 'API-TOKEN',
+    trigger: 'dotted',
+    keywords: ['|', '%7C', '%7c'],
+    // Facebook app access tokens (`<app id>|<secret>`, the bar URL-encoded or not).
+    pattern: /(?<!\d)\d{15,16}(?:\||%7[Cc])[\w-]{27,40}(?![\w-])/g,
+  },
+  {
+    label: 'API-TOKEN',
+    trigger: 'jwt',
+    keywords: ['eyJrIjoi'],
+    // Grafana API keys (base64 JSON, one part).
+    pattern: new RegExp(`${LB}eyJrIjoi[A-Za-z0-9]{70,}={0,3}`, 'g'),
+  },
+  {
+    label: 'PASSWORD',
+    trigger: 'assign',
+    keywords: ['contribsys__com'],
+    caseless: true,
+    // Sidekiq Enterprise credentials in Bundler's environment (`user:password`).
+    pattern: new RegExp(
+      `(?<pre>BUNDLE_(?:ENTERPRISE|GEMS)__CONTRIBSYS__COM${ASSIGN})${NOT_REDACTED}[a-f0-9]{8}:[a-f0-9]{8}`,
+      'gi',
+    ),
+  },
+  {
+    label: 'PASSWORD',
+    trigger: 'assign',
+    keywords: ['<add key'],
+    caseless: true,
+    // NuGet.config passwords: `<add key="ClearTextPassword" value="..." />`.
+    pattern: new RegExp(
+      `(?<pre><add key="(?:ClearText)?Password"\\s*value=")${NOT_REDACTED}[^"]{1,256}`,
+      'gi',
+    ),
+  },
   // ---- tokens by shape ----
   {
     label: 'JWT',
@@ -685,7 +765,7 @@ const BUILTIN_RULES: readonly BuiltinRule[] = [
     caseless: true,
     // `curl -u user:password` / `--user user:password`.
     pattern: new RegExp(
-      `(?<pre>\\b${caseless('curl')}\\b[^\\n]{0,512}?[ \\t](?:-u|--user)[ \\t=]*["']?[^\\s:"']{1,128}:)${NOT_REDACTED}[^\\s"']{1,256}`,
+      `(?<pre>\\b${caseless('curl')}\\b[^\\n]{0,512}?[ \\t](?:-u|--user)[ \\t=]*["']?[^\\s:"']{0,128}:)${NOT_REDACTED}[^\\s"']{1,256}`,
       'g',
     ),
   },
