@@ -16,7 +16,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTraceRecorder, Redactor } from '@agent-trace/trace-sdk';
+import { createTraceRecorder } from '@agent-trace/trace-sdk';
+// The built module the root entry itself loads, so patching its prototype reaches the recorder.
+import { Redactor } from '../dist/serialize/redact.js';
 import { workload } from './recorder.bench.ts';
 
 const MiB = 1024 * 1024;
