@@ -29,6 +29,7 @@ import {
   type TurnInput,
   turnEvent,
 } from './events.js';
+import { Checkpointer } from './checkpoint.js';
 import { headerLine } from './header.js';
 import { type ResolvedOptions, resolveOptions, type TraceRecorderOptions } from './options.js';
 import type { FinishOptions, FinishResult, FinishResultBase, RecorderStats, TraceRecorder } from './types.js';
@@ -92,6 +93,8 @@ class Recorder implements TraceRecorder {
   private readonly spool: EventSpool;
   private readonly serializer: EventSerializer;
   private readonly startedAt: number;
+  /** Takes checkpoint uploads, when they are on; every kept line then goes through it. */
+  private readonly checkpoints: Checkpointer | undefined;
 
   private state: 'recording' | 'finishing' | 'aborted' = 'recording';
   private busy = false;
@@ -123,6 +126,21 @@ class Recorder implements TraceRecorder {
       redactPatterns: opts.redactPatterns,
     });
     this.startedAt = this.now();
+    const transport = opts.transport;
+    this.checkpoints =
+      opts.checkpoints === undefined || transport === null
+        ? undefined
+        : new Checkpointer(
+            {
+              key: this.key,
+              userId: this.userId,
+              taskId: this.taskId,
+              transport,
+              spool,
+              headerLine: (ordinal) => this.headerLine(ordinal),
+            },
+            opts.checkpoints,
+          );
   }
 
   record(event: TraceEvent | Record<string, unknown>): boolean {
@@ -200,7 +218,10 @@ class Recorder implements TraceRecorder {
     }
     this.state = 'aborted';
     this.reportMetrics();
-    this.aborting = this.spool.discard().catch(() => {
+    this.aborting = (async () => {
+      await this.checkpoints?.stop();
+      await this.spool.discard();
+    })().catch(() => {
       // Nothing left to report to: the trace is being thrown away.
     });
     return this.aborting;
@@ -262,7 +283,8 @@ class Recorder implements TraceRecorder {
       return false;
     }
     if (out.bytes > this.opts.maxBytes - this.bytes) return this.drop();
-    this.spool.append(out.line);
+    if (this.checkpoints === undefined) this.spool.append(out.line);
+    else this.checkpoints.write(out.line);
     this.seq++;
     this.bytes += out.bytes;
     return true;
@@ -314,12 +336,13 @@ class Recorder implements TraceRecorder {
       uncompressedBytes: this.bytes,
       sha256: body?.sha256 ?? '',
       attempts: 0,
+      ...(this.checkpoints === undefined ? {} : { checkpoints: this.checkpoints.stats() }),
     };
   }
 
-  private async sealAndDeliver(opts: FinishOptions): Promise<FinishResult> {
-    this.reportMetrics();
-    const line = headerLine({
+  /** The header line for every line kept so far; a checkpoint's when `checkpoint` is given. */
+  private headerLine(checkpoint?: number): string {
+    return headerLine({
       userId: this.userId,
       taskId: this.taskId,
       events: this.seq,
@@ -331,7 +354,15 @@ class Recorder implements TraceRecorder {
       redactions: this.serializer.redactions,
       truncatedFields: this.serializer.truncated,
       operator: this.opts.operator,
+      checkpoint,
     });
+  }
+
+  private async sealAndDeliver(opts: FinishOptions): Promise<FinishResult> {
+    this.reportMetrics();
+    // No checkpoint may land after (and over) the final upload.
+    await this.checkpoints?.stop();
+    const line = this.headerLine();
     let body: SealedBody;
     try {
       body = await this.spool.seal(line);

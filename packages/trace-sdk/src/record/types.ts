@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import type { TraceError } from '../errors.js';
+import type { CheckpointStats } from './checkpoint.js';
 import type {
   OutputScreeningInput,
   PolicyDecisionInput,
@@ -50,6 +51,8 @@ export interface FinishResultBase {
   readonly legacy?: boolean | undefined;
   /** Why the spool directory could not be used, when it could not (the trace was kept in memory). */
   readonly spoolUnavailable?: string | undefined;
+  /** What checkpoint uploads did, when the `checkpoints` option is on. */
+  readonly checkpoints?: CheckpointStats | undefined;
 }
 
 /** The trace was stored by the transport. */
