@@ -149,7 +149,10 @@ describe('checkpoint uploads', () => {
         return { key: artifact.key };
       },
     };
-    const rec = createRecorderWithSpool({ ...IDS, transport, checkpoints: { intervalMs: 10 } }, snapshotSpool());
+    const rec = createRecorderWithSpool(
+      { ...IDS, transport, checkpoints: { intervalMs: 10 } },
+      snapshotSpool(),
+    );
     rec.record({ event: 'STEP', n: 0 });
     while (inFlight === 0) await sleep(5);
     const result = await rec.finish({ timeoutMs: 10_000 });

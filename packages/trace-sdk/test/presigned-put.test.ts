@@ -385,7 +385,7 @@ describe('presignedPutTransport', () => {
     expect(build(`http://[::1]:9000/b/${KEY}`)).not.toThrow();
   });
 
-  it('hands the URL provider a signal that fires with the caller\'s abort, and stops waiting at once', async () => {
+  it("hands the URL provider a signal that fires with the caller's abort, and stops waiting at once", async () => {
     const controller = new AbortController();
     const signals: AbortSignal[] = [];
     const t = presignedPutTransport({
@@ -420,7 +420,9 @@ describe('presignedPutTransport', () => {
 
   it('verifies the ETag against the MD5 of the bytes sent by default', async () => {
     server.replies.push({ status: 200, headers: { etag: '"00000000000000000000000000000000"' } });
-    const err = await failure(presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(artifact, {}));
+    const err = await failure(
+      presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(artifact, {}),
+    );
     expect(err).toMatchObject({ code: 'ERR_UPLOAD_CHECKSUM', retryable: false, attempts: 1 });
     // SSE-KMS ETags are not MD5s: no false alarm.
     server.replies.push({
@@ -437,7 +439,9 @@ describe('presignedPutTransport', () => {
 
   it('does not report a 200 without an ETag (a proxy that stored nothing) as uploaded, unless verifyEtag: false', async () => {
     server.replies.push({ status: 200 });
-    const err = await failure(presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(artifact, {}));
+    const err = await failure(
+      presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(artifact, {}),
+    );
     expect(err).toMatchObject({ code: 'ERR_UPLOAD_CHECKSUM', status: 200, retryable: false, attempts: 1 });
     expect(err.message).toContain('without an ETag');
     server.replies.push({ status: 200 });
@@ -458,7 +462,6 @@ describe('presignedPutTransport', () => {
     const plain = await presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(artifact, {});
     expect(plain.clockSkewMs).toBeUndefined();
   });
-
 });
 
 describe('presignedPutTransport with an undici MockAgent', () => {

@@ -256,7 +256,13 @@ function checkpointOption(value: unknown): CheckpointSchedule | undefined {
     );
   }
   return {
-    intervalMs: integer('checkpoints.intervalMs', o.intervalMs, DEFAULT_CHECKPOINTS.intervalMs, 1, 2 ** 31 - 1),
+    intervalMs: integer(
+      'checkpoints.intervalMs',
+      o.intervalMs,
+      DEFAULT_CHECKPOINTS.intervalMs,
+      1,
+      2 ** 31 - 1,
+    ),
     growth,
     timeoutMs: integer('checkpoints.timeoutMs', o.timeoutMs, DEFAULT_CHECKPOINTS.timeoutMs, 1, 2 ** 31 - 1),
   };

@@ -18,6 +18,7 @@ import type { EventSpool, SealedBody } from '../spool/types.js';
 import { instruments } from '../telemetry/otel.js';
 import { deliver } from '../upload/deliver.js';
 import { TRACE_CONTENT_TYPE, type TraceArtifact, type TraceTransport } from '../upload/types.js';
+import { Checkpointer } from './checkpoint.js';
 import {
   type OutputScreeningInput,
   outputScreeningEvent,
@@ -29,7 +30,6 @@ import {
   type TurnInput,
   turnEvent,
 } from './events.js';
-import { Checkpointer } from './checkpoint.js';
 import { headerLine } from './header.js';
 import { type ResolvedOptions, resolveOptions, type TraceRecorderOptions } from './options.js';
 import type { FinishOptions, FinishResult, FinishResultBase, RecorderStats, TraceRecorder } from './types.js';

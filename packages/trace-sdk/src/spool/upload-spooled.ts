@@ -46,6 +46,12 @@ export interface UploadSpooledOptions {
    * gzip members become an artifact with a `recovered: true` header, uploaded at the trace's key.
    */
   readonly recoverPartials?: boolean | undefined;
+  /**
+   * Only these keys: entries (and, with `recoverPartials`, spill files) of other traces are left
+   * alone and not reported. For a caller that holds credentials for some traces only, such as a
+   * recorder re-delivering its own trace.
+   */
+  readonly keys?: readonly string[] | undefined;
 }
 
 /** Why an entry was left alone. */
@@ -92,9 +98,11 @@ function describe(err: unknown): SpooledLastError {
  */
 export async function uploadSpooled(opts: UploadSpooledOptions): Promise<UploadSpooledResult> {
   const result: UploadSpooledResult = { uploaded: [], failed: [], skipped: [] };
-  if (opts.recoverPartials === true) await recoverAll(opts.spoolDir, result);
+  const only = opts.keys === undefined ? undefined : new Set(opts.keys);
+  if (opts.recoverPartials === true) await recoverAll(opts.spoolDir, result, only);
   const scan = await scanSpoolDir(opts.spoolDir);
   for (const entry of scan.artifacts) {
+    if (only !== undefined && !only.has(entry.key)) continue;
     if (opts.signal?.aborted === true) {
       result.skipped.push({ path: entry.path, reason: 'aborted' });
       continue;
@@ -106,7 +114,8 @@ export async function uploadSpooled(opts: UploadSpooledOptions): Promise<UploadS
       result.failed.push({ key: entry.key, path: entry.path, error: asError(err) });
     }
   }
-  for (const bad of scan.invalid) result.skipped.push({ path: bad.path, reason: 'invalid-sidecar' });
+  if (only === undefined)
+    for (const bad of scan.invalid) result.skipped.push({ path: bad.path, reason: 'invalid-sidecar' });
   return result;
 }
 
@@ -202,10 +211,15 @@ async function readPartSidecar(path: string): Promise<PartSidecar | 'gone' | und
   }
 }
 
-async function recoverAll(spoolDir: string, result: UploadSpooledResult): Promise<void> {
+async function recoverAll(
+  spoolDir: string,
+  result: UploadSpooledResult,
+  only: ReadonlySet<string> | undefined,
+): Promise<void> {
   for (const partial of (await scanSpoolDir(spoolDir)).partials) {
     const sidecar = await readPartSidecar(partial.sidecarPath);
     if (sidecar === 'gone') continue;
+    if (only !== undefined && (sidecar === undefined || !only.has(sidecar.key))) continue;
     if (sidecar === undefined) {
       result.skipped.push({ path: partial.sidecarPath, reason: 'invalid-sidecar' });
       continue;

@@ -211,7 +211,12 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
     if (cached !== undefined) return cached;
     const token: unknown = await callProvider(
       (providerSignal) =>
-        grant({ key: artifact.key, userId: artifact.userId, taskId: artifact.taskId, signal: providerSignal }),
+        grant({
+          key: artifact.key,
+          userId: artifact.userId,
+          taskId: artifact.taskId,
+          signal: providerSignal,
+        }),
       { transport: LAMBDA_UPLOADER_TRANSPORT, what: 'grant', signal, timeoutMs: providerTimeoutMs },
     );
     if (typeof token !== 'string') throw fail('ERR_UPLOAD_REJECTED', 'the grant provider returned no grant');

@@ -5,8 +5,8 @@
  * @packageDocumentation
  */
 import { ConfigError, UploadError } from '../../errors.js';
-import { uploadUrlProblem } from '../../protocol/presigned-url.js';
 import { numberOption } from '../../option-checks.js';
+import { uploadUrlProblem } from '../../protocol/presigned-url.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport } from '../types.js';
 import {
