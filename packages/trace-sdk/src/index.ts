@@ -105,9 +105,12 @@ export {
 } from './spool/redeliver.js';
 export {
   listSpooled,
+  type SpoolBrokenEntry,
+  type SpoolEntry,
   type SpooledArtifact,
   type SpooledLastError,
   type SpooledSidecar,
+  type SpoolSpillEntry,
 } from './spool/spool-store.js';
 export {
   type SpoolSkipReason,

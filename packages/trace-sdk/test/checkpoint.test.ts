@@ -67,7 +67,7 @@ describe('checkpoint uploads', () => {
       const { header, events } = await readBack(upload.body);
       // Complete and exact: the header counts are the lines that follow, seq dense from 0.
       expect(header).toMatchObject({ partial: true, checkpoint: i + 1, accumulated_events: events.length });
-      events.forEach((e, seq) => expect(e).toMatchObject({ seq, n: seq }));
+      for (const [seq, e] of events.entries()) expect(e).toMatchObject({ seq, n: seq });
       expect(events.length).toBeGreaterThan(previous);
       previous = events.length;
     }

@@ -239,7 +239,7 @@ describe('SIGTERM', () => {
       expect(header).toMatchObject({ accumulated_events: events.length });
       expect(header).not.toHaveProperty('partial');
       expect(events.length).toBeGreaterThanOrEqual(sentAt);
-      events.forEach((e, seq) => expect(e).toMatchObject({ seq, n: seq }));
+      for (const [seq, e] of events.entries()) expect(e).toMatchObject({ seq, n: seq });
       // Uploaded, so nothing stays in the spool.
       expect(await listSpooled(spool.dir)).toEqual([]);
       console.log(
@@ -295,7 +295,7 @@ async function killWithCheckpoints(mode: string, killAfterMs: number, intervalMs
     const [header, ...events] = lines;
     if (header !== undefined) {
       expect(header).toMatchObject({ partial: true, accumulated_events: events.length });
-      events.forEach((e, seq) => expect(e).toMatchObject({ seq, n: seq }));
+      for (const [seq, e] of events.entries()) expect(e).toMatchObject({ seq, n: seq });
     }
     const lastTs = events.length === 0 ? firstAt : Number(events.at(-1)!['ts']);
     const writes = world.s3.requests.filter((r) => r.stored && r.key === ids.key);
