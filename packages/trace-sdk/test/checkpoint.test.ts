@@ -130,6 +130,21 @@ describe('checkpoint uploads', () => {
     expect(final.events.map((e) => e['n'])).toEqual([...Array(25).keys()]);
   });
 
+  it('finishes with every line even when a checkpoint is stuck in a spool flush that never returns', async () => {
+    const transport = memoryTransport();
+    const spool = snapshotSpool();
+    spool.gate = new Promise<void>(() => {});
+    const rec = createRecorderWithSpool({ ...IDS, transport, checkpoints: { intervalMs: 10 } }, spool);
+    for (let i = 0; i < 10; i++) rec.record({ event: 'STEP', n: i });
+    while (spool.calls.flush === 0) await sleep(5);
+    for (let i = 10; i < 15; i++) rec.record({ event: 'STEP', n: i });
+    const result = await rec.finish();
+    expect(result.status).toBe('uploaded');
+    expect(transport.uploads).toHaveLength(1);
+    const final = await readBack(transport.uploads[0]!.body);
+    expect(final.events.map((e) => e['n'])).toEqual([...Array(15).keys()]);
+  });
+
   it('lets no checkpoint land after the final upload: finish aborts one in flight and waits for it', async () => {
     const stored: Array<{ partial: boolean; at: number }> = [];
     let inFlight = 0;

@@ -63,6 +63,8 @@ export interface CheckpointStats {
   readonly unavailable?: string | undefined;
 }
 
+/** Longest wait in `stop()` for a checkpoint whose spool flush or snapshot does not return. */
+const STOP_WAIT_MS = 5000;
 /** Lines held while the spool flushes; past this, the checkpoint is abandoned and the lines released. */
 const HOLD_LIMIT_BYTES = 8 * 1024 * 1024;
 
@@ -144,7 +146,20 @@ export class Checkpointer {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.stopping.abort();
-    await this.running;
+    // Held lines go to the spool now, before the final seal; a snapshot being cut is discarded.
+    this.release();
+    const running = this.running;
+    if (running === undefined) return;
+    // The upload settles at once on the abort; only a spool whose flush hangs could hold us here.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      running.catch(() => {}),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, STOP_WAIT_MS);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Takes a checkpoint now if one is due (for tests and the tick). */

@@ -410,7 +410,13 @@ class Recorder implements TraceRecorder {
     };
     if (delivery.status === 'uploaded') {
       const uri = delivery.receipt?.uri;
-      return { ...base, status: 'uploaded', ...(uri === undefined ? {} : { uri }) };
+      const skew = delivery.receipt?.clockSkewMs;
+      return {
+        ...base,
+        status: 'uploaded',
+        ...(uri === undefined ? {} : { uri }),
+        ...(typeof skew === 'number' && Number.isFinite(skew) && skew !== 0 ? { clockSkewMs: skew } : {}),
+      };
     }
     if (!this.opts.failOpen) throw delivery.error;
     return {

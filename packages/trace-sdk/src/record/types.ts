@@ -60,6 +60,11 @@ export interface FinishUploaded extends FinishResultBase {
   readonly status: 'uploaded';
   /** Where the transport stored it, when it says. */
   readonly uri?: string | undefined;
+  /**
+   * The storage server's clock minus this host's, in ms, when the transport saw a skew of 2 s or
+   * more (from S3's `Date` header; positive: the server is ahead).
+   */
+  readonly clockSkewMs?: number | undefined;
   readonly reason?: undefined;
   readonly error?: undefined;
   readonly spooledPath?: undefined;

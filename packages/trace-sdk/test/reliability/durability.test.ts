@@ -146,6 +146,7 @@ describe('clock skew', () => {
       expect(result.status).toBe('uploaded');
       expect((await world.stored(ids.key))?.byteLength).toBe(result.bytes);
       const receipt = receipts[0]!;
+      expect(result.status === 'uploaded' && result.clockSkewMs).toBe(receipt.clockSkewMs);
       expect(receipt.clockSkewMs).toBeLessThan(-ahead + 5000);
       expect(receipt.clockSkewMs).toBeGreaterThan(-ahead - 5000);
       await new Promise((r) => setImmediate(r));
