@@ -21,9 +21,12 @@ import {
   type TraceTransport,
   type UploadReceipt,
   uploadSpooled,
+  userPrefix,
 } from '../../src/index.js';
+import { createRecorderWithSpool } from '../../src/record/recorder.js';
 import { createEventSpool } from '../../src/spool/event-spool.js';
 import { resetClockSkewWarning } from '../../src/upload/transports/clock-skew.js';
+import { snapshotSpool } from './fixtures/snapshot-spool.js';
 import {
   FAST_RETRY,
   freshIds,
@@ -316,6 +319,37 @@ async function killWithCheckpoints(mode: string, killAfterMs: number, intervalMs
 }
 
 describe('sandbox and disk die: checkpoint uploads', () => {
+  it('go through the same transport, key and URL provider as the final upload, which replaces them', async () => {
+    const ids = freshIds('ckpt');
+    let minted = 0;
+    const transport = presignedPutTransport({
+      url: async () => {
+        minted++;
+        return world.mintUrl(ids);
+      },
+      retry: FAST_RETRY,
+    });
+    const rec = createRecorderWithSpool(
+      { ...ids, transport, checkpoints: { intervalMs: 20 } },
+      snapshotSpool({ batchBytes: 8 * 1024 }),
+    );
+    for (let round = 0; round < 30; round++) {
+      for (let i = 0; i < 20; i++) rec.record({ event: 'STEP', n: round * 20 + i, pad: 'x'.repeat(100) });
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const result = await rec.finish();
+    expect(result.status).toBe('uploaded');
+    const checkpoints = result.checkpoints!;
+    expect(checkpoints.uploaded).toBeGreaterThan(1);
+    // One fresh URL per checkpoint and one for the final: a URL never outlives its artifact.
+    expect(minted).toBe(checkpoints.uploaded + checkpoints.failed + 1);
+    expect(world.storedWrites(ids.key)).toBe(checkpoints.uploaded + 1);
+    expect(await world.keys(userPrefix(ids.userId))).toEqual([ids.key]);
+    const [header, ...events] = await readAll((await world.stored(ids.key))!);
+    expect(header).not.toHaveProperty('partial');
+    expect(events).toHaveLength(600);
+  });
+
   it('a recorder SIGKILLed at random moments, its disk deleted, leaves its trace up to the last checkpoint', async () => {
     const intervalMs = 250;
     const results = [];
