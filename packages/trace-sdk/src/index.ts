@@ -113,6 +113,9 @@ export {
   type SpoolSpillEntry,
 } from './spool/spool-store.js';
 export {
+  type SpoolAuthorizer,
+  type SpooledClaim,
+  type SpoolScope,
   type SpoolSkipReason,
   type UploadSpooledOptions,
   type UploadSpooledResult,

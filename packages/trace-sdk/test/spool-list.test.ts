@@ -105,6 +105,8 @@ describe('listing a spool directory', () => {
       'file',
       '--dir',
       out,
+      '--user',
+      'u-list',
     ]);
     expect(run.stdout).toContain('uploaded 1, failed 0');
     expect(run.code).toBe(1);
@@ -124,6 +126,8 @@ describe('listing a spool directory', () => {
       'file',
       '--dir',
       out,
+      '--user',
+      'u-list',
     ]);
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');

@@ -13,10 +13,11 @@ import { ConfigError, SpoolError, TraceError } from '../errors.js';
 import { safeCause, safeErrorMessage } from '../sanitize.js';
 import { activeSpanIdsSafe, EventSerializer, type Serialized } from '../serialize/event-serializer.js';
 import { createEventSpool } from '../spool/event-spool.js';
+import { ensureSpoolDir } from '../spool/private-dir.js';
 import { spoolDirStore } from '../spool/spool-store.js';
 import type { EventSpool, SealedBody } from '../spool/types.js';
 import { instruments } from '../telemetry/otel.js';
-import { deliver } from '../upload/deliver.js';
+import { type ArtifactStore, deliver } from '../upload/deliver.js';
 import { TRACE_CONTENT_TYPE, type TraceArtifact, type TraceTransport } from '../upload/types.js';
 import { Checkpointer } from './checkpoint.js';
 import {
@@ -66,12 +67,32 @@ function warnAfterClose(): void {
  */
 export function createTraceRecorder(options: TraceRecorderOptions): TraceRecorder {
   const opts = resolveOptions(options);
+  const refusal = spoolDirRefusal(opts.spoolDir);
   const spool = createEventSpool({
     spoolDir: opts.spoolDir,
     key: opts.key,
-    memoryThresholdBytes: opts.spoolMemoryBytes,
+    // A refused spool directory is never written: the trace stays in memory and is still uploaded.
+    memoryThresholdBytes: refusal === undefined ? opts.spoolMemoryBytes : Number.MAX_SAFE_INTEGER,
   });
-  return new Recorder(opts, spool);
+  return new Recorder(opts, spool, refusal);
+}
+
+/** Why the spool directory must not be used (the default one is not private), else undefined. */
+function spoolDirRefusal(spoolDir: string): SpoolError | undefined {
+  try {
+    ensureSpoolDir(spoolDir);
+    return undefined;
+  } catch (err) {
+    const refusal = err instanceof SpoolError ? err : new SpoolError(safeErrorMessage(err));
+    try {
+      process.emitWarning(`${refusal.message}; recording in memory only`, {
+        code: 'AGENT_TRACE_SPOOL_REFUSED',
+      });
+    } catch {
+      // Warnings are best effort.
+    }
+    return refusal;
+  }
 }
 
 /**
@@ -95,6 +116,8 @@ class Recorder implements TraceRecorder {
   private readonly startedAt: number;
   /** Takes checkpoint uploads, when they are on; every kept line then goes through it. */
   private readonly checkpoints: Checkpointer | undefined;
+  /** Why the spool directory is not used, when it is not. */
+  private readonly spoolRefusal: SpoolError | undefined;
 
   private state: 'recording' | 'finishing' | 'aborted' = 'recording';
   private busy = false;
@@ -111,8 +134,9 @@ class Recorder implements TraceRecorder {
   private reported = { events: 0, dropped: 0, redactions: 0, bytes: 0 };
   private sinceReport = 0;
 
-  constructor(opts: ResolvedOptions, spool: EventSpool) {
+  constructor(opts: ResolvedOptions, spool: EventSpool, spoolRefusal?: SpoolError) {
     this.opts = opts;
+    this.spoolRefusal = spoolRefusal;
     this.key = opts.key;
     this.userId = opts.userId;
     this.taskId = opts.taskId;
@@ -337,6 +361,7 @@ class Recorder implements TraceRecorder {
       sha256: body?.sha256 ?? '',
       attempts: 0,
       ...(this.checkpoints === undefined ? {} : { checkpoints: this.checkpoints.stats() }),
+      ...(this.spoolRefusal === undefined ? {} : { spoolUnavailable: this.spoolRefusal.message }),
     };
   }
 
@@ -400,7 +425,10 @@ class Recorder implements TraceRecorder {
     const delivery = await deliver(transport, artifact, {
       signal: opts.signal,
       timeoutMs: opts.timeoutMs,
-      store: spoolDirStore(this.opts.spoolDir, body),
+      store:
+        this.spoolRefusal === undefined
+          ? spoolDirStore(this.opts.spoolDir, body)
+          : refusedStore(this.spoolRefusal),
     });
     const base = {
       ...this.counts(body),
@@ -426,6 +454,16 @@ class Recorder implements TraceRecorder {
       ...(delivery.keptAt === undefined ? {} : { spooledPath: delivery.keptAt }),
     };
   }
+}
+
+/** The store of a recorder whose spool directory was refused: it keeps nothing, and says why. */
+function refusedStore(refusal: SpoolError): ArtifactStore {
+  return {
+    location: 'the spool directory',
+    keep: async () => {
+      throw refusal;
+    },
+  };
 }
 
 /**

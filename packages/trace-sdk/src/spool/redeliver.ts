@@ -3,10 +3,11 @@
  * `uploadSpooled` for the given keys, again and again with full-jitter exponential backoff, until
  * nothing of them is left in the spool or a deadline passes.
  *
- * Trust: it only ever touches the traces named in `keys`, through a transport the caller holds
- * credentials for (a recorder's own key and its own URL or grant provider). A spool directory may
- * hold other traces, and anything in it may have been written by the agent: those are left to
- * the trusted `agent-trace spool flush`.
+ * Trust: it only ever delivers the traces named in `keys` (each run of `uploadSpooled` is scoped to
+ * one exact key), through a transport the caller holds credentials for (a recorder's own key and
+ * its own URL or grant provider). A spool directory may hold other traces, and anything in it may
+ * have been written by the agent: those are refused (`out-of-scope`) and left to the trusted
+ * `agent-trace spool flush`.
  *
  * @packageDocumentation
  */
@@ -102,13 +103,18 @@ export async function redeliverSpooled(opts: RedeliverOptions): Promise<Redelive
   let remaining = await remainingKeys();
   while (remaining.length > 0 && !signal.aborted) {
     rounds++;
-    const result = await uploadSpooled({
-      spoolDir: opts.spoolDir,
-      transport: opts.transport,
-      keys: opts.keys,
-      signal,
-    });
-    for (const u of result.uploaded) uploaded.add(u.key);
+    for (const key of remaining) {
+      if (signal.aborted) break;
+      // The scope is this exact key: every other entry is refused before anything is sent.
+      const { userId, taskId } = parseTraceKey(key);
+      const result = await uploadSpooled({
+        spoolDir: opts.spoolDir,
+        transport: opts.transport,
+        scope: { userId, taskId },
+        signal,
+      });
+      for (const u of result.uploaded) uploaded.add(u.key);
+    }
     remaining = await remainingKeys();
     if (remaining.length === 0 || signal.aborted) break;
     try {

@@ -13,6 +13,7 @@ import { SpoolError, TraceError } from '../errors.js';
 import { parseTraceKey } from '../key.js';
 import type { ArtifactStore } from '../upload/deliver.js';
 import type { PartSidecar } from './event-spool.js';
+import { assertReadableSpoolDir, ensureSpoolDir } from './private-dir.js';
 import {
   ARTIFACT_SUFFIX,
   claimPid,
@@ -108,13 +109,15 @@ export async function persistFailedArtifact(
 export function spoolDirStore(spoolDir: string, body: SealedBody): ArtifactStore {
   return {
     location: resolve(spoolDir),
-    keep: (artifact, failure) =>
-      persistFailedArtifact(spoolDir, body, {
+    keep: (artifact, failure) => {
+      ensureSpoolDir(spoolDir);
+      return persistFailedArtifact(spoolDir, body, {
         key: artifact.key,
         transport: failure.transport,
         error: { code: failure.error.code, message: failure.error.message },
         attempts: failure.attempts,
-      }),
+      });
+    },
   };
 }
 
@@ -352,6 +355,7 @@ export async function listSpooled(
   spoolDir: string,
   options?: { readonly all?: boolean | undefined },
 ): Promise<SpooledArtifact[] | SpoolEntry[]> {
+  assertReadableSpoolDir(spoolDir);
   if (options?.all !== true) return (await scanSpoolDir(spoolDir)).artifacts;
   return listEverything(spoolDir);
 }

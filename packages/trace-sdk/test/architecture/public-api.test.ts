@@ -8,6 +8,11 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as root from '../../src/index.js';
+import * as aiSdk from '../../src/integrations/ai-sdk/index.js';
+import * as claudeAgentSdk from '../../src/integrations/claude-agent-sdk/index.js';
+import * as langchain from '../../src/integrations/langchain/index.js';
+import * as openaiAgents from '../../src/integrations/openai-agents/index.js';
+import * as otelGenai from '../../src/integrations/otel-genai/index.js';
 import * as lambda from '../../src/lambda/index.js';
 import * as orchestrator from '../../src/orchestrator/index.js';
 
@@ -140,9 +145,12 @@ describe('the root entry @agent-trace/trace-sdk', () => {
         "S3PutObjectOptions",
         "SpoolBrokenEntry",
         "SpoolEntry",
+        "SpoolAuthorizer",
+        "SpoolScope",
         "SpoolSkipReason",
         "SpoolSpillEntry",
         "SpooledArtifact",
+        "SpooledClaim",
         "SpooledLastError",
         "SpooledSidecar",
         "ToolCallInput",
@@ -192,6 +200,7 @@ describe('the ./orchestrator and ./lambda subpaths', () => {
           "LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES": "number",
           "MAX_GRANT_CLOCK_SKEW_MS": "number",
           "createUploaderHandler": "function",
+          "readUploadGrantClaims": "function",
           "verifyUploadGrant": "function",
         },
         "orchestrator": {
@@ -201,6 +210,39 @@ describe('the ./orchestrator and ./lambda subpaths', () => {
           "createTraceS3Client": "function",
           "createTraceUploadUrl": "function",
           "createUploadGrant": "function",
+        },
+      }
+    `);
+  });
+});
+
+describe('the framework adapter subpaths', () => {
+  it('export exactly these values', () => {
+    expect({
+      'ai-sdk': kinds(aiSdk),
+      'claude-agent-sdk': kinds(claudeAgentSdk),
+      langchain: kinds(langchain),
+      'openai-agents': kinds(openaiAgents),
+      'otel-genai': kinds(otelGenai),
+    }).toMatchInlineSnapshot(`
+      {
+        "ai-sdk": {
+          "recordAiSdkStep": "function",
+          "traceAiSdk": "function",
+        },
+        "claude-agent-sdk": {
+          "ClaudeTurnRecorder": "class",
+          "traceOptions": "function",
+          "traceQuery": "function",
+        },
+        "langchain": {
+          "AgentTraceCallbackHandler": "class",
+        },
+        "openai-agents": {
+          "AgentTraceProcessor": "class",
+        },
+        "otel-genai": {
+          "GenAiSpanProcessor": "class",
         },
       }
     `);

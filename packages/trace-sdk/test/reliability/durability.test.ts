@@ -99,6 +99,7 @@ describe('finish() settles within its deadline, providers included', () => {
       const flushed = await uploadSpooled({
         spoolDir: spool.dir,
         transport: presignedPutTransport({ url: never }),
+        scope: { userId: ids.userId, taskId: ids.taskId },
         timeoutMs: 300,
       });
       expect(performance.now() - started).toBeLessThan(300 + 5000);
@@ -108,6 +109,7 @@ describe('finish() settles within its deadline, providers included', () => {
       const healed = await uploadSpooled({
         spoolDir: spool.dir,
         transport: presignedPutTransport({ url: () => world.mintUrl(ids), retry: FAST_RETRY }),
+        scope: { userId: ids.userId, taskId: ids.taskId },
       });
       expect(healed.uploaded.map((u) => u.key)).toEqual([ids.key]);
     } finally {

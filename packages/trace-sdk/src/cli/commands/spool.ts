@@ -6,11 +6,17 @@
  */
 import type { Command } from 'commander';
 import { TraceError } from '../../errors.js';
+import { parseTraceKey } from '../../key.js';
 import { defaultSpoolDir } from '../../record/options.js';
 import { listSpooled, type SpoolEntry } from '../../spool/spool-store.js';
-import { type UploadSpooledResult, uploadSpooled } from '../../spool/upload-spooled.js';
+import {
+  type UploadSpooledOptions,
+  type UploadSpooledResult,
+  uploadSpooled,
+} from '../../spool/upload-spooled.js';
+import type { TraceTransport } from '../../upload/types.js';
 import type { CliContext } from '../context.js';
-import { ExitCode, sanitize } from '../errors.js';
+import { ExitCode, sanitize, usageError } from '../errors.js';
 import { write } from '../io.js';
 import { formatBytes } from '../progress.js';
 import { addTransportOptions, type TransportFlags, transportFromFlags } from '../transport-options.js';
@@ -18,6 +24,10 @@ import { addTransportOptions, type TransportFlags, transportFromFlags } from '..
 /** Options of `spool flush`. */
 export interface SpoolFlushOptions extends TransportFlags {
   readonly spoolDir?: string | undefined;
+  /** Only entries of this user (required for transports that can write any key). */
+  readonly user?: string | undefined;
+  /** Only this task's entry. */
+  readonly task?: string | undefined;
   readonly recoverPartials?: boolean | undefined;
   readonly json?: boolean | undefined;
 }
@@ -46,12 +56,50 @@ function flushReport(spoolDir: string, result: UploadSpooledResult, secrets: rea
   };
 }
 
+/** Transports whose credential names exactly one key (a presigned URL, an upload grant). */
+const KEY_BOUND_TRANSPORTS: ReadonlySet<string> = new Set(['presigned-put', 'lambda']);
+
 /**
- * What still blocks a spool after a flush: artifacts and broken entries, and (when the flush was
- * asked to recover them) spill files.
+ * Who may be written: the `--user`/`--task` scope, or, for a transport whose credential names one
+ * key (it refuses every other key before sending), that credential. Spool files never decide.
  */
-function remainingAfterFlush(entries: readonly SpoolEntry[], recoverPartials: boolean): SpoolEntry[] {
-  return entries.filter((e) => e.kind !== 'spill' || recoverPartials);
+function flushAuthority(
+  opts: SpoolFlushOptions,
+  ctx: CliContext,
+  transport: TraceTransport,
+): Pick<UploadSpooledOptions, 'authorize' | 'transport' | 'scope'> {
+  if (opts.user !== undefined) {
+    return {
+      transport,
+      scope: { userId: opts.user, ...(opts.task === undefined ? {} : { taskId: opts.task }) },
+    };
+  }
+  if (opts.task !== undefined) throw usageError('--task needs --user');
+  const kind = opts.transport ?? ctx.io.env['TRACE_TRANSPORT'] ?? '';
+  if (KEY_BOUND_TRANSPORTS.has(kind)) return { authorize: async () => transport };
+  throw usageError(
+    `--transport ${kind || '<none>'} can write any key: name whose traces to deliver with --user (and --task); ` +
+      'the spool files are not trusted to say',
+  );
+}
+
+/**
+ * What still blocks a spool after a flush: broken entries, and artifacts (with --recover-partials,
+ * spill files too) inside the flush's scope.
+ */
+function remainingAfterFlush(
+  entries: readonly SpoolEntry[],
+  recoverPartials: boolean,
+  scope: UploadSpooledOptions['scope'],
+): SpoolEntry[] {
+  return entries.filter((e) => {
+    if (e.kind === 'broken') return true;
+    if (e.kind === 'spill' && !recoverPartials) return false;
+    if (scope === undefined) return true;
+    // Entries outside the flush's --user/--task are another flush's business.
+    const { userId, taskId } = parseTraceKey(e.key);
+    return userId === scope.userId && (scope.taskId === undefined || taskId === scope.taskId);
+  });
 }
 
 /**
@@ -62,7 +110,12 @@ function remainingAfterFlush(entries: readonly SpoolEntry[], recoverPartials: bo
 export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): Promise<UploadSpooledResult> {
   const spoolDir = opts.spoolDir ?? defaultSpoolDir();
   const transport = transportFromFlags(opts, ctx);
-  const result = await uploadSpooled({ spoolDir, transport, recoverPartials: opts.recoverPartials === true });
+  const authority = flushAuthority(opts, ctx, transport);
+  const result = await uploadSpooled({
+    spoolDir,
+    ...authority,
+    recoverPartials: opts.recoverPartials === true,
+  });
   const report = flushReport(spoolDir, result, ctx.secrets);
   if (opts.json === true) {
     await write(ctx.io.stdout, `${JSON.stringify(report, null, 2)}\n`);
@@ -80,6 +133,7 @@ export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): P
   const remaining = remainingAfterFlush(
     await listSpooled(spoolDir, { all: true }),
     opts.recoverPartials === true,
+    authority.scope,
   );
   if (result.failed.length > 0) {
     const n = result.failed.length;
@@ -144,7 +198,12 @@ export function addSpoolCommand(program: Command, ctx: CliContext): void {
     .command('flush')
     .description('upload every spooled artifact (and, with --recover-partials, spills of killed recorders)')
     .option('--spool-dir <dir>', `spool directory (default: ${defaultSpoolDir()})`)
-    .option('--recover-partials', 'also recover spill files whose recording process is gone');
+    .option('--recover-partials', 'also recover spill files whose recording process is gone')
+    .option(
+      '--user <id>',
+      'deliver only this user’s entries (required for --transport file and s3-put-object)',
+    )
+    .option('--task <id>', 'deliver only this task’s entry (with --user)');
   addTransportOptions(flush)
     .option('--json', 'print the summary as JSON')
     .action(async (opts: SpoolFlushOptions) => {
