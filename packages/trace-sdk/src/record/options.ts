@@ -9,6 +9,7 @@ import { traceKey } from '../key.js';
 import type { RedactionPattern } from '../serialize/redact.js';
 import { defaultSpoolDir } from '../spool/private-dir.js';
 import type { TraceTransport } from '../upload/types.js';
+import { type CheckpointOptions, type CheckpointSchedule, DEFAULT_CHECKPOINTS } from './checkpoint.js';
 import type { TraceEvent } from './events.js';
 
 /** Default cap on kept uncompressed JSONL: 50 MiB, as the Python agent. */
@@ -78,6 +79,15 @@ export interface TraceRecorderOptions {
   readonly attribution?: { readonly operator: string } | undefined;
   /** Clock in epoch milliseconds (default `Date.now`), for `ts`, `started_at` and `finished_at`. */
   readonly now?: (() => number) | undefined;
+  /**
+   * Checkpoint uploads (default off): while recording, PUT the trace so far to its key through
+   * `transport` on a geometric schedule, each a complete artifact whose header says
+   * `partial: true`; the final upload replaces it. Bounds what is lost when the sandbox dies with
+   * its disk. `true` takes the defaults (first after 5 s, then each time the trace doubled, at
+   * least 5 s apart); checkpoint bytes stay within `growth / (growth - 1)` (2x by default) times
+   * the final size. Consumers of the bucket see partial objects: check the header's `partial`.
+   */
+  readonly checkpoints?: boolean | CheckpointOptions | undefined;
 }
 
 /** Options after validation, with defaults filled in. */
@@ -99,6 +109,8 @@ export interface ResolvedOptions {
   readonly spoolMemoryBytes: number | undefined;
   readonly operator: string | undefined;
   readonly now: () => number;
+  /** Checkpoint schedule, when checkpoints are on (and there is a transport). */
+  readonly checkpoints: CheckpointSchedule | undefined;
 }
 
 function describe(value: unknown): string {
@@ -185,11 +197,13 @@ export function resolveOptions(opts: TraceRecorderOptions): ResolvedOptions {
     operator = op;
   }
   const now = optionalFunction<() => number>('now', opts.now) ?? Date.now;
+  const transport = transportOption(opts.transport);
+  const checkpoints = checkpointOption(opts.checkpoints);
   return {
     key,
     userId: opts.userId,
     taskId: opts.taskId,
-    transport: transportOption(opts.transport),
+    transport,
     maxBytes: integer('maxBytes', opts.maxBytes, DEFAULT_MAX_BYTES, 1),
     spoolDir: opts.spoolDir ?? defaultSpoolDir(),
     redact: optionalFunction<RedactHook>('redact', opts.redact),
@@ -216,5 +230,36 @@ export function resolveOptions(opts: TraceRecorderOptions): ResolvedOptions {
         : integer('limits.spoolMemoryBytes', limits.spoolMemoryBytes, 0, 0),
     operator,
     now,
+    checkpoints: transport === null ? undefined : checkpoints,
+  };
+}
+
+function checkpointOption(value: unknown): CheckpointSchedule | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return { ...DEFAULT_CHECKPOINTS };
+  if (typeof value !== 'object' || value === null) {
+    throw new ConfigError(
+      `checkpoints must be a boolean or { intervalMs, growth, timeoutMs }, got ${describe(value)}`,
+      'checkpoints',
+    );
+  }
+  const o = value as CheckpointOptions;
+  const growth = o.growth ?? DEFAULT_CHECKPOINTS.growth;
+  if (typeof growth !== 'number' || !(growth > 1) || growth > 1000) {
+    throw new ConfigError(
+      `checkpoints.growth must be a number above 1 (at most 1000), got ${describe(growth)}`,
+      'checkpoints.growth',
+    );
+  }
+  return {
+    intervalMs: integer(
+      'checkpoints.intervalMs',
+      o.intervalMs,
+      DEFAULT_CHECKPOINTS.intervalMs,
+      1,
+      2 ** 31 - 1,
+    ),
+    growth,
+    timeoutMs: integer('checkpoints.timeoutMs', o.timeoutMs, DEFAULT_CHECKPOINTS.timeoutMs, 1, 2 ** 31 - 1),
   };
 }

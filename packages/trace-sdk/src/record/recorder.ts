@@ -19,6 +19,7 @@ import type { EventSpool, SealedBody } from '../spool/types.js';
 import { instruments } from '../telemetry/otel.js';
 import { type ArtifactStore, deliver } from '../upload/deliver.js';
 import { TRACE_CONTENT_TYPE, type TraceArtifact, type TraceTransport } from '../upload/types.js';
+import { Checkpointer } from './checkpoint.js';
 import {
   type OutputScreeningInput,
   outputScreeningEvent,
@@ -113,6 +114,8 @@ class Recorder implements TraceRecorder {
   private readonly spool: EventSpool;
   private readonly serializer: EventSerializer;
   private readonly startedAt: number;
+  /** Takes checkpoint uploads, when they are on; every kept line then goes through it. */
+  private readonly checkpoints: Checkpointer | undefined;
   /** Why the spool directory is not used, when it is not. */
   private readonly spoolRefusal: SpoolError | undefined;
 
@@ -147,6 +150,21 @@ class Recorder implements TraceRecorder {
       redactPatterns: opts.redactPatterns,
     });
     this.startedAt = this.now();
+    const transport = opts.transport;
+    this.checkpoints =
+      opts.checkpoints === undefined || transport === null
+        ? undefined
+        : new Checkpointer(
+            {
+              key: this.key,
+              userId: this.userId,
+              taskId: this.taskId,
+              transport,
+              spool,
+              headerLine: (ordinal) => this.headerLine(ordinal),
+            },
+            opts.checkpoints,
+          );
   }
 
   record(event: TraceEvent | Record<string, unknown>): boolean {
@@ -224,7 +242,10 @@ class Recorder implements TraceRecorder {
     }
     this.state = 'aborted';
     this.reportMetrics();
-    this.aborting = this.spool.discard().catch(() => {
+    this.aborting = (async () => {
+      await this.checkpoints?.stop();
+      await this.spool.discard();
+    })().catch(() => {
       // Nothing left to report to: the trace is being thrown away.
     });
     return this.aborting;
@@ -286,7 +307,8 @@ class Recorder implements TraceRecorder {
       return false;
     }
     if (out.bytes > this.opts.maxBytes - this.bytes) return this.drop();
-    this.spool.append(out.line);
+    if (this.checkpoints === undefined) this.spool.append(out.line);
+    else this.checkpoints.write(out.line);
     this.seq++;
     this.bytes += out.bytes;
     return true;
@@ -338,13 +360,14 @@ class Recorder implements TraceRecorder {
       uncompressedBytes: this.bytes,
       sha256: body?.sha256 ?? '',
       attempts: 0,
+      ...(this.checkpoints === undefined ? {} : { checkpoints: this.checkpoints.stats() }),
       ...(this.spoolRefusal === undefined ? {} : { spoolUnavailable: this.spoolRefusal.message }),
     };
   }
 
-  private async sealAndDeliver(opts: FinishOptions): Promise<FinishResult> {
-    this.reportMetrics();
-    const line = headerLine({
+  /** The header line for every line kept so far; a checkpoint's when `checkpoint` is given. */
+  private headerLine(checkpoint?: number): string {
+    return headerLine({
       userId: this.userId,
       taskId: this.taskId,
       events: this.seq,
@@ -356,7 +379,15 @@ class Recorder implements TraceRecorder {
       redactions: this.serializer.redactions,
       truncatedFields: this.serializer.truncated,
       operator: this.opts.operator,
+      checkpoint,
     });
+  }
+
+  private async sealAndDeliver(opts: FinishOptions): Promise<FinishResult> {
+    this.reportMetrics();
+    // No checkpoint may land after (and over) the final upload.
+    await this.checkpoints?.stop();
+    const line = this.headerLine();
     let body: SealedBody;
     try {
       body = await this.spool.seal(line);
@@ -407,7 +438,13 @@ class Recorder implements TraceRecorder {
     };
     if (delivery.status === 'uploaded') {
       const uri = delivery.receipt?.uri;
-      return { ...base, status: 'uploaded', ...(uri === undefined ? {} : { uri }) };
+      const skew = delivery.receipt?.clockSkewMs;
+      return {
+        ...base,
+        status: 'uploaded',
+        ...(uri === undefined ? {} : { uri }),
+        ...(typeof skew === 'number' && Number.isFinite(skew) && skew !== 0 ? { clockSkewMs: skew } : {}),
+      };
     }
     if (!this.opts.failOpen) throw delivery.error;
     return {

@@ -39,6 +39,17 @@ export interface EventSpool {
   readonly uncompressedBytes: number;
   /** Compresses what is pending, prepends `headerLine` as its own gzip member and returns the body. */
   seal(headerLine: string): Promise<SealedBody>;
+  /**
+   * Compresses what is pending as its own member now and waits until every line appended before
+   * the call is in an emitted member. Optional until every spool has it; checkpoints need it.
+   */
+  flush?(): Promise<void>;
+  /**
+   * A complete, valid artifact of what was emitted so far, without sealing: `headerLine` as its own
+   * member, then every gzip member emitted so far. Recording goes on. Optional until every spool
+   * has it; checkpoint uploads need it.
+   */
+  snapshot?(headerLine: string): Promise<SealedBody>;
   /** Drops everything and removes temp files. Idempotent. */
   discard(): Promise<void>;
 }

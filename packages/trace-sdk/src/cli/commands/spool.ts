@@ -6,8 +6,9 @@
  */
 import type { Command } from 'commander';
 import { TraceError } from '../../errors.js';
+import { parseTraceKey } from '../../key.js';
 import { defaultSpoolDir } from '../../record/options.js';
-import { listSpooled } from '../../spool/spool-store.js';
+import { listSpooled, type SpoolEntry } from '../../spool/spool-store.js';
 import {
   type UploadSpooledOptions,
   type UploadSpooledResult,
@@ -82,13 +83,37 @@ function flushAuthority(
   );
 }
 
-/** Uploads what the spool holds; exit 1 when any entry failed (it stays spooled for the next run). */
+/**
+ * What still blocks a spool after a flush: broken entries, and artifacts (with --recover-partials,
+ * spill files too) inside the flush's scope.
+ */
+function remainingAfterFlush(
+  entries: readonly SpoolEntry[],
+  recoverPartials: boolean,
+  scope: UploadSpooledOptions['scope'],
+): SpoolEntry[] {
+  return entries.filter((e) => {
+    if (e.kind === 'broken') return true;
+    if (e.kind === 'spill' && !recoverPartials) return false;
+    if (scope === undefined) return true;
+    // Entries outside the flush's --user/--task are another flush's business.
+    const { userId, taskId } = parseTraceKey(e.key);
+    return userId === scope.userId && (scope.taskId === undefined || taskId === scope.taskId);
+  });
+}
+
+/**
+ * Uploads what the spool holds; exit 1 when any entry failed or anything remains afterwards
+ * (artifacts, broken entries, and with --recover-partials spill files), so nothing stays stuck
+ * behind a zero exit code.
+ */
 export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): Promise<UploadSpooledResult> {
   const spoolDir = opts.spoolDir ?? defaultSpoolDir();
   const transport = transportFromFlags(opts, ctx);
+  const authority = flushAuthority(opts, ctx, transport);
   const result = await uploadSpooled({
     spoolDir,
-    ...flushAuthority(opts, ctx, transport),
+    ...authority,
     recoverPartials: opts.recoverPartials === true,
   });
   const report = flushReport(spoolDir, result, ctx.secrets);
@@ -105,38 +130,62 @@ export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): P
     ];
     await write(ctx.io.stdout, `${lines.join('\n')}\n`);
   }
+  const remaining = remainingAfterFlush(
+    await listSpooled(spoolDir, { all: true }),
+    opts.recoverPartials === true,
+    authority.scope,
+  );
   if (result.failed.length > 0) {
     const n = result.failed.length;
     ctx.io.stderr.write(
       `agent-trace: ${n} spooled artifact${n === 1 ? '' : 's'} failed to upload and stay in ${spoolDir} (ERR_SPOOL_FLUSH)\n`,
     );
     ctx.exitCode = ExitCode.failure;
+  } else if (remaining.length > 0) {
+    const n = remaining.length;
+    ctx.io.stderr.write(
+      `agent-trace: ${n} entr${n === 1 ? 'y remains' : 'ies remain'} in ${spoolDir}; see \`agent-trace spool list\` (ERR_SPOOL_FLUSH)\n`,
+    );
+    ctx.exitCode = ExitCode.failure;
   }
   return result;
 }
 
-/** Lists what waits in the spool. */
+/** Lists everything in the spool: artifacts, spill files of recordings, and broken entries with the reason. */
 export async function runSpoolList(ctx: CliContext, opts: SpoolListOptions): Promise<void> {
   const spoolDir = opts.spoolDir ?? defaultSpoolDir();
-  const entries = await listSpooled(spoolDir);
+  const entries = await listSpooled(spoolDir, { all: true });
   if (opts.json === true) {
-    const safe = entries.map((e) => ({
-      ...e,
-      ...(e.lastError === undefined
-        ? {}
-        : { lastError: { ...e.lastError, message: sanitize(e.lastError.message) } }),
-    }));
+    const safe = entries.map((e) => {
+      if (e.kind === 'broken') return { ...e, path: sanitize(e.path) };
+      if (e.kind === 'artifact' && e.lastError !== undefined)
+        return { ...e, lastError: { ...e.lastError, message: sanitize(e.lastError.message) } };
+      return e;
+    });
     await write(ctx.io.stdout, `${JSON.stringify(safe, null, 2)}\n`);
     return;
   }
-  const lines = [`${spoolDir}: ${entries.length} spooled artifact${entries.length === 1 ? '' : 's'}`];
-  for (const e of entries) {
+  const artifacts = entries.filter((e) => e.kind === 'artifact');
+  const spills = entries.filter((e) => e.kind === 'spill');
+  const broken = entries.filter((e) => e.kind === 'broken');
+  const counts = [`${artifacts.length} spooled artifact${artifacts.length === 1 ? '' : 's'}`];
+  if (spills.length > 0) counts.push(`${spills.length} spill file${spills.length === 1 ? '' : 's'}`);
+  if (broken.length > 0) counts.push(`${broken.length} broken`);
+  const lines = [`${spoolDir}: ${counts.join(', ')}`];
+  for (const e of artifacts) {
     const last = e.lastError === undefined ? '' : `, last error ${e.lastError.code}`;
     lines.push(
       `  ${e.key}  ${formatBytes(e.byteLength)}  ${e.createdAt}  ${e.attempts ?? 0} attempts${last}` +
         `${e.claimedBy === undefined ? '' : `  (being uploaded by pid ${e.claimedBy})`}`,
     );
   }
+  for (const e of spills) {
+    lines.push(
+      `  spill   ${e.key}  recording pid ${e.pid}${e.hostname === undefined ? '' : ` on ${sanitize(e.hostname)}`}  since ${sanitize(e.startedAt)}` +
+        `${e.claimedBy === undefined ? '' : `  (being recovered by pid ${e.claimedBy})`}`,
+    );
+  }
+  for (const e of broken) lines.push(`  broken  ${sanitize(e.path)}: ${e.reason}`);
   await write(ctx.io.stdout, `${lines.join('\n')}\n`);
 }
 
@@ -162,7 +211,7 @@ export function addSpoolCommand(program: Command, ctx: CliContext): void {
     });
   spool
     .command('list')
-    .description('list the artifacts waiting in a spool directory')
+    .description('list everything in a spool directory: artifacts, spill files and broken entries')
     .option('--spool-dir <dir>', `spool directory (default: ${defaultSpoolDir()})`)
     .option('--json', 'print the list as JSON')
     .action((opts: SpoolListOptions) => runSpoolList(ctx, opts));
