@@ -367,7 +367,7 @@ describe('lambdaUploaderTransport', () => {
     try {
       const started = performance.now();
       const receipt = await transport({ client: hangClient, invokeTimeoutMs: 300 }).upload(
-        artifactFromBuffer(KEY, randomBytes(10)),
+        artifactFromBuffer(KEY, traceBytes(10)),
         {},
       );
       expect(receipt.attempts).toBe(2);

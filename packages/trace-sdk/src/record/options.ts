@@ -6,6 +6,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { traceKey } from '../key.js';
+import { booleanOption, describeValue, functionOption, numberOption } from '../option-checks.js';
 import type { RedactionPattern } from '../serialize/redact.js';
 import { defaultSpoolDir } from '../spool/private-dir.js';
 import type { TraceTransport } from '../upload/types.js';
@@ -113,12 +114,8 @@ export interface ResolvedOptions {
   readonly checkpoints: CheckpointSchedule | undefined;
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'number') return String(value);
-  return typeof value;
-}
+/** The recorder's options are named bare (`maxBytes`, `limits.maxDepth`): they are the caller's own words. */
+const OWNER = '';
 
 function integer(
   name: string,
@@ -127,19 +124,7 @@ function integer(
   min: number,
   max = Number.MAX_SAFE_INTEGER,
 ): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-    throw new ConfigError(`${name} must be an integer ${range}, got ${describe(value)}`, name);
-  }
-  return value;
-}
-
-function optionalFunction<T>(name: string, value: unknown): T | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'function')
-    throw new ConfigError(`${name} must be a function, got ${describe(value)}`, name);
-  return value as T;
+  return numberOption(OWNER, name, value, fallback, { min, max, integer: true });
 }
 
 function transportOption(value: unknown): TraceTransport | null {
@@ -174,13 +159,10 @@ export function resolveOptions(opts: TraceRecorderOptions): ResolvedOptions {
   const key = traceKey({ userId: opts.userId, taskId: opts.taskId });
   const limits: RecorderLimits = opts.limits ?? {};
   if (typeof limits !== 'object' || limits === null) {
-    throw new ConfigError(`limits must be an object, got ${describe(limits)}`, 'limits');
+    throw new ConfigError(`limits must be an object, got ${describeValue(limits)}`, 'limits');
   }
   if (opts.spoolDir !== undefined && (typeof opts.spoolDir !== 'string' || opts.spoolDir === '')) {
     throw new ConfigError('spoolDir must be a non-empty path', 'spoolDir');
-  }
-  if (opts.failOpen !== undefined && typeof opts.failOpen !== 'boolean') {
-    throw new ConfigError(`failOpen must be a boolean, got ${describe(opts.failOpen)}`, 'failOpen');
   }
   if (opts.redactPatterns !== undefined && !Array.isArray(opts.redactPatterns)) {
     throw new ConfigError('redactPatterns must be an array of { label, pattern }', 'redactPatterns');
@@ -196,7 +178,7 @@ export function resolveOptions(opts: TraceRecorderOptions): ResolvedOptions {
     }
     operator = op;
   }
-  const now = optionalFunction<() => number>('now', opts.now) ?? Date.now;
+  const now = functionOption(OWNER, 'now', opts.now as (() => number) | undefined) ?? Date.now;
   const transport = transportOption(opts.transport);
   const checkpoints = checkpointOption(opts.checkpoints);
   return {
@@ -206,10 +188,10 @@ export function resolveOptions(opts: TraceRecorderOptions): ResolvedOptions {
     transport,
     maxBytes: integer('maxBytes', opts.maxBytes, DEFAULT_MAX_BYTES, 1),
     spoolDir: opts.spoolDir ?? defaultSpoolDir(),
-    redact: optionalFunction<RedactHook>('redact', opts.redact),
+    redact: functionOption(OWNER, 'redact', opts.redact),
     redactPatterns: opts.redactPatterns,
-    onTruncate: optionalFunction('onTruncate', opts.onTruncate),
-    failOpen: opts.failOpen ?? true,
+    onTruncate: functionOption(OWNER, 'onTruncate', opts.onTruncate),
+    failOpen: booleanOption(OWNER, 'failOpen', opts.failOpen) ?? true,
     maxEventBytes: integer(
       'limits.maxEventBytes',
       limits.maxEventBytes,
@@ -239,7 +221,7 @@ function checkpointOption(value: unknown): CheckpointSchedule | undefined {
   if (value === true) return { ...DEFAULT_CHECKPOINTS };
   if (typeof value !== 'object' || value === null) {
     throw new ConfigError(
-      `checkpoints must be a boolean or { intervalMs, growth, timeoutMs }, got ${describe(value)}`,
+      `checkpoints must be a boolean or { intervalMs, growth, timeoutMs }, got ${describeValue(value)}`,
       'checkpoints',
     );
   }
@@ -247,7 +229,7 @@ function checkpointOption(value: unknown): CheckpointSchedule | undefined {
   const growth = o.growth ?? DEFAULT_CHECKPOINTS.growth;
   if (typeof growth !== 'number' || !(growth > 1) || growth > 1000) {
     throw new ConfigError(
-      `checkpoints.growth must be a number above 1 (at most 1000), got ${describe(growth)}`,
+      `checkpoints.growth must be a number above 1 (at most 1000), got ${describeValue(growth)}`,
       'checkpoints.growth',
     );
   }
