@@ -214,7 +214,10 @@ class Spool implements GzipEventSpool {
       const parts: BodyPart[] = [header, ...this.sink.parts()];
       const sha256 = await hashParts(parts);
       this.assertNotDiscarded();
-      const body = bodyOf(parts, sha256, () => this.sink.release());
+      const spill = this.sink.spill();
+      const sealed = bodyOf(parts, sha256, () => this.sink.release());
+      // A file-backed body names its spill files (`partPath`, `sidecarPath`, `eventsBytes`), as before.
+      const body: SealedBody = spill === undefined ? sealed : { ...sealed, ...spill };
       const byteLength = body.byteLength;
       await this.sink.markSealed({ sha256, byteLength, header: header.toString('base64') });
       // discard() may have run meanwhile.
