@@ -7,7 +7,7 @@
  * that never yields still sees them.
  *
  * Back-pressure, in this order, never blocking and never compressing here:
- * 1. a queue bounded in bytes (`maxPendingBytes` of batches at the workers, default 16 MiB);
+ * 1. a queue bounded in bytes (`maxPendingBytes` of batches at the workers, default 8 MiB);
  * 2. the pool's second (and further) worker, started when the first is busy;
  * 3. past the bound, the batch is written raw to an unlinked spill file (one `write` to the page
  *    cache, ~1 ms per MiB) and a worker compresses it from there: memory stays bounded, order is kept;
@@ -16,7 +16,7 @@
  *
  * @packageDocumentation
  */
-import { closeSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipBound } from '../compress/gzip-members.js';
 import { gzipPool, type PoolResult } from '../compress/gzip-pool.js';
@@ -40,13 +40,16 @@ export interface BatchCompressorOptions {
 }
 
 interface Job {
-  /** Shared batch buffer, returned to the pool when the job is done (undefined for raw jobs). */
+  /** The batch in shared memory, until the worker is done with it (undefined for raw jobs). */
   input: Buffer | undefined;
-  output: Buffer;
+  /** Whether `input` returns to the buffer pool (false for a one-off oversized line). */
+  pooled: boolean;
+  /** Where the raw batch sits in the raw spill file, for a raw job. */
+  rawPosition: number | undefined;
+  /** Where the member goes; assigned when the job is submitted. */
+  output: Buffer | undefined;
   bytes: number;
   lines: number;
-  /** Raw spill bytes this job holds, released when it is done. */
-  raw: boolean;
   result: PoolResult | undefined;
 }
 
@@ -70,8 +73,12 @@ export class BatchCompressor {
   private lines = 0;
   private readonly inputs: Buffer[] = [];
   private readonly outputs: Buffer[] = [];
+  /** Every job not yet handed to `onMember`, in order. */
   private queue: Job[] = [];
-  private pendingBytes = 0;
+  /** Raw jobs not yet submitted: always the tail of `queue`, submitted in order as room frees. */
+  private backlog: Job[] = [];
+  /** Uncompressed bytes of submitted jobs not yet emitted (their buffers are held). */
+  private inflightBytes = 0;
   private raw: { fd: number; position: number; outstanding: number } | undefined;
   private rawFailed = false;
   private idleWaiters: Array<() => void> = [];
@@ -141,8 +148,9 @@ export class BatchCompressor {
     this.closed = true;
     this.batch = undefined;
     this.used = 0;
-    for (const job of this.queue) job.result ??= { length: 0, error: 'closed' };
+    for (const job of this.backlog) if (this.raw !== undefined) this.raw.outstanding--;
     this.queue = [];
+    this.backlog = [];
     this.inputs.length = 0;
     this.outputs.length = 0;
     this.closeRawWhenIdle();
@@ -162,50 +170,59 @@ export class BatchCompressor {
   private submitOversized(line: string, bytes: number): void {
     const input = Buffer.from(new SharedArrayBuffer(bytes));
     input.write(line);
-    const output = Buffer.from(new SharedArrayBuffer(Math.ceil(gzipBound(bytes) / GRANULE) * GRANULE));
-    this.enqueue({ input, output, bytes, lines: 1, raw: false, result: undefined }, false);
+    this.submit(input, bytes, 1, false);
   }
 
-  private submit(input: Buffer, bytes: number, lines: number): void {
-    if (this.pendingBytes + bytes <= this.opts.maxPendingBytes || this.pendingBytes === 0) {
-      this.enqueue({ input, output: this.takeOutput(), bytes, lines, raw: false, result: undefined }, true);
+  private submit(input: Buffer, bytes: number, lines: number, pooled = true): void {
+    const job: Job = { input, pooled, rawPosition: undefined, output: undefined, bytes, lines, result: undefined };
+    // Nothing overtakes the backlog: submission order is queue order, so the queue's head is always
+    // at a worker and the queue always moves.
+    if (this.backlog.length === 0 && this.hasRoom(bytes)) {
+      this.queue.push(job);
+      this.dispatch(job);
       return;
     }
-    const position = this.writeRaw(input, bytes);
-    this.release(input, this.inputs);
-    if (position === undefined) {
+    job.rawPosition = this.writeRaw(input, bytes);
+    job.input = undefined;
+    if (pooled) this.release(input, this.inputs);
+    if (job.rawPosition === undefined) {
       this.droppedLines += lines;
       this.droppedBytes += bytes;
       return;
     }
     this.rawBatches++;
-    const job: Job = { input: undefined, output: this.takeOutput(), bytes, lines, raw: true, result: undefined };
-    this.queue.push(job);
     this.raw!.outstanding++;
-    gzipPool().submit(
-      { level: this.opts.level, fd: this.raw!.fd, position, length: bytes, output: job.output.buffer as SharedArrayBuffer },
-      (r) => this.onResult(job, r),
-    );
+    this.queue.push(job);
+    this.backlog.push(job);
   }
 
-  private enqueue(job: Job, pooled: boolean): void {
-    this.queue.push(job);
-    this.pendingBytes += job.bytes;
-    const input = job.input!;
-    gzipPool().submit(
-      {
-        level: this.opts.level,
-        input: input.buffer as SharedArrayBuffer,
-        length: job.bytes,
-        output: job.output.buffer as SharedArrayBuffer,
-      },
-      (r) => {
-        this.pendingBytes -= job.bytes;
-        if (pooled) this.release(input, this.inputs);
-        job.input = undefined;
-        this.onResult(job, r);
-      },
-    );
+  private hasRoom(bytes: number): boolean {
+    return this.inflightBytes === 0 || this.inflightBytes + bytes <= this.opts.maxPendingBytes;
+  }
+
+  /** Submits backlog jobs while the bound has room. */
+  private pump(): void {
+    while (this.backlog.length > 0 && !this.closed && this.hasRoom(this.backlog[0]!.bytes))
+      this.dispatch(this.backlog.shift()!);
+  }
+
+  private dispatch(job: Job): void {
+    this.inflightBytes += job.bytes;
+    job.output =
+      job.bytes <= this.bufferBytes
+        ? this.takeOutput()
+        : Buffer.from(new SharedArrayBuffer(Math.ceil(gzipBound(job.bytes) / GRANULE) * GRANULE));
+    const output = job.output.buffer as SharedArrayBuffer;
+    const level = this.opts.level;
+    const input = job.input;
+    const done = (r: PoolResult) => {
+      if (input !== undefined && job.pooled) this.release(input, this.inputs);
+      job.input = undefined;
+      this.onResult(job, r);
+    };
+    if (input !== undefined)
+      gzipPool().submit({ level, input: input.buffer as SharedArrayBuffer, length: job.bytes, output }, done);
+    else gzipPool().submit({ level, fd: this.raw!.fd, position: job.rawPosition, length: job.bytes, output }, done);
   }
 
   /** Appends a batch to the raw spill file; undefined when there is none to be had. */
@@ -214,12 +231,13 @@ export class BatchCompressor {
     try {
       if (this.raw === undefined) {
         const path = join(this.opts.rawSpillDir, `${newStem()}.raw.tmp`);
+        mkdirSync(this.opts.rawSpillDir, { recursive: true });
         const fd = openSync(path, 'wx+', 0o600);
         // Unlinked at once: the workers read it by descriptor, and a crash leaves nothing behind.
         try {
           unlinkSync(path);
         } catch {
-          // Windows cannot unlink an open file; it goes at close instead (best effort).
+          // Windows cannot unlink an open file; it stays until the process ends (best effort).
         }
         this.raw = { fd, position: 0, outstanding: 0 };
       }
@@ -241,7 +259,7 @@ export class BatchCompressor {
   }
 
   private onResult(job: Job, r: PoolResult): void {
-    if (job.raw && this.raw !== undefined) {
+    if (job.rawPosition !== undefined && this.raw !== undefined) {
       this.raw.outstanding--;
       if (this.closed) this.closeRawWhenIdle();
     }
@@ -255,13 +273,16 @@ export class BatchCompressor {
     while (this.queue.length > 0 && this.queue[0]!.result !== undefined) {
       const job = this.queue.shift()!;
       const r = job.result!;
+      this.inflightBytes -= job.bytes;
+      const output = job.output!;
       if (r.error !== undefined) {
         this.error ??= r.error;
         this.droppedLines += job.lines;
         this.droppedBytes += job.bytes;
-      } else this.opts.onMember(job.output.subarray(0, r.length), job.lines);
-      if (job.output.length === this.outputBytes) this.release(job.output, this.outputs);
+      } else this.opts.onMember(output.subarray(0, r.length), job.lines);
+      if (output.length === this.outputBytes) this.release(output, this.outputs);
     }
+    this.pump();
     if (this.queue.length === 0) this.resolveIdle();
   }
 

@@ -23,7 +23,7 @@ export const DEFAULT_BATCH_BYTES = 1024 * 1024;
 /** Default compressed bytes kept in memory before spilling to a file (when not flushing on a timer). */
 export const DEFAULT_MEMORY_THRESHOLD_BYTES = 8 * 1024 * 1024;
 /** Default uncompressed bytes at the compression workers before batches go to the raw spill file. */
-export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024;
 /** Default bound on what is recorded but not yet on disk as complete gzip members (ms). */
 export const DEFAULT_FLUSH_INTERVAL_MS = 2000;
 /** Default lease a live recording holds on its spill file (renewed every quarter of it). */

@@ -123,7 +123,8 @@ export class MemberSink {
     }
     if (this.fd !== undefined && this.writeMember(member)) return;
     const limit = this.unavailable === undefined ? Number.POSITIVE_INFINITY : this.opts.fallbackBytes;
-    if (this.memoryBytes + member.length > limit) {
+    // Once one member is dropped, so is every later one: the body stays a dense prefix of the trace.
+    if (this.droppedMembers > 0 || this.memoryBytes + member.length > limit) {
       this.droppedMembers++;
       this.droppedLines += lines;
       this.droppedBytes += member.length;

@@ -25,7 +25,7 @@ export interface EventSpoolOptions {
    */
   readonly maxInFlight?: number | undefined;
   /**
-   * Uncompressed bytes at the compression workers at once (default 16 MiB). Past it, batches are
+   * Uncompressed bytes at the compression workers at once (default 8 MiB). Past it, batches are
    * written raw to an unlinked file in `spoolDir` and compressed from there; only when that fails too
    * are they dropped (and counted). `append` never blocks and never compresses.
    */
