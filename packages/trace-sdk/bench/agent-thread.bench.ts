@@ -50,7 +50,13 @@ function summarize(samples: Float64Array, n: number): Latency {
   const s = samples.slice(0, n).sort();
   let total = 0;
   for (const x of s) total += x;
-  return { p50: percentile(s, 50), p99: percentile(s, 99), p999: percentile(s, 99.9), max: s[n - 1] ?? 0, totalMs: total };
+  return {
+    p50: percentile(s, 50),
+    p99: percentile(s, 99),
+    p999: percentile(s, 99.9),
+    max: s[n - 1] ?? 0,
+    totalMs: total,
+  };
 }
 
 function newRecorder(spoolDir: string, level: number) {
@@ -189,7 +195,9 @@ async function main(): Promise<void> {
   const ry = await burst('recorder', pool, count, level, YIELD_EVERY);
   const sy = await burst('stream', pool, count, level, YIELD_EVERY);
   console.log();
-  console.log(`the same 64 MiB yielding every ${YIELD_EVERY} events: event-loop delay (monitorEventLoopDelay, ms)`);
+  console.log(
+    `the same 64 MiB yielding every ${YIELD_EVERY} events: event-loop delay (monitorEventLoopDelay, ms)`,
+  );
   table(
     ['case', 'p50', 'p99', 'p99.9', 'max', 'MiB/s'],
     [

@@ -168,4 +168,3 @@ export function workload(seed: number): () => Event {
     };
   };
 }
-

@@ -10,7 +10,7 @@ import { buffer } from 'node:stream/consumers';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { gzipMemberSync, readGzipMembers } from '../src/compress/gzip-members.js';
-import { ConfigError, RecorderStateError, SpoolError } from '../src/errors.js';
+import { ConfigError, RecorderStateError } from '../src/errors.js';
 import { readTrace } from '../src/read/read-trace.js';
 import { createEventSpool } from '../src/spool/event-spool.js';
 import type { SinkFs } from '../src/spool/member-sink.js';
@@ -298,7 +298,9 @@ describe('createEventSpool', () => {
 });
 
 /** Real file operations, with `fail` deciding which call throws which errno (a full or read-only disk). */
-function faultyFs(fail: (op: keyof SinkFs, bytesSoFar: number) => string | undefined): SinkFs & { written: number } {
+function faultyFs(
+  fail: (op: keyof SinkFs, bytesSoFar: number) => string | undefined,
+): SinkFs & { written: number } {
   const wrapped = {
     written: 0,
     mkdirSync: (path: string, opts: { recursive: true }) => {
@@ -347,7 +349,12 @@ describe('durability and a broken spool disk', () => {
 
   it('snapshots a complete artifact of everything so far while recording goes on', async () => {
     const lines = eventLines(400, 5);
-    const spool = createEventSpool({ spoolDir: dir, key: KEY, batchBytes: 8 * 1024, memoryThresholdBytes: 32 * 1024 });
+    const spool = createEventSpool({
+      spoolDir: dir,
+      key: KEY,
+      batchBytes: 8 * 1024,
+      memoryThresholdBytes: 32 * 1024,
+    });
     for (const line of lines.slice(0, 250)) spool.append(line);
     const snap = await spool.snapshot(headerLine(250));
     const snapBytes = await buffer(snap.open());
@@ -401,7 +408,13 @@ describe('durability and a broken spool disk', () => {
     const lines = eventLines(800, 4);
     const io = faultyFs((op) => (op === 'mkdirSync' ? 'EROFS' : undefined));
     const spool = createEventSpool(
-      { spoolDir: join(dir, 'ro'), key: KEY, batchBytes: 4096, memoryThresholdBytes: 0, memoryFallbackBytes: 16 * 1024 },
+      {
+        spoolDir: join(dir, 'ro'),
+        key: KEY,
+        batchBytes: 4096,
+        memoryThresholdBytes: 0,
+        memoryFallbackBytes: 16 * 1024,
+      },
       { fs: io },
     );
     for (const line of lines) spool.append(line);

@@ -11,15 +11,7 @@
  * @packageDocumentation
  */
 import type { Readable } from 'node:stream';
-import {
-  constants,
-  crc32,
-  createGunzip,
-  gzip,
-  gzipSync,
-  inflateRawSync,
-  type ZlibOptions,
-} from 'node:zlib';
+import { constants, crc32, createGunzip, gzip, gzipSync, inflateRawSync, type ZlibOptions } from 'node:zlib';
 import { TraceFormatError } from '../errors.js';
 
 /** Gzip's OS byte for "unknown"; Python's `gzip` writes it too. Node writes 3 (Unix) or 10 (Windows). */

@@ -114,7 +114,11 @@ class GzipPool {
   private pick(): Slot | undefined {
     let best: Slot | undefined;
     for (const slot of this.slots) if (best === undefined || slot.jobs.size < best.jobs.size) best = slot;
-    if ((best === undefined || best.jobs.size > 0) && this.slots.length < GZIP_POOL_SIZE && !this.unavailable) {
+    if (
+      (best === undefined || best.jobs.size > 0) &&
+      this.slots.length < GZIP_POOL_SIZE &&
+      !this.unavailable
+    ) {
       const started = this.start();
       if (started !== undefined) return started;
     }

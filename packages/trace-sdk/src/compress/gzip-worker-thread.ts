@@ -86,7 +86,9 @@ function engineFor(level: number): ZlibInternals | null {
   try {
     const s = createGzip({ level }) as unknown as ZlibInternals;
     z =
-      typeof s._handle?.writeSync === 'function' && s._writeState instanceof Uint32Array && typeof s.reset === 'function'
+      typeof s._handle?.writeSync === 'function' &&
+      s._writeState instanceof Uint32Array &&
+      typeof s.reset === 'function'
         ? s
         : null;
     if (z === null) s.close();

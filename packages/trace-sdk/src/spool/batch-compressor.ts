@@ -148,7 +148,7 @@ export class BatchCompressor {
     this.closed = true;
     this.batch = undefined;
     this.used = 0;
-    for (const job of this.backlog) if (this.raw !== undefined) this.raw.outstanding--;
+    if (this.raw !== undefined) this.raw.outstanding -= this.backlog.length;
     this.queue = [];
     this.backlog = [];
     this.inputs.length = 0;
@@ -174,7 +174,15 @@ export class BatchCompressor {
   }
 
   private submit(input: Buffer, bytes: number, lines: number, pooled = true): void {
-    const job: Job = { input, pooled, rawPosition: undefined, output: undefined, bytes, lines, result: undefined };
+    const job: Job = {
+      input,
+      pooled,
+      rawPosition: undefined,
+      output: undefined,
+      bytes,
+      lines,
+      result: undefined,
+    };
     // Nothing overtakes the backlog: submission order is queue order, so the queue's head is always
     // at a worker and the queue always moves.
     if (this.backlog.length === 0 && this.hasRoom(bytes)) {
@@ -222,7 +230,11 @@ export class BatchCompressor {
     };
     if (input !== undefined)
       gzipPool().submit({ level, input: input.buffer as SharedArrayBuffer, length: job.bytes, output }, done);
-    else gzipPool().submit({ level, fd: this.raw!.fd, position: job.rawPosition, length: job.bytes, output }, done);
+    else
+      gzipPool().submit(
+        { level, fd: this.raw!.fd, position: job.rawPosition, length: job.bytes, output },
+        done,
+      );
   }
 
   /** Appends a batch to the raw spill file; undefined when there is none to be had. */
@@ -288,7 +300,11 @@ export class BatchCompressor {
 
   private release(buf: Buffer, pool: Buffer[]): void {
     // Kept for reuse: as many as the byte bound lets be in flight at once, no more.
-    if (!this.closed && buf.length >= this.bufferBytes && pool.length * this.opts.batchBytes < this.opts.maxPendingBytes)
+    if (
+      !this.closed &&
+      buf.length >= this.bufferBytes &&
+      pool.length * this.opts.batchBytes < this.opts.maxPendingBytes
+    )
       pool.push(buf);
   }
 

@@ -74,7 +74,10 @@ function intOption(name: string, value: number | undefined, fallback: number, mi
  * spool.append(`${JSON.stringify(event)}\n`);
  * const body = await spool.seal(`${JSON.stringify(header)}\n`);
  */
-export function createEventSpool(opts: EventSpoolOptions, internals: EventSpoolInternals = {}): GzipEventSpool {
+export function createEventSpool(
+  opts: EventSpoolOptions,
+  internals: EventSpoolInternals = {},
+): GzipEventSpool {
   return new Spool(opts, internals);
 }
 
@@ -114,7 +117,13 @@ class Spool implements GzipEventSpool {
       MAX,
     );
     this.level = intOption('level', opts.level, DEFAULT_LEVEL, -1, 9);
-    this.flushIntervalMs = intOption('flushIntervalMs', opts.flushIntervalMs, DEFAULT_FLUSH_INTERVAL_MS, 0, 3_600_000);
+    this.flushIntervalMs = intOption(
+      'flushIntervalMs',
+      opts.flushIntervalMs,
+      DEFAULT_FLUSH_INTERVAL_MS,
+      0,
+      3_600_000,
+    );
     const leaseMs = intOption('leaseMs', opts.leaseMs, DEFAULT_LEASE_MS, 200, 600_000);
     const fallbackBytes = intOption(
       'memoryFallbackBytes',

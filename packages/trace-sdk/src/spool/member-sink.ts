@@ -16,7 +16,6 @@
 import * as nodeFs from 'node:fs';
 import { join } from 'node:path';
 import type { BodyPart } from './sealed-body.js';
-import type { SpoolUnavailableInfo } from './types.js';
 import {
   HOSTNAME,
   newStem,
@@ -28,6 +27,7 @@ import {
   writeJsonAtomic,
   writeJsonAtomicSync,
 } from './spool-files.js';
+import type { SpoolUnavailableInfo } from './types.js';
 
 /** The file operations the sink uses; tests inject failures (a full or read-only disk) here. */
 export interface SinkFs {

@@ -38,7 +38,8 @@ describe.runIf(process.platform === 'linux')(`${RECORDERS} recorders in one proc
     );
     let peak = before;
     for (let round = 0; round < 8; round++) {
-      for (const rec of recs) for (let j = 0; j < 100; j++) rec.record({ event: 'E', round, j, pad: pad + j });
+      for (const rec of recs)
+        for (let j = 0; j < 100; j++) rec.record({ event: 'E', round, j, pad: pad + j });
       peak = Math.max(peak, threads());
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
@@ -46,7 +47,13 @@ describe.runIf(process.platform === 'linux')(`${RECORDERS} recorders in one proc
     peak = Math.max(peak, threads());
     const peakRssMiB = process.resourceUsage().maxRSS / 1024;
     console.log(
-      JSON.stringify({ recorders: RECORDERS, threadsBefore: before, peakThreads: peak, peakRssMiB, pool: gzipPoolStats() }),
+      JSON.stringify({
+        recorders: RECORDERS,
+        threadsBefore: before,
+        peakThreads: peak,
+        peakRssMiB,
+        pool: gzipPoolStats(),
+      }),
     );
     expect(results.every((r) => r.status === 'skipped' && r.events === 800)).toBe(true);
     expect(gzipPoolStats().started - startedBefore).toBeLessThanOrEqual(GZIP_POOL_SIZE);

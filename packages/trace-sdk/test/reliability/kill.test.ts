@@ -268,7 +268,10 @@ describe('durability level 1: a small trace, idle, killed', () => {
       const sidecarPath = `${partPath}.json`;
       const sidecar = JSON.parse(await readFile(sidecarPath, 'utf8')) as Record<string, unknown>;
       expect(sidecar['leaseMs']).toBe(LEASE_MS);
-      await writeFile(sidecarPath, JSON.stringify({ ...sidecar, pid: 2 ** 22 + 12345, hostname: 'another-host' }));
+      await writeFile(
+        sidecarPath,
+        JSON.stringify({ ...sidecar, pid: 2 ** 22 + 12345, hostname: 'another-host' }),
+      );
       const transport = await presignedPut.build(world, ids, { retry: FAST_RETRY });
       // Longer than the lease: the recorder keeps renewing it meanwhile.
       await sleep(LEASE_MS * 1.5);
