@@ -99,6 +99,11 @@ class GzipPool {
     this.post(slot, { job: full, done });
   }
 
+  /** Starts the first worker now, so the first batch does not wait for a thread to boot. */
+  warm(): void {
+    if (this.slots.length === 0 && !this.unavailable) this.start();
+  }
+
   /** Delivers every result already posted, without yielding. */
   poll(): void {
     for (const slot of this.slots) {

@@ -102,6 +102,7 @@ export class BatchCompressor {
 
   append(line: string): void {
     if (this.closed) return;
+    if (this.batch === undefined && this.appendedBytes === 0) gzipPool().warm();
     this.batch ??= this.takeInput();
     // A UTF-16 unit is at most 3 UTF-8 bytes: only near the end of a batch is the exact size needed.
     if (this.used + line.length * 3 > this.batch.length) {
