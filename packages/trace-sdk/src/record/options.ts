@@ -89,6 +89,11 @@ export interface TraceRecorderOptions {
    * the final size. Consumers of the bucket see partial objects: check the header's `partial`.
    */
   readonly checkpoints?: boolean | CheckpointOptions | undefined;
+  /**
+   * zlib level of the compressed trace, -1 to 9 (default 1, or `TRACE_COMPRESSION_LEVEL` when set):
+   * measured fastest for the agent's CPU at a few percent more bytes (docs/performance.md).
+   */
+  readonly compressionLevel?: number | undefined;
 }
 
 /** Options after validation, with defaults filled in. */
@@ -112,6 +117,8 @@ export interface ResolvedOptions {
   readonly now: () => number;
   /** Checkpoint schedule, when checkpoints are on (and there is a transport). */
   readonly checkpoints: CheckpointSchedule | undefined;
+  /** zlib level, or undefined for the spool's default. */
+  readonly compressionLevel: number | undefined;
 }
 
 /** The recorder's options are named bare (`maxBytes`, `limits.maxDepth`): they are the caller's own words. */
@@ -213,6 +220,7 @@ export function resolveOptions(opts: TraceRecorderOptions): ResolvedOptions {
     operator,
     now,
     checkpoints: transport === null ? undefined : checkpoints,
+    compressionLevel: compressionLevelOption(opts.compressionLevel),
   };
 }
 
@@ -244,4 +252,19 @@ function checkpointOption(value: unknown): CheckpointSchedule | undefined {
     growth,
     timeoutMs: integer('checkpoints.timeoutMs', o.timeoutMs, DEFAULT_CHECKPOINTS.timeoutMs, 1, 2 ** 31 - 1),
   };
+}
+
+/** The compression level: the option, else `TRACE_COMPRESSION_LEVEL`, else the spool's default. */
+function compressionLevelOption(value: unknown): number | undefined {
+  if (value !== undefined) return integer('compressionLevel', value, 1, -1, 9);
+  const env = process.env['TRACE_COMPRESSION_LEVEL'];
+  if (env === undefined || env.trim() === '') return undefined;
+  const level = Number(env);
+  if (!Number.isInteger(level) || level < -1 || level > 9) {
+    throw new ConfigError(
+      'TRACE_COMPRESSION_LEVEL must be an integer from -1 to 9',
+      'TRACE_COMPRESSION_LEVEL',
+    );
+  }
+  return level;
 }

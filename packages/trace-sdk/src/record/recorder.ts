@@ -9,16 +9,11 @@
  *
  * @packageDocumentation
  */
-import { ConfigError, SpoolError, TraceError } from '../errors.js';
-import { safeCause, safeErrorMessage } from '../sanitize.js';
+import type { SpoolError } from '../errors.js';
 import { activeSpanIdsSafe, EventSerializer, type Serialized } from '../serialize/event-serializer.js';
 import { createEventSpool } from '../spool/event-spool.js';
-import { ensureSpoolDir } from '../spool/private-dir.js';
-import { spoolDirStore } from '../spool/spool-store.js';
 import type { EventSpool, SealedBody } from '../spool/types.js';
 import { instruments } from '../telemetry/otel.js';
-import { type ArtifactStore, deliver } from '../upload/deliver.js';
-import { TRACE_CONTENT_TYPE, type TraceArtifact, type TraceTransport } from '../upload/types.js';
 import { Checkpointer } from './checkpoint.js';
 import {
   type OutputScreeningInput,
@@ -31,6 +26,7 @@ import {
   type TurnInput,
   turnEvent,
 } from './events.js';
+import { invalidFinishOption, sealAndDeliver, spoolDirRefusal } from './finish.js';
 import { headerLine } from './header.js';
 import { type ResolvedOptions, resolveOptions, type TraceRecorderOptions } from './options.js';
 import type { FinishOptions, FinishResult, FinishResultBase, RecorderStats, TraceRecorder } from './types.js';
@@ -73,26 +69,10 @@ export function createTraceRecorder(options: TraceRecorderOptions): TraceRecorde
     key: opts.key,
     // A refused spool directory is never written: the trace stays in memory and is still uploaded.
     memoryThresholdBytes: refusal === undefined ? opts.spoolMemoryBytes : Number.MAX_SAFE_INTEGER,
+    ...(refusal === undefined ? {} : { flushIntervalMs: 0 }),
+    level: opts.compressionLevel,
   });
   return new Recorder(opts, spool, refusal);
-}
-
-/** Why the spool directory must not be used (the default one is not private), else undefined. */
-function spoolDirRefusal(spoolDir: string): SpoolError | undefined {
-  try {
-    ensureSpoolDir(spoolDir);
-    return undefined;
-  } catch (err) {
-    const refusal = err instanceof SpoolError ? err : new SpoolError(safeErrorMessage(err));
-    try {
-      process.emitWarning(`${refusal.message}; recording in memory only`, {
-        code: 'AGENT_TRACE_SPOOL_REFUSED',
-      });
-    } catch {
-      // Warnings are best effort.
-    }
-    return refusal;
-  }
 }
 
 /**
@@ -352,17 +332,24 @@ class Recorder implements TraceRecorder {
 
   /** The counts every result carries. */
   private counts(body: SealedBody | undefined): Omit<FinishResultBase, 'transport' | 'legacy'> {
+    const unavailable = this.spoolRefusal?.message ?? this.spool.unavailable?.reason;
     return {
       key: this.key,
-      events: this.seq,
-      dropped: this.dropped,
+      events: this.seq - this.spoolDropped(),
+      dropped: this.dropped + this.spoolDropped(),
       bytes: body?.byteLength ?? 0,
       uncompressedBytes: this.bytes,
       sha256: body?.sha256 ?? '',
       attempts: 0,
       ...(this.checkpoints === undefined ? {} : { checkpoints: this.checkpoints.stats() }),
-      ...(this.spoolRefusal === undefined ? {} : { spoolUnavailable: this.spoolRefusal.message }),
+      ...(unavailable === undefined ? {} : { spoolUnavailable: unavailable }),
     };
+  }
+
+  /** Lines the spool could not keep (its last resort when neither memory nor disk had room). */
+  private spoolDropped(): number {
+    const n = this.spool.droppedLines;
+    return typeof n === 'number' && n > 0 ? n : 0;
   }
 
   /** The header line for every line kept so far; a checkpoint's when `checkpoint` is given. */
@@ -370,9 +357,9 @@ class Recorder implements TraceRecorder {
     return headerLine({
       userId: this.userId,
       taskId: this.taskId,
-      events: this.seq,
+      events: this.seq - this.spoolDropped(),
       bytes: this.bytes,
-      dropped: this.dropped,
+      dropped: this.dropped + this.spoolDropped(),
       maxBytes: this.opts.maxBytes,
       startedAt: this.startedAt,
       finishedAt: this.now(),
@@ -383,104 +370,21 @@ class Recorder implements TraceRecorder {
     });
   }
 
-  private async sealAndDeliver(opts: FinishOptions): Promise<FinishResult> {
+  private sealAndDeliver(opts: FinishOptions): Promise<FinishResult> {
     this.reportMetrics();
-    // No checkpoint may land after (and over) the final upload.
-    await this.checkpoints?.stop();
-    const line = this.headerLine();
-    let body: SealedBody;
-    try {
-      body = await this.spool.seal(line);
-    } catch (err) {
-      const error =
-        err instanceof TraceError
-          ? err
-          : new SpoolError(`Sealing the trace failed: ${safeErrorMessage(err)}`, { cause: safeCause(err) });
-      if (!this.opts.failOpen) throw error;
-      return { ...this.counts(undefined), status: 'failed', error };
-    }
-    try {
-      const transport = this.opts.transport;
-      if (transport === null) return { ...this.counts(body), status: 'skipped', reason: 'no-transport' };
-      return await this.deliver(transport, body, opts);
-    } finally {
-      await body.dispose().catch(() => {});
-    }
-  }
-
-  private async deliver(
-    transport: TraceTransport,
-    body: SealedBody,
-    opts: FinishOptions,
-  ): Promise<FinishResult> {
-    const artifact: TraceArtifact = {
-      key: this.key,
-      userId: this.userId,
-      taskId: this.taskId,
-      byteLength: body.byteLength,
-      sha256: body.sha256,
-      contentType: TRACE_CONTENT_TYPE,
-      open: () => body.open(),
-    };
-    const delivery = await deliver(transport, artifact, {
-      signal: opts.signal,
-      timeoutMs: opts.timeoutMs,
-      store:
-        this.spoolRefusal === undefined
-          ? spoolDirStore(this.opts.spoolDir, body)
-          : refusedStore(this.spoolRefusal),
-    });
-    const base = {
-      ...this.counts(body),
-      attempts: delivery.attempts,
-      transport: transport.name,
-      ...(transport.bucketWide === true ? { legacy: true } : {}),
-    };
-    if (delivery.status === 'uploaded') {
-      const uri = delivery.receipt?.uri;
-      const skew = delivery.receipt?.clockSkewMs;
-      return {
-        ...base,
-        status: 'uploaded',
-        ...(uri === undefined ? {} : { uri }),
-        ...(typeof skew === 'number' && Number.isFinite(skew) && skew !== 0 ? { clockSkewMs: skew } : {}),
-      };
-    }
-    if (!this.opts.failOpen) throw delivery.error;
-    return {
-      ...base,
-      status: 'failed',
-      error: delivery.error,
-      ...(delivery.keptAt === undefined ? {} : { spooledPath: delivery.keptAt }),
-    };
-  }
-}
-
-/** The store of a recorder whose spool directory was refused: it keeps nothing, and says why. */
-function refusedStore(refusal: SpoolError): ArtifactStore {
-  return {
-    location: 'the spool directory',
-    keep: async () => {
-      throw refusal;
-    },
-  };
-}
-
-/**
- * A {@link ConfigError} for a finish option of the wrong type (the recorder stays open), else
- * `undefined`. Any number is accepted for `timeoutMs`: zero, negative or NaN mean "no time left".
- */
-function invalidFinishOption(opts: FinishOptions): TraceError | undefined {
-  if (opts === null || typeof opts !== 'object')
-    return new ConfigError('finish expects an options object', 'options');
-  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) {
-    return new ConfigError('signal must be an AbortSignal', 'signal');
-  }
-  if (opts.timeoutMs !== undefined && typeof opts.timeoutMs !== 'number') {
-    return new ConfigError(
-      `timeoutMs must be a number of milliseconds, got ${typeof opts.timeoutMs}`,
-      'timeoutMs',
+    return sealAndDeliver(
+      {
+        key: this.key,
+        userId: this.userId,
+        taskId: this.taskId,
+        opts: this.opts,
+        spool: this.spool,
+        spoolRefusal: this.spoolRefusal,
+        checkpoints: this.checkpoints,
+        counts: (body) => this.counts(body),
+        headerLine: () => this.headerLine(),
+      },
+      opts,
     );
   }
-  return undefined;
 }
