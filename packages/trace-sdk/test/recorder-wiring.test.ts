@@ -2,7 +2,7 @@
  * What the recorder passes on to its spool and reports back: the compression level (option and
  * `TRACE_COMPRESSION_LEVEL`), and a spool directory that cannot be written.
  */
-import { writeFile } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, createTraceRecorder, readTrace } from '../src/index.js';
@@ -82,5 +82,31 @@ describe('a spool directory that cannot be written', () => {
     let events = 0;
     for await (const line of readTrace(transport.uploads[0]!.body)) if (line.event === 'E') events++;
     expect(events).toBe(2000);
+  });
+});
+
+describe('limits.flushIntervalMs', () => {
+  async function partBytesAfter(flushIntervalMs: number): Promise<number> {
+    const rec = createTraceRecorder({
+      userId: 'u',
+      taskId: 't',
+      transport: null,
+      spoolDir: dir,
+      limits: { flushIntervalMs },
+    });
+    for (let i = 0; i < 50; i++) rec.record({ event: 'E', i });
+    await new Promise((r) => setTimeout(r, 600));
+    const parts = (await readdir(dir)).filter((n) => n.endsWith('.events.gz.part'));
+    const bytes = parts.length === 0 ? 0 : (await stat(join(dir, parts[0]!))).size;
+    await rec.abort();
+    return bytes;
+  }
+
+  it('puts a small, idle trace on disk within the interval', async () => {
+    expect(await partBytesAfter(100)).toBeGreaterThan(0);
+  });
+
+  it('0 turns the timer off: a small trace stays in memory', async () => {
+    expect(await partBytesAfter(0)).toBe(0);
   });
 });

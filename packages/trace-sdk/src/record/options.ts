@@ -42,6 +42,12 @@ export interface RecorderLimits {
   readonly maxDepth?: number | undefined;
   /** Compressed bytes held in memory before the spool spills to a file in `spoolDir` (spool default 8 MiB). */
   readonly spoolMemoryBytes?: number | undefined;
+  /**
+   * Every event recorded more than this many ms ago is on disk in the spill file as complete gzip
+   * members, whatever the trace size (default 2000, like OpenTelemetry's batch schedule): what a
+   * killed process can lose while its disk survives. 0 turns the timer off.
+   */
+  readonly flushIntervalMs?: number | undefined;
 }
 
 /**
@@ -113,6 +119,7 @@ export interface ResolvedOptions {
   readonly maxToolResultChars: number;
   readonly maxDepth: number;
   readonly spoolMemoryBytes: number | undefined;
+  readonly flushIntervalMs: number | undefined;
   readonly operator: string | undefined;
   readonly now: () => number;
   /** Checkpoint schedule, when checkpoints are on (and there is a transport). */
@@ -217,6 +224,10 @@ export function resolveOptions(opts: TraceRecorderOptions): ResolvedOptions {
       limits.spoolMemoryBytes === undefined
         ? undefined
         : integer('limits.spoolMemoryBytes', limits.spoolMemoryBytes, 0, 0),
+    flushIntervalMs:
+      limits.flushIntervalMs === undefined
+        ? undefined
+        : integer('limits.flushIntervalMs', limits.flushIntervalMs, 0, 0, 3_600_000),
     operator,
     now,
     checkpoints: transport === null ? undefined : checkpoints,

@@ -69,7 +69,7 @@ export function createTraceRecorder(options: TraceRecorderOptions): TraceRecorde
     key: opts.key,
     // A refused spool directory is never written: the trace stays in memory and is still uploaded.
     memoryThresholdBytes: refusal === undefined ? opts.spoolMemoryBytes : Number.MAX_SAFE_INTEGER,
-    ...(refusal === undefined ? {} : { flushIntervalMs: 0 }),
+    flushIntervalMs: refusal === undefined ? opts.flushIntervalMs : 0,
     level: opts.compressionLevel,
   });
   return new Recorder(opts, spool, refusal);
