@@ -7,8 +7,9 @@
  * of `{ label, trigger, keywords, pattern }` rows), one row per kind of credential, at least as
  * broad as gitleaks' default configuration (the kind-by-kind comparison is in
  * docs/security-model.md, "Redaction coverage"). A match is replaced by `[REDACTED-<LABEL>]`; the
- * named group `pre` (a parameter name, a URL's scheme and user) is kept in front of the marker. The patterns also recognise their secrets JSON-escaped inside a
- * string (`\"api_key\":\"...\"`, `\n` before a token) and URL-encoded (`%3D`, `%2F`, `%40`), and
+ * named group `pre` (a parameter name, a URL's scheme and user) is kept in front of the marker.
+ * The patterns also recognise their secrets JSON-escaped inside a string
+ * (`\"api_key\":\"...\"`, `\n` before a token) and URL-encoded (`%3D`, `%2F`, `%40`), and
  * have no upper bound on a token's length.
  *
  * Object keys also steer redaction: the value of a key named like a credential (`password`,
