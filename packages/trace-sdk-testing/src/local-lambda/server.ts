@@ -1,7 +1,8 @@
 /**
  * `startLocalLambda()`: the Lambda Invoke REST API on 127.0.0.1, so `@aws-sdk/client-lambda` with
  * an `endpoint` override calls a real handler (such as `createUploaderHandler`) in-process, with
- * Lambda's payload limits and error shapes.
+ * Lambda's payload limits and error shapes. The public types are ./local-lambda-api.ts; reading
+ * requests and writing answers is ./invoke-io.ts.
  *
  * @packageDocumentation
  */
@@ -9,152 +10,26 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Fault, FaultInjector } from '../local-s3/faults.js';
+import { FaultInjector } from '../local-s3/faults.js';
+import { apiError, describeError, drain, readPayload, sendJson } from './invoke-io.js';
+import {
+  LAMBDA_MAX_PAYLOAD_BYTES,
+  type LocalLambda,
+  type LocalLambdaContext,
+  type LocalLambdaOptions,
+  type MutableInvocation,
+} from './local-lambda-api.js';
 
-/** Lambda's synchronous invocation payload limit (request and response), in bytes. */
-export const LAMBDA_MAX_PAYLOAD_BYTES = 6_291_456;
-
-/** The `context` argument a handler receives (the commonly used subset of Lambda's). */
-export interface LocalLambdaContext {
-  readonly functionName: string;
-  readonly functionVersion: string;
-  readonly invokedFunctionArn: string;
-  readonly memoryLimitInMB: string;
-  readonly awsRequestId: string;
-  readonly logGroupName: string;
-  readonly logStreamName: string;
-  readonly callbackWaitsForEmptyEventLoop: boolean;
-  /** Milliseconds left before the invocation times out. */
-  getRemainingTimeInMillis(): number;
-}
-
-/** A Lambda handler: the parsed JSON event in, a JSON-serializable result (or a promise of one) out. */
-export type LocalLambdaHandler = (event: unknown, context: LocalLambdaContext) => unknown;
-
-/** Options of {@link startLocalLambda}. */
-export interface LocalLambdaOptions {
-  /** The function's handler. A thrown error becomes an `Unhandled` function error, as on Lambda. */
-  readonly handler: LocalLambdaHandler;
-  /** Name invocations must use (or an ARN ending in it). Default `trace-uploader`. */
-  readonly functionName?: string | undefined;
-  /** Request (and response) payload limit in bytes. Default 6291456, Lambda's synchronous limit. */
-  readonly maxPayloadBytes?: number | undefined;
-  /** Invocation timeout in ms (answered as `Sandbox.Timedout`). Default 60000. */
-  readonly timeoutMs?: number | undefined;
-  /** Region in the function ARN. Default `us-east-1`. */
-  readonly region?: string | undefined;
-  /** TCP port on 127.0.0.1 (default 0: ephemeral). */
-  readonly port?: number | undefined;
-}
-
-/** One invocation as the server saw it. */
-export interface LocalLambdaInvocation {
-  readonly seq: number;
-  readonly requestId: string;
-  /** The function name as the caller sent it (name, ARN or partial ARN). */
-  readonly functionName: string;
-  readonly invocationType: string;
-  /** Request payload size in bytes. */
-  readonly payloadBytes: number;
-  /** HTTP status answered; `undefined` while running, or for reset or hung requests. */
-  readonly status: number | undefined;
-  /** `Unhandled` when the handler threw (or timed out, or answered too much). */
-  readonly functionError: string | undefined;
-  /** The `x-amzn-ErrorType` of an API error (e.g. `RequestEntityTooLargeException`), or the `errorType` of a function error. */
-  readonly errorType: string | undefined;
-  /** The injected fault this invocation took, if any. */
-  readonly fault: Fault['kind'] | undefined;
-}
-
-type MutableInvocation = { -readonly [K in keyof LocalLambdaInvocation]: LocalLambdaInvocation[K] };
-
-/** A running local Lambda (see {@link startLocalLambda}). */
-export interface LocalLambda {
-  /** `http://127.0.0.1:<port>`: pass as the LambdaClient's `endpoint`. */
-  readonly endpoint: string;
-  readonly port: number;
-  readonly region: string;
-  readonly functionName: string;
-  readonly functionArn: string;
-  /** Any credentials work (signatures are not verified); these are handy for a client. */
-  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
-  /**
-   * Faults for the next invocations, answered as Lambda API errors: `failNext(1, { status: 429,
-   * code: 'TooManyRequestsException' })`, `resetNext`, `delayNext`, `hangNext`, `latency`.
-   * A matcher's `bucket` matches the function name as sent; `keyPrefix` never matches.
-   */
-  readonly faults: FaultInjector;
-  /** Every invocation so far, in arrival order (a live array). */
-  readonly invocations: readonly LocalLambdaInvocation[];
-  /** Stops the server, destroying open connections. Idempotent. */
-  close(): Promise<void>;
-}
+export {
+  LAMBDA_MAX_PAYLOAD_BYTES,
+  type LocalLambda,
+  type LocalLambdaContext,
+  type LocalLambdaHandler,
+  type LocalLambdaInvocation,
+  type LocalLambdaOptions,
+} from './local-lambda-api.js';
 
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const bytes = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body));
-  res.writeHead(status, {
-    'Content-Type': 'application/json',
-    'Content-Length': bytes.byteLength,
-    ...headers,
-  });
-  res.end(bytes);
-}
-
-/** An error of the Lambda API itself (not of the function), as AWS answers it. */
-function apiError(
-  res: ServerResponse,
-  status: number,
-  type: string,
-  message: string,
-  headers: Record<string, string> = {},
-) {
-  sendJson(
-    res,
-    status,
-    { Type: status >= 500 ? 'Service' : 'User', message },
-    { 'x-amzn-ErrorType': type, ...headers },
-  );
-}
-
-async function drain(req: IncomingMessage): Promise<void> {
-  if (req.readableEnded || req.destroyed) return;
-  for await (const _ of req) {
-    // discard
-  }
-}
-
-/** Reads the payload, or returns `undefined` once it exceeds `limit` (the rest is drained). */
-async function readPayload(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.byteLength;
-    if (size > limit) {
-      chunks.length = 0;
-      continue; // keep reading so the client receives the 413 rather than a broken pipe
-    }
-    chunks.push(chunk);
-  }
-  return size > limit ? undefined : Buffer.concat(chunks);
-}
-
-function describeError(error: unknown): { errorType: string; errorMessage: string; trace: string[] } {
-  if (error instanceof Error) {
-    return {
-      errorType: error.name || 'Error',
-      errorMessage: error.message,
-      trace: (error.stack ?? '').split('\n'),
-    };
-  }
-  return { errorType: typeof error, errorMessage: String(error), trace: [] };
-}
 
 /**
  * Starts the Lambda Invoke REST API (`POST /2015-03-31/functions/{name}/invocations`) on

@@ -5,15 +5,23 @@
  * client listed in `SignedHeaders`, and signed with the secret of the access key named in the
  * credential scope (via `@smithy/signature-v4`, the AWS SDK's own signer); the signatures are then
  * compared in constant time. Expiry, clock skew, region, session tokens and unsigned `x-amz-*`
- * headers are checked as S3 checks them, with S3's error codes.
+ * headers are checked as S3 checks them, with S3's error codes. The signer and the parsing of
+ * scopes and dates are ./sigv4-signer.ts.
  *
  * @packageDocumentation
  */
-import { timingSafeEqual } from 'node:crypto';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
-import { ALGORITHM_IDENTIFIER, getCanonicalHeaders, SignatureV4 } from '@smithy/signature-v4';
+import { ALGORITHM_IDENTIFIER } from '@smithy/signature-v4';
 import { S3Error, s3Errors } from './s3-error.js';
+import {
+  CanonicalSigner,
+  constantTimeEqual,
+  HEX_SHA256,
+  type ParsedCredential,
+  parseCredential,
+  parseLongDate,
+  single,
+} from './sigv4-signer.js';
 
 /** One access key the local S3 accepts. */
 export interface LocalS3Credentials {
@@ -77,83 +85,6 @@ const AUTH_QUERY_PARAMETERS: ReadonlySet<string> = new Set([
   'X-Amz-Security-Token',
   'X-Amz-Content-Sha256',
 ]);
-
-const HEX_SHA256 = /^[0-9a-f]{64}$/;
-const LONG_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
-
-function parseLongDate(value: string | undefined): Date | undefined {
-  const m = value === undefined ? null : LONG_DATE.exec(value);
-  if (m === null) return undefined;
-  const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number];
-  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-  return Number.isNaN(date.getTime()) ? undefined : date;
-}
-
-function constantTimeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** The signer, opened up only to reuse its canonical-request and string-to-sign steps. */
-class CanonicalSigner extends SignatureV4 {
-  constructor(credentials: LocalS3Credentials, region: string) {
-    super({
-      service: 's3',
-      region,
-      credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey },
-      sha256: Sha256,
-      // S3 signs the path as sent (encoded once), unlike other services.
-      uriEscapePath: false,
-      applyChecksum: false,
-    });
-  }
-
-  async expected(
-    request: HttpRequest,
-    signedHeaders: readonly string[],
-    payloadHash: string,
-    signingDate: Date,
-    scope: string,
-    region: string,
-  ): Promise<{ signature: string; canonicalRequest: string; stringToSign: string }> {
-    const canonicalHeaders = getCanonicalHeaders(request, undefined, new Set(signedHeaders));
-    const canonicalRequest = this.createCanonicalRequest(request, canonicalHeaders, payloadHash);
-    const { longDate } = this.formatDate(signingDate);
-    const stringToSign = await this.createStringToSign(
-      longDate,
-      scope,
-      canonicalRequest,
-      ALGORITHM_IDENTIFIER,
-    );
-    const signature = await this.sign(stringToSign, {
-      signingDate,
-      signingRegion: region,
-      signingService: 's3',
-    });
-    return { signature, canonicalRequest, stringToSign };
-  }
-}
-
-interface ParsedCredential {
-  readonly accessKeyId: string;
-  readonly date: string;
-  readonly region: string;
-  readonly service: string;
-  readonly scope: string;
-}
-
-function parseCredential(value: string): ParsedCredential | undefined {
-  const parts = value.split('/');
-  if (parts.length !== 5 || parts[4] !== 'aws4_request') return undefined;
-  const [accessKeyId, date, region, service] = parts as [string, string, string, string];
-  if (accessKeyId === '' || !/^\d{8}$/.test(date)) return undefined;
-  return { accessKeyId, date, region, service, scope: parts.slice(1).join('/') };
-}
 
 /** Verifies SigV4 signatures against a fixed set of access keys. */
 export class SigV4Verifier {

@@ -3,13 +3,15 @@
  * trace for a runtime that presents an upload grant, at the key derived from that grant alone,
  * so a compromised runtime can write nowhere but its own task's key.
  *
+ * This module is the handler's options, grant verification, dispatch and logging; the request is
+ * parsed in ./handler-request.ts, inline bodies are stored in ./handler-store.ts and URLs are
+ * presigned in ./handler-presign.ts.
+ *
  * @packageDocumentation
  */
-import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { AttributionError, ConfigError, GrantError } from '../errors.js';
+import { ConfigError, GrantError } from '../errors.js';
 import { functionOption, numberOption } from '../option-checks.js';
-import { attributionMetadata } from '../protocol/attribution.js';
 import {
   DEFAULT_GRANT_CLOCK_SKEW_MS,
   DEFAULT_MAX_GRANT_LIFETIME_SECONDS,
@@ -19,25 +21,17 @@ import {
   type VerifiedUploadGrant,
   verifyUploadGrant,
 } from '../protocol/grant.js';
-import {
-  base64Length,
-  LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES,
-  type UploaderErrorCode,
-  type UploaderErrorResponse,
-  type UploaderRequest,
-  type UploaderResponse,
-} from '../protocol/lambda-messages.js';
+import { LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES, type UploaderResponse } from '../protocol/lambda-messages.js';
 import {
   createTraceS3Client,
-  createTraceUploadUrl,
   DEFAULT_MAX_TRACE_OBJECT_BYTES,
   MAX_PRESIGN_EXPIRES_IN,
   S3_MAX_PUT_BYTES,
 } from '../protocol/presign.js';
-import { TRACE_CONTENT_TYPE } from '../protocol/trace-object.js';
-import { safeErrorMessage } from '../sanitize.js';
-import { fromAwsSdkError } from '../upload/transports/s3-error.js';
-import { checkArtifactHeader, DEFAULT_MAX_HEADER_LINE_BYTES } from './artifact-header-check.js';
+import { DEFAULT_MAX_HEADER_LINE_BYTES } from './artifact-header-check.js';
+import { presignUpload } from './handler-presign.js';
+import { parseRequest, refusal } from './handler-request.js';
+import { storeInline } from './handler-store.js';
 
 /** Options of {@link createUploaderHandler}. */
 export interface UploaderHandlerOptions {
@@ -104,9 +98,6 @@ export type UploaderHandler = (event: unknown, context?: unknown) => Promise<Upl
 const DEFAULT_PRESIGN_EXPIRES_IN = 300;
 /** Default largest body the handler presigns for: 64 MiB. */
 export const DEFAULT_MAX_OBJECT_BYTES = DEFAULT_MAX_TRACE_OBJECT_BYTES;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-const TRANSPORT = 'uploader-lambda';
 
 const OWNER = 'createUploaderHandler';
 
@@ -137,44 +128,6 @@ function checkGrantKeys(keys: GrantKeys): void {
       );
     }
   }
-}
-
-const refusal = (code: UploaderErrorCode, message: string, retryable = false): UploaderErrorResponse => ({
-  ok: false,
-  code,
-  message,
-  retryable,
-});
-
-/** Validates the payload's shape; returns the request or the refusal to send back. */
-function parseRequest(event: unknown): UploaderRequest | UploaderErrorResponse {
-  let value = event;
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value);
-    } catch {
-      return refusal('ERR_UPLOAD_BAD_REQUEST', 'the request is not JSON');
-    }
-  }
-  if (value === null || typeof value !== 'object')
-    return refusal('ERR_UPLOAD_BAD_REQUEST', 'the request is not an object');
-  const r = value as Record<string, unknown>;
-  if (r.action !== 'put' && r.action !== 'presign') {
-    return refusal('ERR_UPLOAD_BAD_REQUEST', 'action must be "put" or "presign"');
-  }
-  if (typeof r.grant !== 'string' || r.grant.length === 0)
-    return refusal('ERR_UPLOAD_BAD_REQUEST', 'grant is required');
-  if (typeof r.sha256 !== 'string' || !SHA256_HEX.test(r.sha256)) {
-    return refusal('ERR_UPLOAD_BAD_REQUEST', 'sha256 must be 64 lowercase hex characters');
-  }
-  if (typeof r.byteLength !== 'number' || !Number.isSafeInteger(r.byteLength) || r.byteLength < 0) {
-    return refusal('ERR_UPLOAD_BAD_REQUEST', 'byteLength must be a non-negative integer');
-  }
-  if (r.action === 'put') {
-    if (typeof r.body !== 'string') return refusal('ERR_UPLOAD_BAD_REQUEST', 'body (base64) is required');
-    return { action: 'put', grant: r.grant, sha256: r.sha256, byteLength: r.byteLength, body: r.body };
-  }
-  return { action: 'presign', grant: r.grant, sha256: r.sha256, byteLength: r.byteLength };
 }
 
 /**
@@ -255,46 +208,8 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
     s3 ??= options.s3 ? Promise.resolve(options.s3) : createTraceS3Client();
     return s3;
   };
-
-  const store = async (
-    grant: VerifiedUploadGrant,
-    sha256: string,
-    bytes: Buffer,
-    metadata: Record<string, string>,
-  ): Promise<UploaderResponse> => {
-    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
-    try {
-      const out = await (await client()).send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: grant.key,
-          Body: bytes,
-          ContentLength: bytes.byteLength,
-          ContentType: TRACE_CONTENT_TYPE,
-          ChecksumSHA256: Buffer.from(sha256, 'hex').toString('base64'),
-          // Attribution from the verified grant: trusted, unlike anything inside the body.
-          Metadata: metadata,
-        }),
-      );
-      return { ok: true, action: 'put', key: grant.key, uri: `s3://${bucket}/${grant.key}`, etag: out.ETag };
-    } catch (err) {
-      const mapped = fromAwsSdkError(err, TRANSPORT);
-      // S3 re-checked ChecksumSHA256 and found the body different: same code as our own check.
-      if (mapped.code === 'ERR_UPLOAD_CHECKSUM') {
-        return refusal('ERR_UPLOAD_CHECKSUM', 'S3 rejected the body: its checksum does not match');
-      }
-      const code: UploaderErrorCode =
-        mapped.code === 'ERR_UPLOAD_NETWORK' ? 'ERR_UPLOAD_NETWORK' : 'ERR_UPLOAD_HTTP';
-      return {
-        ok: false,
-        code,
-        message: `S3 PutObject failed: ${safeErrorMessage(err)}`,
-        retryable: mapped.retryable || code === 'ERR_UPLOAD_NETWORK',
-        ...(mapped.status !== undefined ? { status: mapped.status } : {}),
-        ...(mapped.s3Code !== undefined ? { s3Code: mapped.s3Code } : {}),
-      };
-    }
-  };
+  const presignTarget = { bucket, client, maxObjectBytes, presignExpiresIn, now };
+  const inlineTarget = { bucket, client, maxInlineBytes, maxHeaderBytes };
 
   const handle = async (event: unknown): Promise<UploaderResponse> => {
     const request = parseRequest(event);
@@ -313,78 +228,8 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
       throw err;
     }
 
-    if (request.action === 'presign') {
-      if (request.byteLength > maxObjectBytes) {
-        return refusal(
-          'ERR_UPLOAD_TOO_LARGE',
-          `the body is ${request.byteLength} bytes; at most ${maxObjectBytes} accepted`,
-        );
-      }
-      let minted: Awaited<ReturnType<typeof createTraceUploadUrl>>;
-      try {
-        minted = await createTraceUploadUrl({
-          s3: await client(),
-          bucket,
-          userId: grant.userId,
-          taskId: grant.taskId,
-          operator: grant.operator,
-          sessionId: grant.sessionId,
-          maxBytes: maxObjectBytes,
-          expiresIn: Math.max(
-            1,
-            Math.min(presignExpiresIn, Math.floor((grant.expiresAt.getTime() - now()) / 1000)),
-          ),
-          contentLength: request.byteLength,
-          sha256: request.sha256,
-        });
-      } catch (err) {
-        if (err instanceof AttributionError) return refusal('ERR_UPLOAD_BAD_REQUEST', err.message);
-        throw err;
-      }
-      return {
-        ok: true,
-        action: 'presign',
-        key: minted.key,
-        url: minted.url,
-        headers: minted.headers,
-        expiresAt: minted.expiresAt.toISOString(),
-      };
-    }
-
-    if (request.byteLength > maxInlineBytes || request.body.length > base64Length(maxInlineBytes)) {
-      return refusal(
-        'ERR_UPLOAD_TOO_LARGE',
-        `inline bodies are limited to ${maxInlineBytes} bytes; use presign`,
-      );
-    }
-    // Length first, on the encoded text: cheap, and it bounds what is decoded.
-    if (request.body.length !== base64Length(request.byteLength) || !BASE64.test(request.body)) {
-      return refusal('ERR_UPLOAD_CHECKSUM', 'the body is not base64 of the announced byteLength');
-    }
-    const bytes = Buffer.from(request.body, 'base64');
-    if (bytes.byteLength !== request.byteLength) {
-      return refusal(
-        'ERR_UPLOAD_CHECKSUM',
-        `the body is ${bytes.byteLength} bytes, not ${request.byteLength}`,
-      );
-    }
-    if (createHash('sha256').update(bytes).digest('hex') !== request.sha256) {
-      return refusal('ERR_UPLOAD_CHECKSUM', 'the body does not match its sha256');
-    }
-    // A grant lets the runtime store its own trace, not any bytes: the body must be gzip whose
-    // header names the grant's task (and user). Presigned bodies are bound by length and sha256.
-    const check = await checkArtifactHeader(bytes, grant, { maxHeaderBytes });
-    if (!check.ok) {
-      return { ...refusal('ERR_UPLOAD_NOT_A_TRACE', `not stored: ${check.reason}`), status: 400 };
-    }
-    let metadata: Record<string, string>;
-    try {
-      metadata = attributionMetadata(grant, 'uploader-lambda');
-    } catch (err) {
-      if (err instanceof AttributionError) return refusal('ERR_UPLOAD_BAD_REQUEST', err.message);
-      throw err;
-    }
-    return store(grant, request.sha256, bytes, metadata);
+    if (request.action === 'presign') return presignUpload(presignTarget, request, grant);
+    return storeInline(inlineTarget, request, grant);
   };
 
   return async (event) => {

@@ -39,19 +39,12 @@
  *
  * @packageDocumentation
  */
+import { type FieldShape, type Rule, textShape } from './field-shape.js';
 import { RedactionFailure, Redactor, secretLabelForKey } from './redact.js';
+import { constructorName, errorName, functionName, isMaskable, readProperty } from './safe-read.js';
 import { redactAndTruncate } from './truncate.js';
 
-/**
- * Per-field character limits by property name: a number limits the string value of that property
- * (and, for an array value, its string items and the `text` of its object items); a nested shape
- * applies to an object value, or to each object item of an array value.
- */
-export interface FieldShape {
-  readonly [key: string]: number | FieldShape;
-}
-
-type Rule = number | FieldShape | undefined;
+export { type FieldShape, fieldShape } from './field-shape.js';
 
 /** The text of a container already written in this value, and what writing it counted. */
 interface Memo {
@@ -83,68 +76,12 @@ const MEMO_MIN_CONTAINERS = 32;
 /** Quoted clean keys kept per writer. */
 const KEY_CACHE_MAX = 4096;
 const KEY_CACHE_MAX_LENGTH = 256;
-const SAFE_NAME = /^[\w$.:-]{1,64}$/;
 
 interface KeyInfo {
   /** The key, redacted and JSON-quoted. */
   readonly json: string;
   /** Set when the key names a credential: its string value is replaced whole. */
   readonly valueLabel: string | undefined;
-}
-
-/** Builds a null-prototype shape, so no property name can reach `Object.prototype`. */
-export function fieldShape(fields: Record<string, number | FieldShape>): FieldShape {
-  return Object.assign(Object.create(null) as Record<string, number | FieldShape>, fields);
-}
-
-const textShapes = new Map<number, FieldShape>();
-function textShape(limit: number): FieldShape {
-  let shape = textShapes.get(limit);
-  if (shape === undefined) {
-    shape = fieldShape({ text: limit });
-    if (textShapes.size < 64) textShapes.set(limit, shape);
-  }
-  return shape;
-}
-
-/** A short, safe name for an error in a marker (never its message, which may hold data). */
-function errorName(err: unknown): string {
-  try {
-    if (err !== null && typeof err === 'object') {
-      const name = (err as { name?: unknown }).name;
-      if (typeof name === 'string' && SAFE_NAME.test(name)) return name;
-    }
-  } catch {
-    // A hostile error object: fall through.
-  }
-  return 'Error';
-}
-
-function functionName(fn: unknown): string {
-  try {
-    const name = (fn as { name?: unknown }).name;
-    return typeof name === 'string' && name !== '' ? name : 'anonymous';
-  } catch {
-    return 'anonymous';
-  }
-}
-
-function constructorName(v: object): string {
-  try {
-    const name = (v as { constructor?: { name?: unknown } }).constructor?.name;
-    if (typeof name === 'string' && SAFE_NAME.test(name)) return name;
-  } catch {
-    // Fall through.
-  }
-  return 'Object';
-}
-
-function readProperty(obj: object, key: string): unknown {
-  try {
-    return (obj as Record<string, unknown>)[key];
-  } catch (err) {
-    return `[Unserializable: ${errorName(err)}]`;
-  }
 }
 
 /**
@@ -474,23 +411,6 @@ export class JsonWriter {
   private unserializable(err: unknown): string {
     if (err === BUDGET_EXCEEDED || err instanceof RedactionFailure) throw err;
     return this.marker(`[Unserializable: ${errorName(err)}]`);
-  }
-}
-
-/** Whether a credential-named key's value is masked: anything that can hold data, not `true`/`null`. */
-function isMaskable(v: unknown): boolean {
-  switch (typeof v) {
-    case 'string':
-      return v !== '';
-    case 'number':
-    case 'bigint':
-    case 'symbol':
-      return true;
-    case 'object':
-    case 'function':
-      return v !== null;
-    default:
-      return false;
   }
 }
 

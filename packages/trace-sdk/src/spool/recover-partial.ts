@@ -17,7 +17,9 @@ import { parseTraceKey } from '../key.js';
 import { SDK_NAME, SDK_VERSION } from '../version.js';
 import type { PartSidecar } from './event-spool.js';
 import { removeFile } from './spool-files.js';
-import { parsePartSidecar, type SpooledPartial, writeSpooledArtifact } from './spool-store.js';
+import type { SpooledPartial } from './spool-scan.js';
+import { parsePartSidecar } from './spool-sidecars.js';
+import { writeSpooledArtifact } from './spool-store.js';
 
 /** Transport name recorded in the sidecar of a recovered artifact. */
 export const RECOVERY_TRANSPORT = 'spool-recovery';

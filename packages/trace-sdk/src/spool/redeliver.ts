@@ -17,7 +17,7 @@ import { parseTraceKey } from '../key.js';
 import { numberOption } from '../option-checks.js';
 import { backoffDelay } from '../upload/retry.js';
 import type { TraceTransport } from '../upload/types.js';
-import { listSpooled } from './spool-store.js';
+import { listSpooled } from './spool-scan.js';
 import { uploadSpooled } from './upload-spooled.js';
 
 /** Options of {@link redeliverSpooled}. */

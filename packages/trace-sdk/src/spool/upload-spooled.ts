@@ -25,14 +25,13 @@ import {
   unclaimedName,
   writeJsonAtomic,
 } from './spool-files.js';
+import { type SpooledArtifact, scanSpoolDir } from './spool-scan.js';
 import {
   parsePartSidecar,
   parseSpooledSidecar,
-  type SpooledArtifact,
   type SpooledLastError,
   type SpooledSidecar,
-  scanSpoolDir,
-} from './spool-store.js';
+} from './spool-sidecars.js';
 
 /**
  * What a spool entry claims about itself: its key and the ids in it. Spool files may be written by a

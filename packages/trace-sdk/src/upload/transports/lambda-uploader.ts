@@ -8,9 +8,8 @@
  *
  * @packageDocumentation
  */
-import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
-import { ConfigError, GrantError, UploadError } from '../../errors.js';
-import { traceKey } from '../../key.js';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { ConfigError } from '../../errors.js';
 import { numberOption } from '../../option-checks.js';
 import { readUploadGrantClaims } from '../../protocol/grant.js';
 import {
@@ -18,10 +17,8 @@ import {
   LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES,
   type UploaderPresignResponse,
   type UploaderRequest,
-  type UploaderResponse,
 } from '../../protocol/lambda-messages.js';
 import { uploadUrlProblem } from '../../protocol/presigned-url.js';
-import { safeCause, safeText } from '../../sanitize.js';
 import { abortedError } from '../classify.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
@@ -31,24 +28,16 @@ import {
   type PresignedTarget,
   uploadToPresignedTarget,
 } from './http-put.js';
-import { callProvider, DEFAULT_PROVIDER_TIMEOUT_MS } from './provider-call.js';
-import { fromAwsSdkError } from './s3-error.js';
+import { fail, fromHandlerError, LAMBDA_UPLOADER_TRANSPORT } from './lambda-answers.js';
+import { checkGrantScope, grantSource, type UploadGrantRequest } from './lambda-grant.js';
+import { type InvokeResult, lambdaInvoker } from './lambda-invoke.js';
+import { DEFAULT_PROVIDER_TIMEOUT_MS } from './provider-call.js';
+
+export { LAMBDA_UPLOADER_TRANSPORT } from './lambda-answers.js';
+export type { UploadGrantRequest } from './lambda-grant.js';
 
 /** Default bound on one Invoke, in ms. */
 export const DEFAULT_INVOKE_TIMEOUT_MS = 30_000;
-
-/** What a grant provider is told: the trace the grant must be minted for. */
-export interface UploadGrantRequest {
-  /** The object key the grant must cover. */
-  readonly key: string;
-  readonly userId: string;
-  readonly taskId: string;
-  /** Fires when the upload is aborted, its deadline passes or `providerTimeoutMs` runs out. */
-  readonly signal: AbortSignal;
-}
-
-/** Name of the uploader-Lambda transport in receipts, errors and metrics. */
-export const LAMBDA_UPLOADER_TRANSPORT = 'lambda';
 
 /** Options of {@link lambdaUploaderTransport}. */
 export interface LambdaUploaderOptions extends HttpPutOptions {
@@ -76,46 +65,6 @@ export interface LambdaUploaderOptions extends HttpPutOptions {
   readonly invokeTimeoutMs?: number | undefined;
   /** Longest wait for the grant provider, in ms (default 30 000); past it the attempt fails, retryable. */
   readonly providerTimeoutMs?: number | undefined;
-}
-
-type InvokeResult = { readonly response: UploaderResponse } | { readonly tooLarge: true };
-
-function fail(
-  code: UploadError['code'],
-  message: string,
-  extra: { status?: number; s3Code?: string; retryable?: boolean; cause?: unknown } = {},
-) {
-  return new UploadError(code, `${LAMBDA_UPLOADER_TRANSPORT}: ${message}`, {
-    transport: LAMBDA_UPLOADER_TRANSPORT,
-    retryable: false,
-    ...extra,
-  });
-}
-
-/** Maps a handler refusal onto the transport's typed errors. */
-function fromHandlerError(response: Extract<UploaderResponse, { ok: false }>): UploadError {
-  const message = `the uploader refused: ${response.code}: ${safeText(String(response.message ?? ''))}`;
-  switch (response.code) {
-    case 'ERR_UPLOAD_TOO_LARGE':
-      return fail('ERR_UPLOAD_TOO_LARGE', message, { s3Code: response.code });
-    case 'ERR_UPLOAD_CHECKSUM':
-      return fail('ERR_UPLOAD_CHECKSUM', message, { s3Code: response.code });
-    case 'ERR_UPLOAD_NETWORK':
-      return fail('ERR_UPLOAD_NETWORK', message, { retryable: true });
-    case 'ERR_UPLOAD_HTTP':
-      return fail('ERR_UPLOAD_HTTP', message, {
-        ...(typeof response.status === 'number' ? { status: response.status } : {}),
-        ...(typeof response.s3Code === 'string' ? { s3Code: response.s3Code } : {}),
-        retryable: response.retryable === true,
-      });
-    default:
-      // Grant refusals and malformed requests: retrying the same request cannot help.
-      return fail('ERR_UPLOAD_REJECTED', message, { s3Code: response.code });
-  }
-}
-
-function isResponse(value: unknown): value is UploaderResponse {
-  return value !== null && typeof value === 'object' && typeof (value as { ok?: unknown }).ok === 'boolean';
 }
 
 /**
@@ -171,138 +120,14 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
   const invokeTimeoutMs = timeout('invokeTimeoutMs', DEFAULT_INVOKE_TIMEOUT_MS);
   const providerTimeoutMs = timeout('providerTimeoutMs', DEFAULT_PROVIDER_TIMEOUT_MS);
 
-  let clientPromise:
-    | Promise<{ client: LambdaClient; InvokeCommand: typeof import('@aws-sdk/client-lambda').InvokeCommand }>
-    | undefined;
-  const lambda = () => {
-    clientPromise ??= (async () => {
-      let sdk: typeof import('@aws-sdk/client-lambda');
-      try {
-        sdk = await import('@aws-sdk/client-lambda');
-      } catch (err) {
-        throw fail('ERR_UPLOAD_REJECTED', 'the lambda transport needs @aws-sdk/client-lambda installed', {
-          cause: safeCause(err),
-        });
-      }
-      const client =
-        options.client ??
-        new sdk.LambdaClient({
-          ...(options.region !== undefined ? { region: options.region } : {}),
-          ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
-          // Retries live in the one shared policy, not in the SDK as well.
-          maxAttempts: 1,
-        });
-      return { client, InvokeCommand: sdk.InvokeCommand };
-    })();
-    clientPromise.catch(() => {
-      clientPromise = undefined;
-    });
-    return clientPromise;
-  };
-
-  const grants = new WeakMap<TraceArtifact, string>();
-  const obtainGrant = async (
-    artifact: TraceArtifact,
-    fresh: boolean,
-    signal: AbortSignal | undefined,
-  ): Promise<string> => {
-    if (typeof grant === 'string') return grant;
-    const cached = fresh ? undefined : grants.get(artifact);
-    if (cached !== undefined) return cached;
-    const token: unknown = await callProvider(
-      (providerSignal) =>
-        grant({
-          key: artifact.key,
-          userId: artifact.userId,
-          taskId: artifact.taskId,
-          signal: providerSignal,
-        }),
-      { transport: LAMBDA_UPLOADER_TRANSPORT, what: 'grant', signal, timeoutMs: providerTimeoutMs },
-    );
-    if (typeof token !== 'string') throw fail('ERR_UPLOAD_REJECTED', 'the grant provider returned no grant');
-    grants.set(artifact, token);
-    return token;
-  };
-
-  const checkGrantScope = (token: string, artifact: TraceArtifact) => {
-    let claims: ReturnType<typeof readUploadGrantClaims>;
-    try {
-      claims = readUploadGrantClaims(token);
-    } catch (err) {
-      throw fail('ERR_UPLOAD_REJECTED', 'the grant is malformed', {
-        s3Code: err instanceof GrantError ? err.code : undefined,
-      });
-    }
-    // The handler writes traceKey(grant), so that, not the artifact's separate ids, must be the key.
-    if (traceKey({ userId: claims.userId, taskId: claims.taskId }) !== artifact.key) {
-      throw fail('ERR_UPLOAD_REJECTED', `the grant is for another user or task than ${artifact.key}`, {
-        s3Code: 'ERR_GRANT_SCOPE',
-      });
-    }
-  };
-
-  const invoke = async (request: UploaderRequest, signal: AbortSignal | undefined): Promise<InvokeResult> => {
-    const { client, InvokeCommand } = await lambda();
-    let out: InvokeCommandOutput;
-    // The per-attempt bound: its own controller, so a timeout is told apart from the caller's abort.
-    const attempt = new AbortController();
-    const timer = setTimeout(() => attempt.abort(), invokeTimeoutMs);
-    const attemptSignal = signal === undefined ? attempt.signal : AbortSignal.any([signal, attempt.signal]);
-    try {
-      out = await untilAborted(
-        client.send(
-          new InvokeCommand({
-            FunctionName: functionName,
-            InvocationType: 'RequestResponse',
-            Payload: Buffer.from(JSON.stringify(request), 'utf8'),
-          }),
-          { abortSignal: attemptSignal },
-        ),
-        attemptSignal,
-      );
-    } catch (err) {
-      if (attempt.signal.aborted && signal?.aborted !== true) {
-        throw fail('ERR_UPLOAD_NETWORK', `the Invoke did not answer within ${invokeTimeoutMs} ms`, {
-          retryable: true,
-        });
-      }
-      const mapped = fromAwsSdkError(err, LAMBDA_UPLOADER_TRANSPORT, signal);
-      if (
-        mapped.status === 413 ||
-        mapped.s3Code === 'RequestTooLargeException' ||
-        mapped.s3Code === 'RequestEntityTooLargeException'
-      ) {
-        return { tooLarge: true };
-      }
-      throw mapped;
-    } finally {
-      clearTimeout(timer);
-    }
-    const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '';
-    if (out.FunctionError) {
-      // An unhandled crash or timeout inside the function: like a 5xx, worth another attempt.
-      let errorType = out.FunctionError;
-      try {
-        const parsed = JSON.parse(text) as { errorType?: unknown };
-        if (typeof parsed.errorType === 'string') errorType = parsed.errorType;
-      } catch {
-        // Keep the FunctionError header's value.
-      }
-      throw fail('ERR_UPLOAD_HTTP', `the uploader function failed (${safeText(errorType)})`, {
-        s3Code: `FunctionError:${safeText(errorType).slice(0, 64)}`,
-        retryable: true,
-      });
-    }
-    let response: unknown;
-    try {
-      response = JSON.parse(text);
-    } catch {
-      throw fail('ERR_UPLOAD_HTTP', 'the uploader returned a response that is not JSON', { retryable: true });
-    }
-    if (!isResponse(response))
-      throw fail('ERR_UPLOAD_HTTP', 'the uploader returned an unexpected response', { retryable: true });
-    return { response };
-  };
+  const invoke = lambdaInvoker({
+    functionName,
+    client: options.client,
+    region: options.region,
+    endpoint: options.endpoint,
+    invokeTimeoutMs,
+  });
+  const grants = grantSource(grant, providerTimeoutMs);
 
   /** One request with the grant; refreshes the grant once through the provider if it has expired. */
   const call = async (
@@ -310,7 +135,7 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
     build: (token: string) => UploaderRequest,
     signal: AbortSignal | undefined,
   ): Promise<InvokeResult> => {
-    let token = await obtainGrant(artifact, false, signal);
+    let token = await grants.obtain(artifact, false, signal);
     checkGrantScope(token, artifact);
     let result = await invoke(build(token), signal);
     if (
@@ -319,7 +144,7 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
       result.response.code === 'ERR_GRANT_EXPIRED' &&
       typeof grant === 'function'
     ) {
-      token = await obtainGrant(artifact, true, signal);
+      token = await grants.obtain(artifact, true, signal);
       checkGrantScope(token, artifact);
       result = await invoke(build(token), signal);
     }
@@ -398,11 +223,11 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
     name: LAMBDA_UPLOADER_TRANSPORT,
     async upload(artifact, opts) {
       const signal = opts?.signal;
-      const token = await obtainGrant(artifact, false, signal);
+      const token = await grants.obtain(artifact, false, signal);
       checkGrantScope(token, artifact);
       if (inlineRequestBytes(token, artifact.sha256, artifact.byteLength) > limit) {
         const receipt = await viaPresign(artifact, signal);
-        grants.delete(artifact);
+        grants.forget(artifact);
         return receipt;
       }
       const body = (await readBody(artifact, signal)).toString('base64');
@@ -418,7 +243,7 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
       if (response.action !== 'put')
         throw fail('ERR_UPLOAD_HTTP', 'the uploader returned an unexpected response', { retryable: true });
       expectKey(response.key, artifact);
-      grants.delete(artifact);
+      grants.forget(artifact);
       return {
         key: artifact.key,
         ...(typeof response.uri === 'string' ? { uri: response.uri } : {}),
@@ -427,23 +252,4 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
     },
   };
   return applyRetryOption(transport, options.retry);
-}
-
-/** Settles with `p`, or rejects with the signal's reason as soon as it fires (an SDK that ignores it). */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
