@@ -114,7 +114,12 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
+/**
+ * Drives the real process: runs the CLI on `process.argv` and exits with its code. The package's
+ * `bin` (bin/agent-trace.js, committed so package managers can link it before `dist/` is built)
+ * calls this.
+ */
+export async function main(): Promise<never> {
   // `agent-trace cat trace.gz | head`: the reader went away; stop quietly, as cat(1) does.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(ExitCode.ok);
@@ -126,3 +131,5 @@ if (isEntryPoint()) {
   await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
   process.exit(code);
 }
+
+if (isEntryPoint()) await main();
