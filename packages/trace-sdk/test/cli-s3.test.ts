@@ -4,7 +4,7 @@
  * artifacts recorded by the real recorder.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   LOCAL_S3_ACCESS_KEY_ID,
@@ -243,6 +243,7 @@ describe('upload', () => {
         TASK,
         '--transport',
         's3-put-object',
+        '--allow-bucket-wide-put',
         '--bucket',
         BUCKET,
         '--endpoint',
@@ -532,6 +533,7 @@ describe('spool flush', () => {
   });
 
   it('reports an empty spool as success', async () => {
+    mkdirSync(join(dir, 'empty'));
     const run = await runInProcess([
       'spool',
       'flush',

@@ -19,7 +19,12 @@ export interface CliRun {
 /** Runs `agent-trace <argv>` in-process with injected stdin, env and terminal facts. */
 export async function runInProcess(
   argv: readonly string[],
-  opts: { stdin?: Buffer | string; env?: Record<string, string | undefined>; tty?: boolean } = {},
+  opts: {
+    stdin?: Buffer | string;
+    env?: Record<string, string | undefined>;
+    tty?: boolean;
+    stdinTty?: boolean;
+  } = {},
 ): Promise<CliRun> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -32,6 +37,7 @@ export async function runInProcess(
     stdout,
     stderr,
     env: opts.env ?? {},
+    stdinIsTTY: opts.stdinTty ?? false,
     stderrIsTTY: opts.tty ?? false,
     columns: 80,
   });

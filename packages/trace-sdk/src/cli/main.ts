@@ -22,6 +22,7 @@ import { addVerifyCommand } from './commands/verify.js';
 import type { CliContext } from './context.js';
 import { ExitCode, type ExitCodeValue, exitCodeFor, formatError, sanitize } from './errors.js';
 import { type CliIo, processIo } from './io.js';
+import { terminalSafeText } from './terminal-safe.js';
 
 /** Printed after the top-level help; kept in step with docs/operations.md. */
 export const HELP_EPILOG = `
@@ -73,7 +74,9 @@ function commanderOutcome(err: CommanderError, ctx: CliContext): ExitCodeValue {
   if (err.code === 'commander.help') return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
   const [first = '', ...rest] = err.message.replace(/^error: /, '').split('\n');
   const hint = [...rest.filter((l) => l.length > 0), "Run 'agent-trace --help' for usage."].join('\n');
-  ctx.io.stderr.write(sanitize(`agent-trace: ${first} (ERR_USAGE)\n${hint}\n`, ctx.secrets));
+  ctx.io.stderr.write(
+    terminalSafeText(sanitize(`agent-trace: ${first} (ERR_USAGE)\n${hint}\n`, ctx.secrets)),
+  );
   return ExitCode.usage;
 }
 

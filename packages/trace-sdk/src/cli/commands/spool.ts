@@ -4,15 +4,17 @@
  *
  * @packageDocumentation
  */
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { TraceError } from '../../errors.js';
 import { defaultSpoolDir } from '../../record/options.js';
-import { listSpooled } from '../../spool/spool-store.js';
+import { scanSpoolDir } from '../../spool/spool-store.js';
 import { type UploadSpooledResult, uploadSpooled } from '../../spool/upload-spooled.js';
 import type { CliContext } from '../context.js';
-import { ExitCode, sanitize } from '../errors.js';
+import { CliError, ExitCode, plural, sanitize } from '../errors.js';
 import { write } from '../io.js';
 import { formatBytes } from '../progress.js';
+import { terminalSafe } from '../terminal-safe.js';
 import { addTransportOptions, type TransportFlags, transportFromFlags } from '../transport-options.js';
 
 /** Options of `spool flush`. */
@@ -46,9 +48,27 @@ function flushReport(spoolDir: string, result: UploadSpooledResult, secrets: rea
   };
 }
 
+/**
+ * The spool directory to read. An explicit `--spool-dir` that does not exist is an error (a typo
+ * must not read as "nothing spooled"); the default directory may not exist yet: nothing spooled.
+ */
+async function spoolDirFrom(opts: { spoolDir?: string | undefined }): Promise<string> {
+  if (opts.spoolDir === undefined) return defaultSpoolDir();
+  let isDir = false;
+  try {
+    isDir = (await stat(opts.spoolDir)).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (!isDir) {
+    throw new CliError(ExitCode.usage, 'ERR_SPOOL_DIR', `--spool-dir ${opts.spoolDir} is not a directory`);
+  }
+  return opts.spoolDir;
+}
+
 /** Uploads what the spool holds; exit 1 when any entry failed (it stays spooled for the next run). */
 export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): Promise<UploadSpooledResult> {
-  const spoolDir = opts.spoolDir ?? defaultSpoolDir();
+  const spoolDir = await spoolDirFrom(opts);
   const transport = transportFromFlags(opts, ctx);
   const result = await uploadSpooled({ spoolDir, transport, recoverPartials: opts.recoverPartials === true });
   const report = flushReport(spoolDir, result, ctx.secrets);
@@ -58,46 +78,75 @@ export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): P
     const lines = [
       `${spoolDir}: uploaded ${report.uploaded.length}, failed ${report.failed.length}, skipped ${report.skipped.length}`,
       ...report.uploaded.map(
-        (u) => `  uploaded ${u.key} (${u.attempts} attempt${u.attempts === 1 ? '' : 's'})`,
+        (u) =>
+          `  uploaded ${u.key} (${plural(u.attempts, 'attempt')})` +
+          (transport.name === 's3-put-object' ? ' [legacy bucket-wide PutObject]' : ''),
       ),
       ...report.failed.map((f) => `  failed   ${f.key}: ${f.message} (${f.code})`),
       ...report.skipped.map((s) => `  skipped  ${s.path}: ${s.reason}`),
     ];
-    await write(ctx.io.stdout, `${lines.join('\n')}\n`);
+    // Keys, paths, reasons and messages come from spool files: escape what a terminal would run.
+    await write(ctx.io.stdout, `${lines.map(terminalSafe).join('\n')}\n`);
   }
   if (result.failed.length > 0) {
-    const n = result.failed.length;
     ctx.io.stderr.write(
-      `agent-trace: ${n} spooled artifact${n === 1 ? '' : 's'} failed to upload and stay in ${spoolDir} (ERR_SPOOL_FLUSH)\n`,
+      `agent-trace: ${plural(result.failed.length, 'spooled artifact')} failed to upload and stay in ${terminalSafe(spoolDir)} (ERR_SPOOL_FLUSH)\n`,
     );
     ctx.exitCode = ExitCode.failure;
   }
   return result;
 }
 
-/** Lists what waits in the spool. */
+/**
+ * Lists what waits in the spool: artifacts kept after failed uploads, then spill files of
+ * recordings that never finished (a killed process; `spool flush --recover-partials` delivers them).
+ * With `--json`, an array of the artifacts, each partial as `{ partial: true, path, sidecarPath, claimedBy? }`.
+ */
 export async function runSpoolList(ctx: CliContext, opts: SpoolListOptions): Promise<void> {
-  const spoolDir = opts.spoolDir ?? defaultSpoolDir();
-  const entries = await listSpooled(spoolDir);
+  const spoolDir = await spoolDirFrom(opts);
+  const { artifacts: entries, partials } = await scanSpoolDir(spoolDir);
   if (opts.json === true) {
-    const safe = entries.map((e) => ({
-      ...e,
-      ...(e.lastError === undefined
-        ? {}
-        : { lastError: { ...e.lastError, message: sanitize(e.lastError.message) } }),
-    }));
+    const safe = [
+      ...entries.map((e) => ({
+        ...e,
+        ...(e.lastError === undefined
+          ? {}
+          : { lastError: { ...e.lastError, message: sanitize(e.lastError.message) } }),
+      })),
+      ...partials.map((p) => ({
+        partial: true,
+        path: p.partPath,
+        sidecarPath: p.sidecarPath,
+        ...(p.claimedBy === undefined ? {} : { claimedBy: p.claimedBy }),
+      })),
+    ];
     await write(ctx.io.stdout, `${JSON.stringify(safe, null, 2)}\n`);
     return;
   }
-  const lines = [`${spoolDir}: ${entries.length} spooled artifact${entries.length === 1 ? '' : 's'}`];
+  const lines = [
+    `${spoolDir}: ${plural(entries.length, 'spooled artifact')}` +
+      (partials.length === 0 ? '' : `, ${plural(partials.length, 'partial spill')} of unfinished recordings`),
+  ];
   for (const e of entries) {
     const last = e.lastError === undefined ? '' : `, last error ${e.lastError.code}`;
     lines.push(
-      `  ${e.key}  ${formatBytes(e.byteLength)}  ${e.createdAt}  ${e.attempts ?? 0} attempts${last}` +
+      `  ${e.key}  ${formatBytes(e.byteLength)}  ${e.createdAt}  ${plural(e.attempts ?? 0, 'attempt')}${last}` +
         `${e.claimedBy === undefined ? '' : `  (being uploaded by pid ${e.claimedBy})`}`,
     );
   }
-  await write(ctx.io.stdout, `${lines.join('\n')}\n`);
+  for (const p of partials) {
+    lines.push(
+      `  partial  ${p.partPath}` +
+        (p.claimedBy === undefined ? '' : `  (being recovered by pid ${p.claimedBy})`),
+    );
+  }
+  if (partials.length > 0) {
+    lines.push(
+      '  (partials: read with `agent-trace cat --recover <file>`, deliver with `spool flush --recover-partials`)',
+    );
+  }
+  // Keys, dates and error codes come from sidecars, which the runtime writes: escape them.
+  await write(ctx.io.stdout, `${lines.map(terminalSafe).join('\n')}\n`);
 }
 
 /** Adds `spool flush` and `spool list` to `program`. */

@@ -33,6 +33,11 @@ export interface S3PutObjectOptions {
   readonly client?: S3Client | undefined;
   /** The artifacts bucket. */
   readonly bucket: string;
+  /**
+   * Must be `true`: an explicit acknowledgement that the runtime holds a bucket-wide
+   * `s3:PutObject` grant, which lets it overwrite any user's trace (env: `TRACE_ALLOW_BUCKET_WIDE_PUT=1`).
+   */
+  readonly allowBucketWideWrites: boolean;
   /** Region for the default client. */
   readonly region?: string | undefined;
   /** Endpoint override for the default client (e.g. a local S3). */
@@ -68,7 +73,9 @@ const quietLogger = {
   warn: (...args: unknown[]) => {
     if (!String(args[0]).includes('non-retryable streaming request')) console.warn(...args);
   },
-  error: (...args: unknown[]) => console.error(...args),
+  // The SDK logs each failed command (its whole input and error object) here; the failure itself
+  // reaches the caller as one UploadError, so printing it too only floods stderr.
+  error: noop,
 };
 
 function warnOnce(): void {
@@ -107,6 +114,14 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
   const { bucket } = options ?? ({} as S3PutObjectOptions);
   if (typeof bucket !== 'string' || bucket.length === 0) {
     throw new ConfigError('s3PutObjectTransport: bucket is required', 'bucket');
+  }
+  if (options.allowBucketWideWrites !== true) {
+    throw new ConfigError(
+      's3PutObjectTransport needs allowBucketWideWrites: true (env TRACE_ALLOW_BUCKET_WIDE_PUT=1): the runtime ' +
+        "would hold a bucket-wide s3:PutObject grant able to overwrite any user's trace; prefer " +
+        'presignedPutTransport or lambdaUploaderTransport (docs/migration.md)',
+      'allowBucketWideWrites',
+    );
   }
   if (options.endpoint !== undefined) {
     const problem = uploadUrlProblem(options.endpoint);
