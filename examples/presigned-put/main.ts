@@ -97,7 +97,9 @@ runExample('presigned-put demo', async () => {
 
     const raw = result.uncompressedBytes;
     console.log(`trace landed at s3://${BUCKET}/${result.key}`);
-    console.log(`a copy of the stored object is kept at ${keptArg} (the local S3 is gone when the demo exits)`);
+    console.log(
+      `a copy of the stored object is kept at ${keptArg} (the local S3 is gone when the demo exits)`,
+    );
     console.log(
       `events ${result.events} (dropped ${verified.header.dropped}, redactions ${verified.header.redactions})   ` +
         `bytes ${formatBytes(result.bytes)} gzip / ${formatBytes(raw)} raw (ratio ${(raw / result.bytes).toFixed(1)}x)   ` +

@@ -42,8 +42,10 @@ ${script}
  */
 function boto3Unavailable(): string | undefined {
   const probe = spawnSync('python3', ['-c', 'import boto3'], { encoding: 'utf8', timeout: 20_000 });
-  if (probe.error !== undefined) return `python3 is not on PATH (${probe.error.message}); install python3 and boto3`;
-  if (probe.status !== 0) return 'python3 cannot import boto3; install it (Debian: apt-get install python3-boto3)';
+  if (probe.error !== undefined)
+    return `python3 is not on PATH (${probe.error.message}); install python3 and boto3`;
+  if (probe.status !== 0)
+    return 'python3 cannot import boto3; install it (Debian: apt-get install python3-boto3)';
   return undefined;
 }
 const skipReason = boto3Unavailable();
