@@ -22,6 +22,7 @@ import { readUploadGrantClaims } from '../../orchestrator/grant.js';
 import { numberOption } from '../options.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
+import type { LambdaClientLike } from './aws-client-types.js';
 import { abortedError, providerError, safeCause, safeText } from './error-mapping.js';
 import {
   type HttpPutOptions,
@@ -40,7 +41,7 @@ export interface LambdaUploaderOptions extends HttpPutOptions {
   /** Name or ARN of the uploader Lambda. */
   readonly functionName: string;
   /** A configured LambdaClient. Default: one built from `region`/`endpoint` and the environment, with `maxAttempts: 1`. */
-  readonly client?: LambdaClient | undefined;
+  readonly client?: LambdaClientLike | undefined;
   /**
    * The upload grant, or a function returning one. A function is asked once more when the
    * Lambda reports the grant expired.
@@ -155,7 +156,7 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
         });
       }
       const client =
-        options.client ??
+        (options.client as LambdaClient | undefined) ??
         new sdk.LambdaClient({
           ...(options.region !== undefined ? { region: options.region } : {}),
           ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),

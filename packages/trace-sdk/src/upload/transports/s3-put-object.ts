@@ -13,6 +13,7 @@ import { ConfigError, UploadError } from '../../errors.js';
 import { booleanOption, numberOption } from '../options.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
+import type { S3ClientLike } from './aws-client-types.js';
 import { safeCause } from './error-mapping.js';
 import { uploadUrlProblem } from './presigned-url.js';
 import { fromAwsSdkError } from './s3-error.js';
@@ -30,7 +31,7 @@ export interface S3PutObjectOptions {
    * `maxAttempts: 1`. A client you pass keeps its own retry settings: give it `maxAttempts: 1`
    * too, so retries happen only in the shared policy.
    */
-  readonly client?: S3Client | undefined;
+  readonly client?: S3ClientLike | undefined;
   /** The artifacts bucket. */
   readonly bucket: string;
   /**
@@ -157,7 +158,7 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
         );
       }
       const client =
-        options.client ??
+        (options.client as S3Client | undefined) ??
         new s3.S3Client({
           ...(options.region !== undefined ? { region: options.region } : {}),
           ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
