@@ -85,7 +85,8 @@ export function handBuiltArtifact(opts: {
     task_id: opts.taskId,
     user_id: opts.userId,
     accumulated_events: opts.events.length,
-    accumulated_bytes: Buffer.byteLength(eventsText),
+    // Python's rule: bytes of the event lines without their newlines.
+    accumulated_bytes: Buffer.byteLength(eventsText) - opts.events.length,
     dropped: 0,
     max_bytes: 50 * 1024 * 1024,
     schema_version: 1,

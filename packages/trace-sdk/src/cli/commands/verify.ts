@@ -142,14 +142,16 @@ export async function runVerify(ctx: CliContext, file: string, opts: VerifyOptio
         `header: accumulated_events ${JSON.stringify(h['accumulated_events'])}, but ${scan.events} events follow`,
       );
     }
-    if (h['accumulated_bytes'] !== scan.eventBytes) {
+    // Counted as the Python agent counts: each line's bytes without its newline.
+    const eventBytes = scan.eventBytes - scan.events;
+    if (h['accumulated_bytes'] !== eventBytes) {
       checks.problem(
-        `header: accumulated_bytes ${JSON.stringify(h['accumulated_bytes'])}, but the events hold ${scan.eventBytes} bytes`,
+        `header: accumulated_bytes ${JSON.stringify(h['accumulated_bytes'])}, but the events hold ${eventBytes} bytes (newlines not counted)`,
       );
     }
     const max = h['max_bytes'];
-    if (typeof max === 'number' && scan.eventBytes > max) {
-      checks.problem(`header: the events hold ${scan.eventBytes} bytes, more than max_bytes ${max}`);
+    if (typeof max === 'number' && eventBytes > max) {
+      checks.problem(`header: the events hold ${eventBytes} bytes, more than max_bytes ${max}`);
     }
   }
   if (expectedSha !== undefined && scan.sha256 !== expectedSha) {
