@@ -14,6 +14,7 @@ import { gunzipSync } from 'node:zlib';
 import { gzipMember, readGzipMembers } from '../compress/gzip-members.js';
 import { TraceFormatError } from '../errors.js';
 import { parseTraceKey } from '../key.js';
+import { accumulatedBytes } from '../record/header.js';
 import { SDK_NAME, SDK_VERSION } from '../version.js';
 import type { PartSidecar } from './event-spool.js';
 import { removeFile } from './spool-files.js';
@@ -90,7 +91,8 @@ function recoveredHeader(sidecar: PartSidecar, scan: PartScan, discardedBytes: n
     event: 'TRAJECTORY_ARTIFACT_HEADER',
     task_id: taskId,
     accumulated_events: scan.events,
-    accumulated_bytes: scan.bytes,
+    // The Python agent's rule, as in the recorder's header: line bytes without newlines.
+    accumulated_bytes: accumulatedBytes(scan.bytes, scan.events),
     // Unknown: the recorder died before it could count them.
     dropped: null,
     max_bytes: null,
