@@ -67,7 +67,9 @@ runExample('spool-recovery', async () => {
 
     // ── 2. S3 is back: flush the spool ──────────────────────────────────────────────────────
     s3Server.faults.clear();
-    const flushed = await uploadSpooled({ spoolDir, transport });
+    // The scope comes from this sandbox's own configuration, never from the spool files: an entry
+    // planted for another user is refused before anything is sent.
+    const flushed = await uploadSpooled({ spoolDir, transport, scope: { userId: USER_ID } });
     check(flushed.uploaded.length === 1, `uploadSpooled delivered ${flushed.uploaded.length} artifacts`);
     const stored = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: failed.key }));
     const body = Buffer.from((await stored.Body?.transformToByteArray()) ?? []);

@@ -7,12 +7,12 @@
  * @packageDocumentation
  */
 import { ConfigError } from './errors.js';
-import { readUploadGrantClaims } from './orchestrator/grant.js';
+import { readUploadGrantClaims } from './protocol/grant.js';
+import { uploadUrlProblem } from './protocol/presigned-url.js';
 import type { RetryPolicy } from './upload/retry.js';
 import { type FileTransportOptions, fileTransport } from './upload/transports/file.js';
 import { type LambdaUploaderOptions, lambdaUploaderTransport } from './upload/transports/lambda-uploader.js';
 import { type PresignedPutOptions, presignedPutTransport } from './upload/transports/presigned-put.js';
-import { uploadUrlProblem } from './upload/transports/presigned-url.js';
 import { type S3PutObjectOptions, s3PutObjectTransport } from './upload/transports/s3-put-object.js';
 import type { TraceTransport } from './upload/types.js';
 

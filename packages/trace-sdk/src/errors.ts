@@ -2,8 +2,8 @@
  * Typed errors. Every error the SDK raises or reports is a {@link TraceError} subclass with a
  * stable `code` callers can switch on; messages are for humans and may change.
  *
- * Messages never contain presigned URLs, signatures, grants or credentials: build them with
- * {@link describeUrl} when a URL must be named.
+ * Messages never contain presigned URLs, signatures, grants or credentials: foreign text goes through
+ * the one sanitizer (sanitize.ts) before it reaches a message.
  *
  * @packageDocumentation
  */
@@ -76,7 +76,9 @@ export type UploadErrorCode =
   /** The uploader (e.g. the Lambda handler) refused the request: bad grant, foreign key, ... */
   | 'ERR_UPLOAD_REJECTED'
   /** Local I/O at the destination failed (disk full, permissions), e.g. in `fileTransport`. */
-  | 'ERR_UPLOAD_IO';
+  | 'ERR_UPLOAD_IO'
+  /** The transport threw an error it did not classify (a bug, or a custom transport's plain `Error`). Not retried. */
+  | 'ERR_UPLOAD_TRANSPORT';
 
 /** An upload attempt (or the whole upload) failed. */
 export class UploadError extends TraceError {
@@ -164,17 +166,4 @@ export class RecorderStateError extends TraceError {
 /** Spool directory I/O failed (disk full, permissions). */
 export class SpoolError extends TraceError {
   readonly code = 'ERR_SPOOL_IO' as const;
-}
-
-/**
- * Names a URL for a log or error message without its query string, so presigned-URL signatures
- * and credentials never leak: `https://bucket.s3.amazonaws.com/traces/u/t.jsonl.gz?<redacted>`.
- */
-export function describeUrl(url: string | URL): string {
-  try {
-    const u = typeof url === 'string' ? new URL(url) : url;
-    return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?<redacted>' : ''}`;
-  } catch {
-    return '<unparseable url>';
-  }
 }

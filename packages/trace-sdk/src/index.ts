@@ -1,14 +1,36 @@
 /**
  * `@agent-trace/trace-sdk`: what an agent runtime imports.
  *
- * record → serialize → compress → spool → upload.
+ * record → serialize → compress → spool → upload. Every name here is a semver promise, listed by
+ * name (test/public-api.test.ts snapshots them); the orchestrator and the uploader Lambda have their
+ * own subpaths (`./orchestrator`, `./lambda`).
  *
  * @packageDocumentation
  */
 
-export * from './config.js';
-export * from './errors.js';
-export * from './key.js';
+export { type TransportConfig, type TransportKind, transportFromConfig, transportFromEnv } from './config.js';
+export {
+  ConfigError,
+  GrantError,
+  type GrantErrorCode,
+  RecorderStateError,
+  SpoolError,
+  TraceError,
+  TraceFormatError,
+  type TraceFormatErrorCode,
+  TraceKeyError,
+  type TraceKeyErrorReason,
+  UploadError,
+  type UploadErrorCode,
+} from './errors.js';
+export {
+  isValidId,
+  parseTraceKey,
+  TRACE_KEY_PREFIX,
+  type TraceKeyParts,
+  traceKey,
+  userPrefix,
+} from './key.js';
 export {
   type ReadTraceOptions,
   readTrace,
@@ -18,11 +40,31 @@ export {
   type TraceLineRecord,
   type TraceSource,
 } from './read/read-trace.js';
-export * from './record/events.js';
+export {
+  type KnownTraceEvent,
+  OUTPUT_SCREENING,
+  type OutputScreeningEvent,
+  type OutputScreeningInput,
+  POLICY_DECISION,
+  type PolicyDecisionEvent,
+  type PolicyDecisionInput,
+  type ResultInput,
+  type ToolCallInput,
+  type ToolCallRecord,
+  type ToolResultContent,
+  type ToolResultInput,
+  type ToolResultRecord,
+  TRAJECTORY_ARTIFACT_HEADER,
+  TRAJECTORY_RESULT,
+  TRAJECTORY_TURN,
+  type TraceEvent,
+  type TrajectoryResultEvent,
+  type TrajectoryTurnEvent,
+  type TurnInput,
+} from './record/events.js';
 export { type ArtifactHeader, SCHEMA_VERSION } from './record/header.js';
 export {
   DEFAULT_MAX_BYTES,
-  DEFAULT_MAX_DEPTH,
   DEFAULT_MAX_EVENT_BYTES,
   DEFAULT_MAX_TEXT_CHARS,
   DEFAULT_MAX_TOOL_RESULT_CHARS,
@@ -31,24 +73,24 @@ export {
   type RedactHook,
   type TraceRecorderOptions,
 } from './record/options.js';
-export {
-  createTraceRecorder,
-  type FinishOptions,
-  type FinishResult,
-  type RecorderStats,
-  type TraceRecorder,
-} from './record/recorder.js';
+export { createTraceRecorder } from './record/recorder.js';
+export type {
+  FinishFailed,
+  FinishOptions,
+  FinishResult,
+  FinishResultBase,
+  FinishSkipped,
+  FinishUploaded,
+  RecorderStats,
+  TraceRecorder,
+} from './record/types.js';
+export { describeUrl } from './sanitize.js';
 export {
   BUILTIN_REDACTION_LABELS,
   type BuiltinRedactionLabel,
   type RedactionPattern,
-  Redactor,
-  redactionMarker,
   redactSecrets,
-  secretLabelForKey,
 } from './serialize/redact.js';
-export { type FieldShape, safeStringify } from './serialize/safe-json.js';
-export { REDACTION_LOOKAHEAD_CHARS, truncateText, truncationSuffix } from './serialize/truncate.js';
 export {
   listSpooled,
   type SpooledArtifact,
@@ -56,24 +98,35 @@ export {
   type SpooledSidecar,
 } from './spool/spool-store.js';
 export {
+  type SpoolAuthorizer,
+  type SpooledClaim,
+  type SpoolScope,
   type SpoolSkipReason,
   type UploadSpooledOptions,
   type UploadSpooledResult,
   uploadSpooled,
 } from './spool/upload-spooled.js';
-export * from './upload/artifact.js';
-export { isNetworkError, isRetryable, isRetryableStatus } from './upload/is-retryable.js';
-export {
-  backoffDelay,
-  DEFAULT_RETRY_POLICY,
-  type RetryEvent,
-  type RetryPolicy,
-  unwrapRetry,
-  withRetry,
-} from './upload/retry.js';
-export * from './upload/transports/file.js';
+export { artifactFromBuffer, artifactFromFile } from './upload/artifact.js';
+export { DEFAULT_DELIVERY_TIMEOUT_MS } from './upload/deliver.js';
+export { isRetryableStatus } from './upload/is-retryable.js';
+export { DEFAULT_RETRY_POLICY, type RetryEvent, type RetryPolicy, withRetry } from './upload/retry.js';
+export { type FileTransportOptions, fileTransport } from './upload/transports/file.js';
 export type { HttpPutOptions } from './upload/transports/http-put.js';
-export * from './upload/transports/lambda-uploader.js';
-export * from './upload/transports/presigned-put.js';
-export * from './upload/transports/s3-put-object.js';
-export * from './upload/types.js';
+export { type LambdaUploaderOptions, lambdaUploaderTransport } from './upload/transports/lambda-uploader.js';
+export {
+  type PresignedPutOptions,
+  presignedPutTransport,
+  type UploadUrlRequest,
+} from './upload/transports/presigned-put.js';
+export {
+  S3_PUT_OBJECT_WARNING_CODE,
+  type S3PutObjectOptions,
+  s3PutObjectTransport,
+} from './upload/transports/s3-put-object.js';
+export {
+  TRACE_CONTENT_TYPE,
+  type TraceArtifact,
+  type TraceTransport,
+  type UploadOptions,
+  type UploadReceipt,
+} from './upload/types.js';

@@ -17,8 +17,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { UploadError } from '../src/errors.js';
 import { traceKey } from '../src/key.js';
 import { createUploaderHandler } from '../src/lambda/handler.js';
-import { createUploadGrant } from '../src/orchestrator/grant.js';
-import { createTraceS3Client } from '../src/orchestrator/presign.js';
+import { createUploadGrant } from '../src/protocol/grant.js';
+import { createTraceS3Client } from '../src/protocol/presign.js';
 import { createTraceRecorder } from '../src/record/recorder.js';
 import type { TraceTransport } from '../src/upload/types.js';
 import { runInProcess, tempDir } from './cli-support.js';
@@ -543,8 +543,54 @@ describe('spool flush', () => {
       'file',
       '--dir',
       join(dir, 'out'),
+      '--user',
+      USER,
     ]);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('uploaded 0, failed 0, skipped 0');
+  });
+
+  it('refuses a transport that can write any key without an explicit --user scope', async () => {
+    const run = await runInProcess([
+      'spool',
+      'flush',
+      '--spool-dir',
+      join(dir, 'empty'),
+      '--transport',
+      'file',
+      '--dir',
+      join(dir, 'out'),
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--transport file can write any key');
+  });
+
+  it('delivers only the --user scope through a file transport; a planted entry for another user stays', async () => {
+    const spoolDir = join(dir, 'spool');
+    for (const userId of [USER, 'victim-user']) {
+      const rec = createTraceRecorder({ userId, taskId: TASK, transport: downTransport, spoolDir });
+      rec.recordTurn({ turn: 1, model: 'claude-sonnet', text: `for ${userId}` });
+      expect((await rec.finish()).status).toBe('failed');
+    }
+    const out = join(dir, 'out');
+    const run = await runInProcess([
+      'spool',
+      'flush',
+      '--spool-dir',
+      spoolDir,
+      '--transport',
+      'file',
+      '--dir',
+      out,
+      '--user',
+      USER,
+      '--json',
+    ]);
+    const report = JSON.parse(run.stdout);
+    expect(report.uploaded.map((u: { key: string }) => u.key)).toEqual([KEY]);
+    expect(report.skipped).toEqual([
+      expect.objectContaining({ reason: 'out-of-scope', key: `traces/victim-user/${TASK}.jsonl.gz` }),
+    ]);
+    expect(existsSync(join(out, 'traces', 'victim-user'))).toBe(false);
   });
 });

@@ -169,7 +169,8 @@ const CHECKS: Record<string, (policy: Policy) => string[]> = {
   'runtime-presigned-put': noS3Problems,
   'runtime-lambda': lambdaRuntimeProblems,
   orchestrator: (p) => putTracesOnlyProblems(p, []),
-  'uploader-lambda-role': (p) => putTracesOnlyProblems(p, ['logs:CreateLogStream', 'logs:PutLogEvents']),
+  'uploader-lambda-role': (p) =>
+    putTracesOnlyProblems(p, ['logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:GetSecretValue']),
   'legacy-runtime': legacyProblems,
   'bucket-policy': bucketPolicyProblems,
 };

@@ -3,18 +3,15 @@ import {
   createTraceRecorder,
   OUTPUT_SCREENING,
   type OutputScreeningEvent,
-  outputScreeningEvent,
   POLICY_DECISION,
   type PolicyDecisionEvent,
-  policyDecisionEvent,
-  resultEvent,
   TRAJECTORY_RESULT,
   TRAJECTORY_TURN,
   type TrajectoryResultEvent,
   type TrajectoryTurnEvent,
   type TurnInput,
-  turnEvent,
 } from '../src/index.js';
+import { outputScreeningEvent, policyDecisionEvent, resultEvent, turnEvent } from '../src/record/events.js';
 import { fakeClock, memoryTransport, readBack, tempDir } from './recorder-support.js';
 
 let spoolDir: string;

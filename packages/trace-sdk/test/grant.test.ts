@@ -1,12 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, GrantError, isValidId, traceKey } from '../src/index.js';
-import {
-  createUploadGrant,
-  DEFAULT_GRANT_CLOCK_SKEW_MS,
-  readUploadGrantClaims,
-  verifyUploadGrant,
-} from '../src/orchestrator/index.js';
+import { verifyUploadGrant } from '../src/lambda/index.js';
+import { createUploadGrant, DEFAULT_GRANT_CLOCK_SKEW_MS } from '../src/orchestrator/index.js';
+import { readUploadGrantClaims } from '../src/protocol/grant.js';
 
 const K1 = { id: 'k1', secret: 'a'.repeat(32) };
 const K2 = { id: 'k2-2026', secret: Buffer.alloc(48, 7) };

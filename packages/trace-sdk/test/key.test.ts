@@ -1,13 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  MAX_ID_BYTES,
-  parseTraceKey,
-  TRACE_KEY_PREFIX,
-  TraceKeyError,
-  traceKey,
-  userPrefix,
-} from '../src/index.js';
+import { parseTraceKey, TRACE_KEY_PREFIX, TraceKeyError, traceKey, userPrefix } from '../src/index.js';
+import { MAX_ID_BYTES } from '../src/key.js';
 
 /** Ids the validator must accept: anything but separators, controls, dot segments and edge whitespace. */
 const validId = fc

@@ -20,12 +20,9 @@ import {
   traceKey,
   UploadError,
 } from '../src/index.js';
-import {
-  createUploaderHandler,
-  inlineRequestBytes,
-  LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES,
-} from '../src/lambda/index.js';
+import { createUploaderHandler, LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES } from '../src/lambda/index.js';
 import { createTraceS3Client, createUploadGrant } from '../src/orchestrator/index.js';
+import { inlineRequestBytes } from '../src/protocol/lambda-messages.js';
 import {
   type LocalLambdaServer,
   type PutServer,

@@ -19,7 +19,7 @@ import {
   UploadError,
 } from '../src/index.js';
 import { createTraceS3Client, createTraceUploadUrl } from '../src/orchestrator/index.js';
-import { urlObjectLocation } from '../src/upload/transports/presigned-url.js';
+import { urlObjectLocation } from '../src/protocol/presigned-url.js';
 import { type PutServer, presignedLikeUrl, s3ErrorXml, startPutServer } from './transport-support.js';
 
 const KEY = 'traces/user-1/01JD4Q9Z6XTASK.jsonl.gz';

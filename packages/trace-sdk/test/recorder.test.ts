@@ -584,9 +584,11 @@ describe('finish', () => {
     expect(await readdir(spoolDir)).toEqual([]);
   });
 
-  it('rejects malformed finish options without closing the recorder', async () => {
+  it('rejects finish options of the wrong type without closing the recorder', async () => {
     const { rec } = recorder();
-    await expect(rec.finish({ timeoutMs: -1 })).rejects.toMatchObject({ variable: 'timeoutMs' });
+    await expect(rec.finish({ timeoutMs: '5' as unknown as number })).rejects.toMatchObject({
+      variable: 'timeoutMs',
+    });
     await expect(rec.finish({ signal: 'x' as unknown as AbortSignal })).rejects.toBeInstanceOf(ConfigError);
     expect(rec.record({ event: 'STILL_OPEN' })).toBe(true);
     await expect(rec.finish()).resolves.toMatchObject({ status: 'uploaded', events: 1 });
@@ -651,7 +653,12 @@ describe('fail-open', () => {
     const result = await rec.finish();
     expect(result.status).toBe('failed');
     expect(result.error).toBeInstanceOf(UploadError);
-    expect(result.error).toMatchObject({ code: 'ERR_UPLOAD_NETWORK', transport: 'failing' });
+    // Not a recognisable network failure: the transport failed in a way it did not classify.
+    expect(result.error).toMatchObject({
+      code: 'ERR_UPLOAD_TRANSPORT',
+      transport: 'failing',
+      retryable: false,
+    });
     expect(result.error?.message).toContain('https://bucket.s3.amazonaws.com/traces/u/t.jsonl.gz?<redacted>');
     expect(result.error?.message).not.toContain('abcdef0123');
     expect((result.error as UploadError).cause).toBeInstanceOf(TypeError);

@@ -1,13 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { BUILTIN_REDACTION_LABELS, ConfigError, redactSecrets } from '../src/index.js';
 import {
-  BUILTIN_REDACTION_LABELS,
-  ConfigError,
+  RedactionFailure,
   Redactor,
-  redactSecrets,
+  redactWithEveryRule,
   secretLabelForKey,
-} from '../src/index.js';
-import { RedactionFailure, redactWithEveryRule } from '../src/serialize/redact.js';
+} from '../src/serialize/redact.js';
 
 // Fixtures are assembled from pieces so no scanner mistakes this file for a leaked credential.
 const AKIA = `AKIA${'IOSFODNN7EXAMPLE'}`;

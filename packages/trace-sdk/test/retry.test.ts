@@ -4,10 +4,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   artifactFromBuffer,
-  backoffDelay,
   ConfigError,
   DEFAULT_RETRY_POLICY,
-  isRetryable,
   type RetryPolicy,
   type TraceArtifact,
   type TraceTransport,
@@ -15,7 +13,10 @@ import {
   type UploadReceipt,
   withRetry,
 } from '../src/index.js';
-import { parseRetryAfter, safeCause } from '../src/upload/transports/error-mapping.js';
+import { safeCause } from '../src/sanitize.js';
+import { isRetryable } from '../src/upload/is-retryable.js';
+import { backoffDelay } from '../src/upload/retry.js';
+import { parseRetryAfter } from '../src/upload/transports/s3-error.js';
 
 const artifact = artifactFromBuffer('traces/u1/t1.jsonl.gz', Buffer.from('body'));
 
@@ -160,7 +161,7 @@ describe('withRetry', () => {
   it('does not retry a plain programming error, whatever its type', async () => {
     const inner = scripted([new TypeError('x is not a function'), new RangeError('bad')]);
     const t = withRetry(inner, fakeSleep());
-    await expect(t.upload(artifact, {})).rejects.toMatchObject({ code: 'ERR_UPLOAD_HTTP', attempts: 1 });
+    await expect(t.upload(artifact, {})).rejects.toMatchObject({ code: 'ERR_UPLOAD_TRANSPORT', attempts: 1 });
   });
 
   it('honours Retry-After when it is longer than the jittered delay', async () => {

@@ -1,8 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { safeStringify } from '../src/index.js';
 import { Redactor } from '../src/serialize/redact.js';
-import { fieldShape, JsonWriter, SizeBudgetExceeded } from '../src/serialize/safe-json.js';
+import { fieldShape, JsonWriter, SizeBudgetExceeded, safeStringify } from '../src/serialize/safe-json.js';
 import { hostileValue } from './recorder-support.js';
 
 const AKIA = `AKIA${'IOSFODNN7EXAMPLE'}`;

@@ -1,8 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { REDACTION_LOOKAHEAD_CHARS, truncateText, truncationSuffix } from '../src/index.js';
 import { Redactor } from '../src/serialize/redact.js';
-import { redactAndTruncate } from '../src/serialize/truncate.js';
+import {
+  REDACTION_LOOKAHEAD_CHARS,
+  redactAndTruncate,
+  truncateText,
+  truncationSuffix,
+} from '../src/serialize/truncate.js';
 
 const AKIA = `AKIA${'IOSFODNN7EXAMPLE'}`;
 const redact = (s: string) => new Redactor().redact(s);

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UploadError } from '../src/errors.js';
+import { parseTraceKey } from '../src/key.js';
 import { readTrace } from '../src/read/read-trace.js';
 import { createEventSpool } from '../src/spool/event-spool.js';
 import { listSpooled, persistFailedArtifact } from '../src/spool/spool-store.js';
@@ -66,18 +67,30 @@ async function sealed(
   events: number,
   spoolDir = join(dir, 'rec'),
   memoryThresholdBytes?: number,
+  key = keyOf(0),
 ): Promise<SealedBody> {
-  const spool = createEventSpool({ spoolDir, key: keyOf(0), batchBytes: 2048, memoryThresholdBytes });
+  const spool = createEventSpool({ spoolDir, key, batchBytes: 2048, memoryThresholdBytes });
   for (let seq = 0; seq < events; seq++)
     spool.append(`${JSON.stringify({ event: 'E', seq, pad: 'y'.repeat(60) })}\n`);
-  return spool.seal(JSON.stringify({ event: 'TRAJECTORY_ARTIFACT_HEADER', accumulated_events: events }));
+  const { userId, taskId } = parseTraceKey(key);
+  return spool.seal(
+    JSON.stringify({
+      event: 'TRAJECTORY_ARTIFACT_HEADER',
+      task_id: taskId,
+      user_id: userId,
+      accumulated_events: events,
+    }),
+  );
 }
+
+/** The authority of these tests: an orchestrator whose records say every spooled task is genuine. */
+const trusting = (transport: TraceTransport) => async () => transport;
 
 /** Spools `n` failed artifacts and returns their bodies by key. */
 async function spoolArtifacts(spoolDir: string, n: number): Promise<Map<string, Buffer>> {
   const bodies = new Map<string, Buffer>();
   for (let i = 0; i < n; i++) {
-    const body = await sealed(10 + i);
+    const body = await sealed(10 + i, join(dir, 'rec'), undefined, keyOf(i));
     bodies.set(keyOf(i), await buffer(body.open()));
     await persistFailedArtifact(spoolDir, body, { key: keyOf(i), transport: 'presigned-put' });
   }
@@ -95,7 +108,10 @@ describe('uploadSpooled', () => {
     const spoolDir = join(dir, 'spool');
     const bodies = await spoolArtifacts(spoolDir, 3);
 
-    const first = await uploadSpooled({ spoolDir, transport: memoryTransport({ fail: () => true }) });
+    const first = await uploadSpooled({
+      spoolDir,
+      authorize: trusting(memoryTransport({ fail: () => true })),
+    });
     expect(first.uploaded).toEqual([]);
     expect(first.failed.map((f) => f.key).sort()).toEqual([...bodies.keys()].sort());
     expect(first.failed[0]!.error).toBeInstanceOf(UploadError);
@@ -107,13 +123,13 @@ describe('uploadSpooled', () => {
     }
 
     const transport = memoryTransport();
-    const second = await uploadSpooled({ spoolDir, transport });
+    const second = await uploadSpooled({ spoolDir, authorize: trusting(transport) });
     expect(second.failed).toEqual([]);
     expect(second.uploaded.map((u) => u.attempts)).toEqual([2, 2, 2]);
     for (const [key, body] of bodies) expect(transport.stored.get(key)?.equals(body)).toBe(true);
     expect(await readdir(spoolDir)).toEqual([]);
 
-    const third = await uploadSpooled({ spoolDir, transport });
+    const third = await uploadSpooled({ spoolDir, authorize: trusting(transport) });
     expect(third).toEqual({ uploaded: [], failed: [], skipped: [] });
     expect(transport.uploads).toHaveLength(3);
   });
@@ -127,7 +143,7 @@ describe('uploadSpooled', () => {
     await writeFile(entry!.path, bytes);
 
     const transport = memoryTransport();
-    const result = await uploadSpooled({ spoolDir, transport });
+    const result = await uploadSpooled({ spoolDir, authorize: trusting(transport) });
     expect(result.failed).toHaveLength(1);
     expect(result.failed[0]!.error).toMatchObject({ code: 'ERR_UPLOAD_CHECKSUM' });
     expect(transport.uploads).toEqual([]);
@@ -144,8 +160,8 @@ describe('uploadSpooled', () => {
     const bodies = await spoolArtifacts(spoolDir, 12);
     const transport = memoryTransport({ delayMs: 5 });
     const [a, b] = await Promise.all([
-      uploadSpooled({ spoolDir, transport }),
-      uploadSpooled({ spoolDir, transport }),
+      uploadSpooled({ spoolDir, authorize: trusting(transport) }),
+      uploadSpooled({ spoolDir, authorize: trusting(transport) }),
     ]);
     expect(transport.overlaps).toEqual([]);
     expect([...transport.uploads].sort()).toEqual([...bodies.keys()].sort());
@@ -167,7 +183,7 @@ describe('uploadSpooled', () => {
     try {
       await rename(live!.sidecarPath, `${live!.sidecarPath}.claimed-${sleeper.pid}`);
       const transport = memoryTransport();
-      const result = await uploadSpooled({ spoolDir, transport });
+      const result = await uploadSpooled({ spoolDir, authorize: trusting(transport) });
       expect(result.uploaded.map((u) => u.path)).toEqual([dead!.path]);
       expect(result.skipped).toEqual([{ path: live!.path, reason: 'claimed' }]);
     } finally {
@@ -180,7 +196,7 @@ describe('uploadSpooled', () => {
     await spoolArtifacts(spoolDir, 1);
     const [entry] = await listSpooled(spoolDir);
     await rm(entry!.path);
-    const result = await uploadSpooled({ spoolDir, transport: memoryTransport() });
+    const result = await uploadSpooled({ spoolDir, authorize: trusting(memoryTransport()) });
     expect(result.skipped).toEqual([{ path: entry!.path, reason: 'missing-body' }]);
     expect(await readdir(spoolDir)).toEqual([]);
   });
@@ -190,7 +206,7 @@ describe('uploadSpooled', () => {
     await spoolArtifacts(spoolDir, 1);
     const bad = join(spoolDir, '20250101T000000000Z-000000000000.json');
     await writeFile(bad, '{"version":1,"key":"traces/../../etc.jsonl.gz"}');
-    const result = await uploadSpooled({ spoolDir, transport: memoryTransport() });
+    const result = await uploadSpooled({ spoolDir, authorize: trusting(memoryTransport()) });
     expect(result.uploaded).toHaveLength(1);
     expect(result.skipped).toEqual([{ path: bad, reason: 'invalid-sidecar' }]);
     expect(await readdir(spoolDir)).toEqual([basename(bad)]);
@@ -201,7 +217,7 @@ describe('uploadSpooled', () => {
     await spoolArtifacts(spoolDir, 2);
     const result = await uploadSpooled({
       spoolDir,
-      transport: memoryTransport(),
+      authorize: trusting(memoryTransport()),
       signal: AbortSignal.abort(),
     });
     expect(result.skipped.map((s) => s.reason)).toEqual(['aborted', 'aborted']);
@@ -209,7 +225,9 @@ describe('uploadSpooled', () => {
   });
 
   it('returns empty results for a spool directory that does not exist', async () => {
-    expect(await uploadSpooled({ spoolDir: join(dir, 'none'), transport: memoryTransport() })).toEqual({
+    expect(
+      await uploadSpooled({ spoolDir: join(dir, 'none'), authorize: trusting(memoryTransport()) }),
+    ).toEqual({
       uploaded: [],
       failed: [],
       skipped: [],
@@ -258,7 +276,7 @@ describe('uploadSpooled with recoverPartials', () => {
     await spool.discard();
 
     const transport = memoryTransport();
-    const result = await uploadSpooled({ spoolDir, transport, recoverPartials: true });
+    const result = await uploadSpooled({ spoolDir, authorize: trusting(transport), recoverPartials: true });
     expect(result.failed).toEqual([]);
     expect(result.uploaded).toEqual([
       { key: keyOf(7), path: expect.stringMatching(/\.recovered\.jsonl\.gz$/), attempts: 1 },
@@ -292,7 +310,7 @@ describe('uploadSpooled with recoverPartials', () => {
     await import('node:fs/promises').then((fs) => fs.mkdir(spoolDir));
     await leaveOrphan(part, spoolDir);
     const transport = memoryTransport();
-    const result = await uploadSpooled({ spoolDir, transport, recoverPartials: true });
+    const result = await uploadSpooled({ spoolDir, authorize: trusting(transport), recoverPartials: true });
     expect(result.uploaded).toHaveLength(1);
     const stored = transport.stored.get(keyOf(0))!;
     expect(createHash('sha256').update(stored).digest('hex')).toBe(body.sha256);
@@ -303,8 +321,12 @@ describe('uploadSpooled with recoverPartials', () => {
     const { spool, part } = await recording(100);
     const spoolDir = join(dir, 'rec');
     const transport = memoryTransport();
-    expect(await uploadSpooled({ spoolDir, transport })).toEqual({ uploaded: [], failed: [], skipped: [] });
-    const result = await uploadSpooled({ spoolDir, transport, recoverPartials: true });
+    expect(await uploadSpooled({ spoolDir, authorize: trusting(transport) })).toEqual({
+      uploaded: [],
+      failed: [],
+      skipped: [],
+    });
+    const result = await uploadSpooled({ spoolDir, authorize: trusting(transport), recoverPartials: true });
     expect(result.skipped).toEqual([{ path: part, reason: 'recording' }]);
     expect(transport.uploads).toEqual([]);
     await spool.discard();
@@ -318,7 +340,7 @@ describe('uploadSpooled with recoverPartials', () => {
     await spool.discard();
     const failing = await uploadSpooled({
       spoolDir,
-      transport: memoryTransport({ fail: () => true }),
+      authorize: trusting(memoryTransport({ fail: () => true })),
       recoverPartials: true,
     });
     expect(failing.failed).toHaveLength(1);
@@ -327,7 +349,9 @@ describe('uploadSpooled with recoverPartials', () => {
     ]);
     expect((await readdir(spoolDir)).some((n) => n.endsWith('.part'))).toBe(false);
     const transport = memoryTransport();
-    expect((await uploadSpooled({ spoolDir, transport, recoverPartials: true })).uploaded).toHaveLength(1);
+    expect(
+      (await uploadSpooled({ spoolDir, authorize: trusting(transport), recoverPartials: true })).uploaded,
+    ).toHaveLength(1);
     let events = -1;
     for await (const _ of readTrace(Readable.from([transport.stored.get(keyOf(7))!]))) events++;
     expect(events).toBe(50);
@@ -341,7 +365,11 @@ describe('uploadSpooled with recoverPartials', () => {
       sidecar,
       JSON.stringify({ version: 1, key: keyOf(1), pid: deadPid(), startedAt: new Date().toISOString() }),
     );
-    const result = await uploadSpooled({ spoolDir, transport: memoryTransport(), recoverPartials: true });
+    const result = await uploadSpooled({
+      spoolDir,
+      authorize: trusting(memoryTransport()),
+      recoverPartials: true,
+    });
     expect(result.skipped).toEqual([{ path: sidecar.replace(/\.json$/, ''), reason: 'missing-body' }]);
     expect(await readdir(spoolDir)).toEqual([]);
   });

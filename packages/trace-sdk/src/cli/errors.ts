@@ -8,7 +8,6 @@
  */
 import {
   ConfigError,
-  describeUrl,
   GrantError,
   SpoolError,
   TraceError,
@@ -16,6 +15,7 @@ import {
   TraceKeyError,
   UploadError,
 } from '../errors.js';
+import { safeText } from '../sanitize.js';
 import { terminalSafeText } from './terminal-safe.js';
 
 /** Process exit codes of `agent-trace` (also printed by `agent-trace --help`). */
@@ -89,20 +89,13 @@ export function errorCode(err: unknown): string {
   return 'ERR_UNEXPECTED';
 }
 
-const URL_PATTERN = /\b(?:https?|s3):\/\/[^\s'"<>]+/gi;
-const SIGNATURE_PATTERN = /(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s'"]+/gi;
-
 /**
- * Removes what must never reach a terminal: URL query strings (presigned signatures) and the
- * literal values of `secrets` (a grant, a presigned URL passed as an option).
+ * Removes what must never reach a terminal (through the SDK's one sanitizer): URL query strings
+ * (presigned signatures), token-shaped strings, known secret shapes, and the literal values of
+ * `secrets` (a grant, a presigned URL passed as an option).
  */
 export function sanitize(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length >= 8) out = out.split(secret).join('<redacted>');
-  }
-  out = out.replace(URL_PATTERN, (url) => (url.startsWith('s3://') ? url.split('?')[0]! : describeUrl(url)));
-  return out.replace(SIGNATURE_PATTERN, '$1<redacted>');
+  return safeText(text, { secrets, maxChars: Number.POSITIVE_INFINITY, multiline: true });
 }
 
 /** The one line printed for a failure, or the sanitized stack (and causes) with `debug`. */

@@ -38,9 +38,11 @@ Environment (upload, spool flush):
   TRACE_UPLOADER_FUNCTION      uploader Lambda name or ARN
   TRACE_UPLOAD_GRANT           upload grant for the uploader Lambda (a secret: never printed)
   TRACE_ARTIFACTS_BUCKET_NAME  bucket for the legacy s3-put-object transport
+  TRACE_ALLOW_BUCKET_WIDE_PUT  1 to accept s3-put-object's bucket-wide grant (or --allow-bucket-wide-put)
   TRACE_DIR                    directory for the file transport
-Environment (cat s3://, presign, s3-put-object):
-  AWS_ENDPOINT_URL_S3, AWS_REGION and the usual AWS credential variables
+Environment (cat s3://, presign, lambda, s3-put-object):
+  AWS_REGION (required by lambda and s3-put-object), AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_LAMBDA
+  and the usual AWS credential variables (presign needs credentials)
 
 Docs: docs/operations.md (exit codes, spool recovery), docs/transports.md`;
 

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError, GrantError } from '../errors.js';
+import { functionOption, numberOption } from '../option-checks.js';
 import {
   DEFAULT_GRANT_CLOCK_SKEW_MS,
   type GrantKeys,
@@ -15,16 +16,7 @@ import {
   MIN_GRANT_SECRET_BYTES,
   type VerifiedUploadGrant,
   verifyUploadGrant,
-} from '../orchestrator/grant.js';
-import {
-  createTraceS3Client,
-  createTraceUploadUrl,
-  MAX_PRESIGN_EXPIRES_IN,
-} from '../orchestrator/presign.js';
-import { functionOption, numberOption } from '../upload/options.js';
-import { safeErrorMessage } from '../upload/transports/error-mapping.js';
-import { fromAwsSdkError } from '../upload/transports/s3-error.js';
-import { TRACE_CONTENT_TYPE } from '../upload/types.js';
+} from '../protocol/grant.js';
 import {
   base64Length,
   LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES,
@@ -32,7 +24,11 @@ import {
   type UploaderErrorResponse,
   type UploaderRequest,
   type UploaderResponse,
-} from './protocol.js';
+} from '../protocol/lambda-messages.js';
+import { createTraceS3Client, createTraceUploadUrl, MAX_PRESIGN_EXPIRES_IN } from '../protocol/presign.js';
+import { TRACE_CONTENT_TYPE } from '../protocol/trace-object.js';
+import { safeErrorMessage } from '../sanitize.js';
+import { fromAwsSdkError } from '../upload/transports/s3-error.js';
 
 /** Options of {@link createUploaderHandler}. */
 export interface UploaderHandlerOptions {

@@ -29,7 +29,7 @@ export const OUTPUT_SCREENING = 'OUTPUT_SCREENING';
 /** Event name of the first line of every artifact. */
 export const TRAJECTORY_ARTIFACT_HEADER = 'TRAJECTORY_ARTIFACT_HEADER';
 /** Written as `event` when an event has no string `event` name. */
-export const UNKNOWN_EVENT = 'UNKNOWN';
+export { UNKNOWN_EVENT } from '../serialize/event-serializer.js';
 
 /** Any event passed to `record`: an `event` name plus JSON-able fields (anything else is coerced). */
 export interface TraceEvent {

@@ -4,11 +4,10 @@
  *
  * @packageDocumentation
  */
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { traceKey } from '../key.js';
 import type { RedactionPattern } from '../serialize/redact.js';
+import { defaultSpoolDir } from '../spool/private-dir.js';
 import type { TraceTransport } from '../upload/types.js';
 import type { TraceEvent } from './events.js';
 
@@ -27,10 +26,7 @@ const MAX_DEPTH = 1000;
 /** Smallest per-event cap accepted: room for the stamps and a marker. */
 const MIN_EVENT_BYTES = 1024;
 
-/** The default spool directory: `<os.tmpdir()>/agent-trace/spool`. */
-export function defaultSpoolDir(): string {
-  return join(tmpdir(), 'agent-trace', 'spool');
-}
+export { defaultSpoolDir } from '../spool/private-dir.js';
 
 /** Size and shape limits; every field is optional. */
 export interface RecorderLimits {

@@ -11,7 +11,9 @@ import { mkdir, open, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SpoolError, TraceError } from '../errors.js';
 import { parseTraceKey } from '../key.js';
+import type { ArtifactStore } from '../upload/deliver.js';
 import type { PartSidecar } from './event-spool.js';
+import { assertReadableSpoolDir, ensureSpoolDir } from './private-dir.js';
 import {
   ARTIFACT_SUFFIX,
   claimPid,
@@ -98,6 +100,25 @@ export async function persistFailedArtifact(
   });
   await body.dispose();
   return path;
+}
+
+/**
+ * The spool directory as the delivery boundary's {@link ArtifactStore}: a failed delivery of `body`
+ * is kept with {@link persistFailedArtifact}, its sidecar recording the classified error.
+ */
+export function spoolDirStore(spoolDir: string, body: SealedBody): ArtifactStore {
+  return {
+    location: resolve(spoolDir),
+    keep: (artifact, failure) => {
+      ensureSpoolDir(spoolDir);
+      return persistFailedArtifact(spoolDir, body, {
+        key: artifact.key,
+        transport: failure.transport,
+        error: { code: failure.error.code, message: failure.error.message },
+        attempts: failure.attempts,
+      });
+    },
+  };
 }
 
 /** Fields of a sidecar other than those measured while writing the body. */
@@ -277,5 +298,6 @@ export async function scanSpoolDir(spoolDir: string): Promise<SpoolDirScan> {
  * is uploading right now (`claimedBy`). Spill files of recordings and invalid sidecars are not listed.
  */
 export async function listSpooled(spoolDir: string): Promise<SpooledArtifact[]> {
+  assertReadableSpoolDir(spoolDir);
   return (await scanSpoolDir(spoolDir)).artifacts;
 }

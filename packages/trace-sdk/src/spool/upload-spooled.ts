@@ -7,10 +7,15 @@
  * @packageDocumentation
  */
 import { readFile, rename } from 'node:fs/promises';
-import { UploadError } from '../errors.js';
+import { ConfigError, UploadError } from '../errors.js';
+import { isValidId, parseTraceKey } from '../key.js';
+import { readTraceHeader } from '../read/read-trace.js';
+import { safeText } from '../sanitize.js';
 import { artifactFromFile } from '../upload/artifact.js';
+import { deliver } from '../upload/deliver.js';
 import type { TraceTransport } from '../upload/types.js';
 import type { PartSidecar } from './event-spool.js';
+import { assertReadableSpoolDir } from './private-dir.js';
 import { recoverPartial } from './recover-partial.js';
 import {
   claim,
@@ -29,17 +34,59 @@ import {
   scanSpoolDir,
 } from './spool-store.js';
 
+/**
+ * What a spool entry claims about itself: its key and the ids in it. Spool files may be written by a
+ * compromised runtime or another local user, so none of this is trusted until an authority says so.
+ */
+export interface SpooledClaim {
+  /** The key the entry's sidecar names. */
+  readonly key: string;
+  readonly userId: string;
+  readonly taskId: string;
+  /** The body file. */
+  readonly path: string;
+}
+
+/**
+ * The trusted authority for one entry: return a transport whose credential is bound to exactly
+ * `claim.key` (e.g. a presigned PUT URL the orchestrator minted after checking, in its own records,
+ * that `claim.taskId` belongs to `claim.userId`), or `null` to refuse the entry (it stays spooled).
+ */
+export type SpoolAuthorizer = (
+  claim: SpooledClaim,
+  opts: { readonly signal?: AbortSignal | undefined },
+) => Promise<TraceTransport | null | undefined>;
+
+/** Which traces a flush may write with one transport: one user's, or one task's. */
+export interface SpoolScope {
+  readonly userId: string;
+  /** Narrows the scope to one task. */
+  readonly taskId?: string | undefined;
+}
+
 /** Options of {@link uploadSpooled}. */
 export interface UploadSpooledOptions {
   /** The spool directory (the recorder's `spoolDir`). */
   readonly spoolDir: string;
-  /** Where to upload; wrap it with the retry policy as for live uploads. */
-  readonly transport: TraceTransport;
+  /**
+   * Per-entry authority (see {@link SpoolAuthorizer}): the way to flush a directory holding several
+   * users' traces. Exclusive with `transport`.
+   */
+  readonly authorize?: SpoolAuthorizer | undefined;
+  /**
+   * One transport for every entry inside `scope` (required with it): entries naming another user or
+   * task are refused before anything is sent. Wrap it with the retry policy as for live uploads.
+   */
+  readonly transport?: TraceTransport | undefined;
+  /** The user (and task) that `transport` may write: from your own configuration, never from the spool. */
+  readonly scope?: SpoolScope | undefined;
   /** Stops after the current upload; the rest stay spooled. */
   readonly signal?: AbortSignal | undefined;
+  /** Bound on each entry's delivery in ms (see `deliver`); default the delivery default (130 s). */
+  readonly timeoutMs?: number | undefined;
   /**
    * Also recover spill files (`*.events.gz.part`) whose recording process is gone: their complete
-   * gzip members become an artifact with a `recovered: true` header, uploaded at the trace's key.
+   * gzip members become an artifact with a `recovered: true` header, delivered under the same rules.
    */
   readonly recoverPartials?: boolean | undefined;
 }
@@ -55,7 +102,15 @@ export type SpoolSkipReason =
   /** The sidecar's body file is gone; the sidecar was removed. */
   | 'missing-body'
   /** The signal fired before this entry's turn. */
-  | 'aborted';
+  | 'aborted'
+  /** The entry names a user or task outside the flush's `scope`; nothing was sent. */
+  | 'out-of-scope'
+  /** The `authorize` hook refused the entry (or failed); nothing was sent. */
+  | 'unauthorized'
+  /** The body's header names another user or task than the sidecar's key; nothing was sent. */
+  | 'header-mismatch'
+  /** The body is not a readable trace (no header); nothing was sent. */
+  | 'unreadable-body';
 
 /** What {@link uploadSpooled} did. */
 export interface UploadSpooledResult {
@@ -63,8 +118,8 @@ export interface UploadSpooledResult {
   readonly uploaded: Array<{ readonly key: string; readonly path: string; readonly attempts: number }>;
   /** Still spooled, with the error of this run (also recorded as the sidecar's `lastError`). */
   readonly failed: Array<{ readonly key: string; readonly path: string; readonly error: Error }>;
-  /** Left alone, with the reason. */
-  readonly skipped: Array<{ readonly path: string; readonly reason: SpoolSkipReason }>;
+  /** Left alone (and kept), with the reason. */
+  readonly skipped: Array<{ readonly path: string; readonly reason: SpoolSkipReason; readonly key?: string }>;
 }
 
 function asError(err: unknown): Error {
@@ -72,21 +127,28 @@ function asError(err: unknown): Error {
 }
 
 function describe(err: unknown): SpooledLastError {
-  const e = asError(err);
-  const code = (e as { code?: unknown }).code;
-  return { code: typeof code === 'string' ? code : 'ERR_UNKNOWN', message: e.message };
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: typeof code === 'string' ? code : 'ERR_UNKNOWN', message: safeText(message) };
 }
 
 /**
- * Uploads every spooled artifact in `spoolDir` through `transport`, oldest first, one at a time.
- * Each body is re-hashed and checked against its sidecar first; a mismatch fails with
- * `UploadError` `ERR_UPLOAD_CHECKSUM` and the file is kept for inspection. On success the body and
- * sidecar are deleted; on failure the sidecar's `attempts` and `lastError` are updated.
+ * Uploads every spooled artifact in `spoolDir`, oldest first, one at a time, each only where a
+ * trusted authority allows: `authorize` hands out a credential for that exact key, or `transport`
+ * serves the entries inside `scope`. Before anything is sent, the body is re-hashed against its
+ * sidecar (`ERR_UPLOAD_CHECKSUM` otherwise) and its header must name the key's user and task
+ * (`header-mismatch` otherwise). On success the body and sidecar are deleted; on failure or refusal
+ * the entry stays, with the sidecar's `attempts` and `lastError` updated after a failed upload.
  *
  * Claims left by a process that died are taken over, so nothing stays stuck. Never throws for a
- * single entry's failure; throws only if the directory itself cannot be read.
+ * single entry's failure.
+ *
+ * @throws {@link ConfigError} without an authority (neither `authorize` nor `transport` with `scope`);
+ *   {@link SpoolError} when the default spool directory is not private to this user.
  */
 export async function uploadSpooled(opts: UploadSpooledOptions): Promise<UploadSpooledResult> {
+  const authority = resolveAuthority(opts);
+  assertReadableSpoolDir(opts.spoolDir);
   const result: UploadSpooledResult = { uploaded: [], failed: [], skipped: [] };
   if (opts.recoverPartials === true) await recoverAll(opts.spoolDir, result);
   const scan = await scanSpoolDir(opts.spoolDir);
@@ -96,7 +158,7 @@ export async function uploadSpooled(opts: UploadSpooledOptions): Promise<UploadS
       continue;
     }
     try {
-      await uploadOne(entry, opts, result);
+      await uploadOne(entry, opts, authority, result);
     } catch (err) {
       // The spool directory itself failed us (permissions, disk full): report, keep going.
       result.failed.push({ key: entry.key, path: entry.path, error: asError(err) });
@@ -106,7 +168,12 @@ export async function uploadSpooled(opts: UploadSpooledOptions): Promise<UploadS
   return result;
 }
 
-async function uploadOne(entry: SpooledArtifact, opts: UploadSpooledOptions, result: UploadSpooledResult) {
+async function uploadOne(
+  entry: SpooledArtifact,
+  opts: UploadSpooledOptions,
+  authority: Authority,
+  result: UploadSpooledResult,
+) {
   if (entry.claimedBy !== undefined && ownerMayBeAlive(entry.sidecarPath, entry.claimedBy)) {
     result.skipped.push({ path: entry.path, reason: 'claimed' });
     return;
@@ -144,25 +211,44 @@ async function uploadOne(entry: SpooledArtifact, opts: UploadSpooledOptions, res
         throw new UploadError(
           'ERR_UPLOAD_CHECKSUM',
           `The spooled body does not match its sidecar's SHA-256; kept for inspection`,
-          { transport: opts.transport.name },
+          { transport: 'spool' },
         );
       }
-      attempts++;
-      const receipt = await opts.transport.upload(artifact, { signal: opts.signal });
-      attempts += Math.max(0, (receipt.attempts ?? 1) - 1);
+      const claim: SpooledClaim = { key: sidecar.key, ...parseTraceKey(sidecar.key), path: entry.path };
+      const refused = await bodyProblem(claim);
+      const transport =
+        refused === undefined ? await authorized(authority.authorize, claim, opts.signal) : undefined;
+      if (transport === undefined) {
+        await release(claimed, undefined);
+        result.skipped.push({ path: entry.path, reason: refused ?? authority.refusal, key: sidecar.key });
+        return;
+      }
+      const delivery = await deliver(transport, artifact, {
+        signal: opts.signal,
+        timeoutMs: opts.timeoutMs,
+        store: {
+          keep: async (_artifact, failure) => {
+            await release(claimed, {
+              ...sidecar,
+              attempts: attempts + failure.attempts,
+              lastError: describe(failure.error),
+            });
+            return entry.path;
+          },
+        },
+      });
+      attempts += delivery.attempts;
+      if (delivery.status === 'failed') {
+        result.failed.push({ key: sidecar.key, path: entry.path, error: delivery.error });
+        return;
+      }
       // Body first: a sidecar without a body is dropped by the next run; the reverse would leak.
       await removeFile(entry.path);
       await removeFile(claimed);
       result.uploaded.push({ key: sidecar.key, path: entry.path, attempts });
     } catch (err) {
-      if (err instanceof UploadError && err.attempts !== undefined && err.attempts > 1)
-        attempts += err.attempts - 1;
       await release(claimed, { ...sidecar, attempts, lastError: describe(err) });
-      result.failed.push({
-        key: sidecar.key,
-        path: entry.path,
-        error: asError(err),
-      });
+      result.failed.push({ key: sidecar.key, path: entry.path, error: asError(err) });
     }
   } finally {
     ownedByThisProcess.delete(claimed);
@@ -230,4 +316,82 @@ async function recoverAll(spoolDir: string, result: UploadSpooledResult): Promis
       ownedByThisProcess.delete(claimed);
     }
   }
+}
+
+/** The authority the options name: one per-entry function, and what its refusal is called. */
+interface Authority {
+  readonly authorize: SpoolAuthorizer;
+  readonly refusal: SpoolSkipReason;
+}
+
+function resolveAuthority(opts: UploadSpooledOptions): Authority {
+  if (opts === null || typeof opts !== 'object')
+    throw new ConfigError('uploadSpooled expects an options object', 'options');
+  const { authorize, transport, scope } = opts;
+  if (authorize !== undefined && transport !== undefined) {
+    throw new ConfigError(
+      'uploadSpooled: pass either authorize or transport (with scope), not both',
+      'authorize',
+    );
+  }
+  if (authorize !== undefined) {
+    if (typeof authorize !== 'function')
+      throw new ConfigError('uploadSpooled: authorize must be a function', 'authorize');
+    return { authorize, refusal: 'unauthorized' };
+  }
+  if (transport === undefined || transport === null || typeof transport.upload !== 'function') {
+    throw new ConfigError(
+      'uploadSpooled needs an authority: authorize (a credential per entry from the orchestrator), ' +
+        'or a transport with the scope it may write',
+      'authorize',
+    );
+  }
+  if (scope === undefined || scope === null || !isValidId(scope.userId)) {
+    throw new ConfigError(
+      'uploadSpooled: a transport needs scope.userId (from your configuration, never from the spool): ' +
+        'spool files are not trusted to name the key',
+      'scope',
+    );
+  }
+  if (scope.taskId !== undefined && !isValidId(scope.taskId)) {
+    throw new ConfigError('uploadSpooled: scope.taskId is not a valid task id', 'scope');
+  }
+  return {
+    authorize: async (claim) =>
+      claim.userId === scope.userId && (scope.taskId === undefined || claim.taskId === scope.taskId)
+        ? transport
+        : null,
+    refusal: 'out-of-scope',
+  };
+}
+
+/** The transport the authority grants for `claim`, or undefined when it refuses (or fails). */
+async function authorized(
+  authority: SpoolAuthorizer,
+  claim: SpooledClaim,
+  signal: AbortSignal | undefined,
+): Promise<TraceTransport | undefined> {
+  try {
+    const transport = await authority(claim, { signal });
+    return transport !== null && transport !== undefined && typeof transport.upload === 'function'
+      ? transport
+      : undefined;
+  } catch {
+    // A failing authority refuses: the entry stays for the next run.
+    return undefined;
+  }
+}
+
+/** Why the body disagrees with the key it claims, or undefined when its header names that trace. */
+async function bodyProblem(claim: SpooledClaim): Promise<SpoolSkipReason | undefined> {
+  let header: Record<string, unknown>;
+  try {
+    header = (await readTraceHeader(claim.path)) as unknown as Record<string, unknown>;
+  } catch {
+    return 'unreadable-body';
+  }
+  const userId = header['user_id'];
+  if (header['task_id'] !== claim.taskId) return 'header-mismatch';
+  if (userId !== undefined && userId !== null && userId !== claim.userId) return 'header-mismatch';
+  return undefined;
 }

@@ -3,18 +3,18 @@
  * {@link withRetry} wraps any {@link TraceTransport}; transports themselves make one attempt.
  *
  * Exponential backoff with full jitter (`delay = random(0, min(maxDelayMs, minDelayMs * 2^n))`),
- * `Retry-After` honoured, an overall deadline and prompt aborts, on top of p-retry's loop. The
- * delay is computed and slept here rather than by p-retry, whose `randomize` multiplies by 1–2
- * (not full jitter) and cannot honour `Retry-After`.
+ * `Retry-After` honoured, an overall deadline and prompt aborts, in one small loop. (p-retry was
+ * dropped: its `randomize` multiplies by 1–2, not full jitter, and it cannot honour `Retry-After`,
+ * so it only ever ran this loop's body with `minTimeout: 0`.)
  *
  * @packageDocumentation
  */
 import { setTimeout as sleepTimer } from 'node:timers/promises';
-import pRetry from 'p-retry';
 import { ConfigError, UploadError } from '../errors.js';
+import { functionOption, numberOption } from '../option-checks.js';
+import { safeCause } from '../sanitize.js';
+import { classifyUploadError } from './classify.js';
 import { isRetryable } from './is-retryable.js';
-import { functionOption, numberOption } from './options.js';
-import { safeCause, toUploadError } from './transports/error-mapping.js';
 import type { TraceArtifact, TraceTransport, UploadOptions, UploadReceipt } from './types.js';
 
 /** How a wrapped transport retries. Every field is optional. */
@@ -131,6 +131,7 @@ export function withRetry(transport: TraceTransport, policy?: RetryPolicy): Trac
   const resolved = resolvePolicy(policy);
   const wrapped: RetryingTransport = {
     name: inner.name,
+    ...(inner.bucketWide === true ? { bucketWide: true } : {}),
     [WRAPPED]: inner,
     upload: (artifact, opts) => uploadWithRetry(inner, resolved, artifact, opts ?? {}),
   };
@@ -159,15 +160,13 @@ async function uploadWithRetry(
   opts: UploadOptions,
 ): Promise<UploadReceipt> {
   const name = transport.name;
-  const started = performance.now();
-  const deadlineAt = started + policy.deadlineMs;
+  const deadlineAt = performance.now() + policy.deadlineMs;
   const deadline = new AbortController();
   // unref: the deadline only bounds work that is itself keeping the process alive.
   const timer = setTimeout(() => deadline.abort(new DeadlineReason('deadline')), policy.deadlineMs);
   timer.unref();
   const userSignal = opts.signal;
   const signal = userSignal ? AbortSignal.any([userSignal, deadline.signal]) : deadline.signal;
-  let attempts = 0;
 
   // Maps "the combined signal fired" to the right code: the caller's abort wins over the deadline.
   const stopped = (cause: unknown): UploadError | undefined => {
@@ -180,60 +179,42 @@ async function uploadWithRetry(
     if (deadline.signal.aborted) return deadlineError(name, policy.deadlineMs, cause);
     return undefined;
   };
+  const fail = (error: UploadError, attempts: number): never => {
+    error.attempts = attempts;
+    throw error;
+  };
 
   try {
-    const receipt = await pRetry(
-      async (attemptNumber) => {
-        attempts = attemptNumber;
-        const before = stopped(undefined);
-        if (before) throw before;
-        try {
-          return await transport.upload(artifact, { signal });
-        } catch (err) {
-          throw stopped(err) ?? toUploadError(err, name, signal);
-        }
-      },
-      {
-        retries: policy.retries,
-        // Backoff is slept in shouldRetry below, so p-retry itself must not wait.
-        minTimeout: 0,
-        shouldRetry: async ({ error, retriesConsumed }) => {
-          if (!isRetryable(error)) return false;
-          const err = error as UploadError;
-          const jitter = backoffDelay(retriesConsumed, policy, policy.random);
-          const delayMs = err.retryAfterMs !== undefined ? Math.max(err.retryAfterMs, jitter) : jitter;
-          // Waiting past the deadline only to be cut off: give up now, with the real cause.
-          if (performance.now() + delayMs >= deadlineAt) throw deadlineError(name, policy.deadlineMs, err);
-          try {
-            policy.onRetry?.({ attempt: retriesConsumed + 1, delayMs, error: err });
-          } catch {
-            // A logging hook must not change the outcome.
-          }
-          try {
-            await policy.sleep(delayMs, signal);
-          } catch (sleepErr) {
-            throw stopped(sleepErr) ?? sleepErr;
-          }
-          const after = stopped(undefined);
-          if (after) throw after;
-          return true;
-        },
-      },
-    );
-    return { ...receipt, attempts };
-  } catch (err) {
-    const final = isStop(err) ? err : (stopped(err) ?? toUploadError(err, name, signal));
-    final.attempts = attempts;
-    throw final;
+    for (let attempt = 1; ; attempt++) {
+      const before = stopped(undefined);
+      if (before) fail(before, attempt - 1);
+      let error: UploadError;
+      try {
+        const receipt = await transport.upload(artifact, { signal });
+        return { ...receipt, attempts: attempt };
+      } catch (err) {
+        error = stopped(err) ?? classifyUploadError(err, name, signal);
+      }
+      if (attempt > policy.retries || !isRetryable(error)) fail(error, attempt);
+      const jitter = backoffDelay(attempt - 1, policy, policy.random);
+      const delayMs = error.retryAfterMs !== undefined ? Math.max(error.retryAfterMs, jitter) : jitter;
+      // Waiting past the deadline only to be cut off: give up now, with the real cause.
+      if (performance.now() + delayMs >= deadlineAt)
+        fail(deadlineError(name, policy.deadlineMs, error), attempt);
+      try {
+        policy.onRetry?.({ attempt, delayMs, error });
+      } catch {
+        // A logging hook must not change the outcome.
+      }
+      try {
+        await policy.sleep(delayMs, signal);
+      } catch (sleepErr) {
+        fail(stopped(sleepErr) ?? classifyUploadError(sleepErr, name, signal), attempt);
+      }
+    }
   } finally {
     clearTimeout(timer);
   }
-}
-
-function isStop(err: unknown): err is UploadError {
-  return (
-    err instanceof UploadError && (err.code === 'ERR_UPLOAD_ABORTED' || err.code === 'ERR_UPLOAD_DEADLINE')
-  );
 }
 
 function deadlineError(transport: string, deadlineMs: number, cause: unknown): UploadError {

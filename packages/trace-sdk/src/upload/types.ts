@@ -7,8 +7,9 @@
  */
 import type { Readable } from 'node:stream';
 
-/** Content type of every trace object. Never paired with a `Content-Encoding` header. */
-export const TRACE_CONTENT_TYPE = 'application/gzip' as const;
+import { TRACE_CONTENT_TYPE } from '../protocol/trace-object.js';
+
+export { TRACE_CONTENT_TYPE };
 
 /** A finished, immutable trace body ready to upload. */
 export interface TraceArtifact {
@@ -53,6 +54,11 @@ export interface UploadReceipt {
 export interface TraceTransport {
   /** Short stable name for logs and metrics, e.g. `presigned-put`. */
   readonly name: string;
+  /**
+   * True when this transport writes with a bucket-wide grant (the legacy `s3-put-object`): results,
+   * spans and the CLI then say so. Key-scoped transports leave it unset.
+   */
+  readonly bucketWide?: boolean | undefined;
   /** Stores `artifact` at exactly `artifact.key`. */
   upload(artifact: TraceArtifact, opts: UploadOptions): Promise<UploadReceipt>;
 }

@@ -160,7 +160,7 @@ async function expectSpooledThenDelivered(
 
   world.heal();
   const healthy = await harness.build(world, ids, { retry: FAST_RETRY });
-  const delivered = await uploadSpooled({ spoolDir: spool.dir, transport: healthy });
+  const delivered = await uploadSpooled({ spoolDir: spool.dir, transport: healthy, scope: ids });
   for (const failure of delivered.failed)
     expectNoSecrets(errorTexts(failure.error), world.secrets, 'an uploadSpooled error');
   expect(delivered.failed).toEqual([]);
@@ -336,6 +336,7 @@ describe('file transport: an unwritable destination', () => {
       const delivered = await uploadSpooled({
         spoolDir: spool.dir,
         transport: fileTransport({ dir: target }),
+        scope: ids,
       });
       expect(delivered.uploaded.map((u) => u.key)).toEqual([ids.key]);
       const stored = await readFile(join(target, ids.key));

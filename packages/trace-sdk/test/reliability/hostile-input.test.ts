@@ -11,13 +11,12 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
+import { TRANSPORT_ENV_VARS, TRANSPORT_KINDS } from '../../src/config.js';
 import {
   ConfigError,
   createTraceRecorder,
   parseTraceKey,
   readTraceLines,
-  TRANSPORT_ENV_VARS,
-  TRANSPORT_KINDS,
   type TraceArtifact,
   TraceFormatError,
   TraceKeyError,

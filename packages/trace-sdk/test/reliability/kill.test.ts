@@ -189,7 +189,12 @@ describe('a recorder process killed with SIGKILL mid-recording', () => {
 
   it('is delivered by uploadSpooled({ recoverPartials: true }) as a recovered trace at its key', async () => {
     const transport = await presignedPut.build(world, ids, { retry: FAST_RETRY });
-    const delivered = await uploadSpooled({ spoolDir: spool.dir, transport, recoverPartials: true });
+    const delivered = await uploadSpooled({
+      spoolDir: spool.dir,
+      transport,
+      scope: ids,
+      recoverPartials: true,
+    });
     expect(delivered.failed).toEqual([]);
     expect(delivered.uploaded.map((u) => u.key)).toEqual([ids.key]);
     expect(world.storedWrites(ids.key)).toBe(1);

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { isValidBucketName } from '../../config.js';
 import { ConfigError } from '../../errors.js';
-import { createTraceS3Client, createTraceUploadUrl } from '../../orchestrator/presign.js';
+import { createTraceS3Client, createTraceUploadUrl } from '../../protocol/presign.js';
 import { credentialsFrom, regionFrom, s3EndpointFrom } from '../aws.js';
 import type { CliContext } from '../context.js';
 import { usageError } from '../errors.js';

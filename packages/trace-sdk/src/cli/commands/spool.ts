@@ -9,9 +9,14 @@ import type { Command } from 'commander';
 import { TraceError } from '../../errors.js';
 import { defaultSpoolDir } from '../../record/options.js';
 import { scanSpoolDir } from '../../spool/spool-store.js';
-import { type UploadSpooledResult, uploadSpooled } from '../../spool/upload-spooled.js';
+import {
+  type UploadSpooledOptions,
+  type UploadSpooledResult,
+  uploadSpooled,
+} from '../../spool/upload-spooled.js';
+import type { TraceTransport } from '../../upload/types.js';
 import type { CliContext } from '../context.js';
-import { CliError, ExitCode, plural, sanitize } from '../errors.js';
+import { CliError, ExitCode, plural, sanitize, usageError } from '../errors.js';
 import { write } from '../io.js';
 import { formatBytes } from '../progress.js';
 import { terminalSafe } from '../terminal-safe.js';
@@ -20,6 +25,10 @@ import { addTransportOptions, type TransportFlags, transportFromFlags } from '..
 /** Options of `spool flush`. */
 export interface SpoolFlushOptions extends TransportFlags {
   readonly spoolDir?: string | undefined;
+  /** Only entries of this user (required for transports that can write any key). */
+  readonly user?: string | undefined;
+  /** Only this task's entry. */
+  readonly task?: string | undefined;
   readonly recoverPartials?: boolean | undefined;
   readonly json?: boolean | undefined;
 }
@@ -66,11 +75,42 @@ async function spoolDirFrom(opts: { spoolDir?: string | undefined }): Promise<st
   return opts.spoolDir;
 }
 
+/** Transports whose credential names exactly one key (a presigned URL, an upload grant). */
+const KEY_BOUND_TRANSPORTS: ReadonlySet<string> = new Set(['presigned-put', 'lambda']);
+
+/**
+ * Who may be written: the `--user`/`--task` scope, or, for a transport whose credential names one
+ * key (it refuses every other key before sending), that credential. Spool files never decide.
+ */
+function flushAuthority(
+  opts: SpoolFlushOptions,
+  ctx: CliContext,
+  transport: TraceTransport,
+): Pick<UploadSpooledOptions, 'authorize' | 'transport' | 'scope'> {
+  if (opts.user !== undefined) {
+    return {
+      transport,
+      scope: { userId: opts.user, ...(opts.task === undefined ? {} : { taskId: opts.task }) },
+    };
+  }
+  if (opts.task !== undefined) throw usageError('--task needs --user');
+  const kind = opts.transport ?? ctx.io.env['TRACE_TRANSPORT'] ?? '';
+  if (KEY_BOUND_TRANSPORTS.has(kind)) return { authorize: async () => transport };
+  throw usageError(
+    `--transport ${kind || '<none>'} can write any key: name whose traces to deliver with --user (and --task); ` +
+      'the spool files are not trusted to say',
+  );
+}
+
 /** Uploads what the spool holds; exit 1 when any entry failed (it stays spooled for the next run). */
 export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): Promise<UploadSpooledResult> {
   const spoolDir = await spoolDirFrom(opts);
   const transport = transportFromFlags(opts, ctx);
-  const result = await uploadSpooled({ spoolDir, transport, recoverPartials: opts.recoverPartials === true });
+  const result = await uploadSpooled({
+    spoolDir,
+    ...flushAuthority(opts, ctx, transport),
+    recoverPartials: opts.recoverPartials === true,
+  });
   const report = flushReport(spoolDir, result, ctx.secrets);
   if (opts.json === true) {
     await write(ctx.io.stdout, `${JSON.stringify(report, null, 2)}\n`);
@@ -158,7 +198,12 @@ export function addSpoolCommand(program: Command, ctx: CliContext): void {
     .command('flush')
     .description('upload every spooled artifact (and, with --recover-partials, spills of killed recorders)')
     .option('--spool-dir <dir>', `spool directory (default: ${defaultSpoolDir()})`)
-    .option('--recover-partials', 'also recover spill files whose recording process is gone');
+    .option('--recover-partials', 'also recover spill files whose recording process is gone')
+    .option(
+      '--user <id>',
+      'deliver only this user’s entries (required for --transport file and s3-put-object)',
+    )
+    .option('--task <id>', 'deliver only this task’s entry (with --user)');
   addTransportOptions(flush)
     .option('--json', 'print the summary as JSON')
     .action(async (opts: SpoolFlushOptions) => {

@@ -10,9 +10,10 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, UploadError } from '../../errors.js';
 import { parseTraceKey } from '../../key.js';
+import { safeCause, safeErrorMessage } from '../../sanitize.js';
+import { abortedError } from '../classify.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
-import { abortedError, safeCause, safeErrorMessage } from './error-mapping.js';
 
 /** Name of the file transport in receipts, errors and metrics. */
 export const FILE_TRANSPORT = 'file';

@@ -9,12 +9,13 @@
 import { createHash, type Hash } from 'node:crypto';
 import { type Readable, Transform } from 'node:stream';
 import { type Dispatcher, request } from 'undici';
-import { ConfigError, describeUrl, UploadError } from '../../errors.js';
-import { booleanOption, numberOption } from '../options.js';
+import { ConfigError, UploadError } from '../../errors.js';
+import { booleanOption, numberOption } from '../../option-checks.js';
+import { isPresignedUrlExpired, uploadUrlProblem, urlObjectLocation } from '../../protocol/presigned-url.js';
+import { describeUrl, safeCause, safeErrorMessage } from '../../sanitize.js';
+import { classifyUploadError } from '../classify.js';
 import { TRACE_CONTENT_TYPE, type TraceArtifact, type UploadReceipt } from '../types.js';
-import { safeCause, safeErrorMessage, toUploadError } from './error-mapping.js';
 import { discardBody, headerValue, readBodyPrefix } from './http-body.js';
-import { isPresignedUrlExpired, uploadUrlProblem, urlObjectLocation } from './presigned-url.js';
 import { isExpiredUrlResponse, parseS3ErrorXml, uploadErrorFromResponse } from './s3-error.js';
 
 /** A URL to PUT to, plus any headers its signature requires. */
@@ -140,7 +141,7 @@ export async function putOnce(
   const { transport, signal } = options;
   const { url, bucket } = checkTarget(target, artifact, transport);
   const safeTarget = describeUrl(url);
-  if (signal?.aborted) throw toUploadError(signal.reason, transport, signal);
+  if (signal?.aborted) throw classifyUploadError(signal.reason, transport, signal);
 
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(target.headers ?? {})) {
@@ -182,7 +183,7 @@ export async function putOnce(
         { transport, retryable: false, cause: safeCause(err) },
       );
     }
-    const mapped = toUploadError(err, transport, signal);
+    const mapped = classifyUploadError(err, transport, signal);
     if (mapped.code === 'ERR_UPLOAD_NETWORK') {
       throw new UploadError(
         'ERR_UPLOAD_NETWORK',

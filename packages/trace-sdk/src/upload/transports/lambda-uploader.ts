@@ -11,26 +11,27 @@
 import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { ConfigError, GrantError, UploadError } from '../../errors.js';
 import { traceKey } from '../../key.js';
+import { numberOption } from '../../option-checks.js';
+import { readUploadGrantClaims } from '../../protocol/grant.js';
 import {
   inlineRequestBytes,
   LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES,
   type UploaderPresignResponse,
   type UploaderRequest,
   type UploaderResponse,
-} from '../../lambda/protocol.js';
-import { readUploadGrantClaims } from '../../orchestrator/grant.js';
-import { numberOption } from '../options.js';
+} from '../../protocol/lambda-messages.js';
+import { uploadUrlProblem } from '../../protocol/presigned-url.js';
+import { safeCause, safeText } from '../../sanitize.js';
+import { abortedError, providerError } from '../classify.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
 import type { LambdaClientLike } from './aws-client-types.js';
-import { abortedError, providerError, safeCause, safeText } from './error-mapping.js';
 import {
   type HttpPutOptions,
   httpPutOptions,
   type PresignedTarget,
   uploadToPresignedTarget,
 } from './http-put.js';
-import { uploadUrlProblem } from './presigned-url.js';
 import { fromAwsSdkError } from './s3-error.js';
 
 /** Name of the uploader-Lambda transport in receipts, errors and metrics. */

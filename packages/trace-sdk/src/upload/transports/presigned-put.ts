@@ -5,16 +5,16 @@
  * @packageDocumentation
  */
 import { ConfigError, UploadError } from '../../errors.js';
+import { uploadUrlProblem } from '../../protocol/presigned-url.js';
+import { providerError } from '../classify.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport } from '../types.js';
-import { providerError } from './error-mapping.js';
 import {
   type HttpPutOptions,
   httpPutOptions,
   type PresignedTarget,
   uploadToPresignedTarget,
 } from './http-put.js';
-import { uploadUrlProblem } from './presigned-url.js';
 
 /** Name of the presigned-PUT transport in receipts, errors and metrics. */
 export const PRESIGNED_PUT_TRANSPORT = 'presigned-put';

@@ -6,8 +6,9 @@
  * @packageDocumentation
  */
 import { UploadError } from '../../errors.js';
+import { safeCause, safeText } from '../../sanitize.js';
+import { abortedError, classifyUploadError } from '../classify.js';
 import { isNetworkError, isRetryableStatus } from '../is-retryable.js';
-import { abortedError, parseRetryAfter, safeCause, safeText, toUploadError } from './error-mapping.js';
 import { headerValue } from './http-body.js';
 
 /** `Code` and `Message` of an S3 XML error body; either may be missing. */
@@ -116,10 +117,10 @@ interface AwsSdkErrorLike {
 export function fromAwsSdkError(err: unknown, transport: string, signal?: AbortSignal): UploadError {
   if (err instanceof UploadError) return err;
   if (signal?.aborted) return abortedError(transport, err);
-  if (!(err instanceof Error)) return toUploadError(err, transport, signal);
+  if (!(err instanceof Error)) return classifyUploadError(err, transport, signal);
   const aws = err as unknown as AwsSdkErrorLike;
   const status = aws.$metadata?.httpStatusCode;
-  if (status === undefined && isNetworkError(err)) return toUploadError(err, transport, signal);
+  if (status === undefined && isNetworkError(err)) return classifyUploadError(err, transport, signal);
   if (err.name === 'AbortError') return abortedError(transport, err);
   const retryAfterMs = parseRetryAfter(aws.$response?.headers?.['retry-after']);
   const retryable =
@@ -136,4 +137,39 @@ export function fromAwsSdkError(err: unknown, transport: string, signal?: AbortS
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     cause: safeCause(err),
   });
+}
+
+const MONTHS = 'Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec';
+/**
+ * The three HTTP-date forms of RFC 9110 §5.6.7: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`),
+ * RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`).
+ * `Date.parse` alone would also take "1.5" or "soon 2" as dates in 2001.
+ */
+const HTTP_DATE = new RegExp(
+  `^(?:[A-Z][a-z]{2}, \\d{2} (?:${MONTHS}) \\d{4} \\d{2}:\\d{2}:\\d{2} GMT` +
+    `|[A-Z][a-z]+, \\d{2}-(?:${MONTHS})-\\d{2} \\d{2}:\\d{2}:\\d{2} GMT` +
+    `|[A-Z][a-z]{2} (?:${MONTHS}) [ \\d]\\d \\d{2}:\\d{2}:\\d{2} \\d{4})$`,
+);
+
+/**
+ * Parses a `Retry-After` header into milliseconds from now: delay-seconds (`120`; a fractional
+ * `1.5` is read as seconds too) or an HTTP-date (a past date is 0). Returns `undefined` for a
+ * missing or unparseable value, which then leaves the backoff to the jitter.
+ */
+export function parseRetryAfter(
+  value: string | string[] | undefined,
+  now: number = Date.now(),
+): number | undefined {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (raw === undefined) return undefined;
+  const text = raw.trim();
+  if (/^\d+(?:\.\d+)?$/.test(text)) {
+    // Too many digits to count is "much later than any deadline", not "now".
+    return Math.min(Math.ceil(Number(text) * 1000), Number.MAX_SAFE_INTEGER);
+  }
+  if (!HTTP_DATE.test(text)) return undefined;
+  // asctime has no zone: it is GMT by definition.
+  const at = Date.parse(/GMT$/.test(text) ? text : `${text} GMT`);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
 }

@@ -10,12 +10,12 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError, UploadError } from '../../errors.js';
-import { booleanOption, numberOption } from '../options.js';
+import { booleanOption, numberOption } from '../../option-checks.js';
+import { uploadUrlProblem } from '../../protocol/presigned-url.js';
+import { safeCause } from '../../sanitize.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
 import type { S3ClientLike } from './aws-client-types.js';
-import { safeCause } from './error-mapping.js';
-import { uploadUrlProblem } from './presigned-url.js';
 import { fromAwsSdkError } from './s3-error.js';
 
 /** Name of the legacy PutObject transport in receipts, errors and metrics. */
@@ -241,6 +241,7 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
 
   const transport: TraceTransport = {
     name: S3_PUT_OBJECT_TRANSPORT,
+    bucketWide: true,
     async upload(artifact, opts): Promise<UploadReceipt> {
       const signal = opts?.signal;
       if (signal?.aborted) throw fromAwsSdkError(signal.reason, S3_PUT_OBJECT_TRANSPORT, signal);

@@ -8,8 +8,8 @@
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { ConfigError } from '../errors.js';
 import { traceKey } from '../key.js';
-import { presignedUrlExpiresAt } from '../upload/transports/presigned-url.js';
-import { TRACE_CONTENT_TYPE } from '../upload/types.js';
+import { presignedUrlExpiresAt } from './presigned-url.js';
+import { TRACE_CONTENT_TYPE } from './trace-object.js';
 
 /** Options of {@link createTraceUploadUrl}. */
 export interface CreateTraceUploadUrlOptions {

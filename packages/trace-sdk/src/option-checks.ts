@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from './errors.js';
 
 /** Bounds of a numeric option. */
 export interface NumberBounds {

@@ -1,0 +1,197 @@
+/**
+ * The public surface is a promise: every name each entry point exports, with its kind. Adding or
+ * removing a name fails here on purpose; update the list only for a deliberate API change (and
+ * say so in the changelog). Type-only exports are read from the entry files' export lists.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import * as root from '../../src/index.js';
+import * as lambda from '../../src/lambda/index.js';
+import * as orchestrator from '../../src/orchestrator/index.js';
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
+
+function kinds(mod: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of Object.keys(mod).sort()) {
+    const value = mod[name];
+    out[name] =
+      typeof value === 'function'
+        ? /^class\s/.test(Function.prototype.toString.call(value))
+          ? 'class'
+          : 'function'
+        : typeof value;
+  }
+  return out;
+}
+
+/** Names exported as types only (`type X` inside an export list, or `export type { ... }`). */
+function typeNames(entry: string): string[] {
+  const text = readFileSync(resolve(SRC, entry), 'utf8');
+  const names = new Set<string>();
+  for (const m of text.matchAll(/export\s+type\s*\{([^}]*)\}/g)) {
+    for (const n of m[1]!.split(',')) if (n.trim()) names.add(n.trim());
+  }
+  for (const m of text.matchAll(/export\s*\{([^}]*)\}/g)) {
+    for (const n of m[1]!.split(',')) {
+      const t = n.trim();
+      if (t.startsWith('type ')) names.add(t.slice(5).trim());
+    }
+  }
+  return [...names].sort();
+}
+
+describe('the root entry @agent-trace/trace-sdk', () => {
+  it('exports exactly these values', () => {
+    expect(kinds(root)).toMatchInlineSnapshot(`
+      {
+        "BUILTIN_REDACTION_LABELS": "object",
+        "ConfigError": "class",
+        "DEFAULT_DELIVERY_TIMEOUT_MS": "number",
+        "DEFAULT_MAX_BYTES": "number",
+        "DEFAULT_MAX_EVENT_BYTES": "number",
+        "DEFAULT_MAX_TEXT_CHARS": "number",
+        "DEFAULT_MAX_TOOL_RESULT_CHARS": "number",
+        "DEFAULT_RETRY_POLICY": "object",
+        "GrantError": "class",
+        "OUTPUT_SCREENING": "string",
+        "POLICY_DECISION": "string",
+        "RecorderStateError": "class",
+        "S3_PUT_OBJECT_WARNING_CODE": "string",
+        "SCHEMA_VERSION": "number",
+        "SpoolError": "class",
+        "TRACE_CONTENT_TYPE": "string",
+        "TRACE_KEY_PREFIX": "string",
+        "TRAJECTORY_ARTIFACT_HEADER": "string",
+        "TRAJECTORY_RESULT": "string",
+        "TRAJECTORY_TURN": "string",
+        "TraceError": "class",
+        "TraceFormatError": "class",
+        "TraceKeyError": "class",
+        "UploadError": "class",
+        "artifactFromBuffer": "function",
+        "artifactFromFile": "function",
+        "createTraceRecorder": "function",
+        "defaultSpoolDir": "function",
+        "describeUrl": "function",
+        "fileTransport": "function",
+        "isRetryableStatus": "function",
+        "isValidId": "function",
+        "lambdaUploaderTransport": "function",
+        "listSpooled": "function",
+        "parseTraceKey": "function",
+        "presignedPutTransport": "function",
+        "readTrace": "function",
+        "readTraceHeader": "function",
+        "readTraceLines": "function",
+        "redactSecrets": "function",
+        "s3PutObjectTransport": "function",
+        "traceKey": "function",
+        "transportFromConfig": "function",
+        "transportFromEnv": "function",
+        "uploadSpooled": "function",
+        "userPrefix": "function",
+        "withRetry": "function",
+      }
+    `);
+  });
+
+  it('exports exactly these types', () => {
+    expect(typeNames('index.ts')).toMatchInlineSnapshot(`
+      [
+        "ArtifactHeader",
+        "BuiltinRedactionLabel",
+        "FileTransportOptions",
+        "FinishFailed",
+        "FinishOptions",
+        "FinishResult",
+        "FinishResultBase",
+        "FinishSkipped",
+        "FinishUploaded",
+        "GrantErrorCode",
+        "HttpPutOptions",
+        "KnownTraceEvent",
+        "LambdaUploaderOptions",
+        "OutputScreeningEvent",
+        "OutputScreeningInput",
+        "PolicyDecisionEvent",
+        "PolicyDecisionInput",
+        "PresignedPutOptions",
+        "ReadTraceOptions",
+        "RecorderLimits",
+        "RecorderStats",
+        "RedactHook",
+        "RedactionPattern",
+        "ResultInput",
+        "RetryEvent",
+        "RetryPolicy",
+        "S3PutObjectOptions",
+        "SpoolAuthorizer",
+        "SpoolScope",
+        "SpoolSkipReason",
+        "SpooledArtifact",
+        "SpooledClaim",
+        "SpooledLastError",
+        "SpooledSidecar",
+        "ToolCallInput",
+        "ToolCallRecord",
+        "ToolResultContent",
+        "ToolResultInput",
+        "ToolResultRecord",
+        "TraceArtifact",
+        "TraceEvent",
+        "TraceFormatErrorCode",
+        "TraceHeaderLine",
+        "TraceKeyErrorReason",
+        "TraceKeyParts",
+        "TraceLineRecord",
+        "TraceRecorder",
+        "TraceRecorderOptions",
+        "TraceSource",
+        "TraceTransport",
+        "TrajectoryResultEvent",
+        "TrajectoryTurnEvent",
+        "TransportConfig",
+        "TransportKind",
+        "TurnInput",
+        "UploadErrorCode",
+        "UploadOptions",
+        "UploadReceipt",
+        "UploadSpooledOptions",
+        "UploadSpooledResult",
+        "UploadUrlRequest",
+      ]
+    `);
+  });
+
+  it('has no `export *`, so every promised name is listed here', () => {
+    for (const entry of ['index.ts', 'orchestrator/index.ts', 'lambda/index.ts']) {
+      expect(readFileSync(resolve(SRC, entry), 'utf8'), entry).not.toMatch(/export\s+\*/);
+    }
+  });
+});
+
+describe('the ./orchestrator and ./lambda subpaths', () => {
+  it('export exactly these values', () => {
+    expect({ orchestrator: kinds(orchestrator), lambda: kinds(lambda) }).toMatchInlineSnapshot(`
+      {
+        "lambda": {
+          "LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES": "number",
+          "MAX_GRANT_CLOCK_SKEW_MS": "number",
+          "createUploaderHandler": "function",
+          "verifyUploadGrant": "function",
+        },
+        "orchestrator": {
+          "DEFAULT_GRANT_CLOCK_SKEW_MS": "number",
+          "MAX_PRESIGN_EXPIRES_IN": "number",
+          "MIN_GRANT_SECRET_BYTES": "number",
+          "createTraceS3Client": "function",
+          "createTraceUploadUrl": "function",
+          "createUploadGrant": "function",
+        },
+      }
+    `);
+  });
+});
