@@ -551,6 +551,7 @@ describe('spool flush', () => {
   });
 
   it('refuses a transport that can write any key without an explicit --user scope', async () => {
+    mkdirSync(join(dir, 'empty'));
     const run = await runInProcess([
       'spool',
       'flush',

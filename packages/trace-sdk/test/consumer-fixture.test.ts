@@ -60,10 +60,7 @@ export async function local(): Promise<number> {
 }
 `;
 
-/**
- * `if (r.status === 'failed') r.error.code` must narrow: FinishResult as a discriminated union.
- * Kept apart from AGENT_SOURCE because it compiles only once that union lands (the recorder split).
- */
+/** `if (r.status === 'failed') r.error.code` must narrow: FinishResult is a discriminated union. */
 const NARROWING_SOURCE = `
 import type { FinishResult } from '@agent-trace/trace-sdk';
 export function code(r: FinishResult): string | undefined {
@@ -199,10 +196,7 @@ describe('a consumer project installing the packed tarballs, with no optional AW
     expect(result.ok).toBe(true);
   }, 60_000);
 
-  // FinishResult is not yet a discriminated union (the lead makes it one in the recorder split).
-  // Until then this fails as expected; when the union lands, it passes and `it.fails` reports
-  // that: change it to `it`.
-  it.fails('narrows r.error after r.status === "failed" (FinishResult is a discriminated union)', async () => {
+  it('narrows r.error after r.status === "failed" (FinishResult is a discriminated union)', async () => {
     const tsconfig = writeProject(
       'narrowing',
       { 'narrowing.mts': NARROWING_SOURCE },

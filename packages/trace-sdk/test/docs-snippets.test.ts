@@ -10,6 +10,9 @@
  *   built package), a real `trace.jsonl.gz`, and every ```ts block of the same file marked
  *   `<!-- doc-test: file <name> -->` written there under that name, so `node quickstart.ts` runs
  *   the README's own code, and a `spool/` directory holding one artifact whose upload failed.
+ * - `<!-- doc-test: package <dir> -->` compiles a block inside another workspace package (the CDK
+ *   blocks need aws-cdk-lib), and `<!-- doc-test: this <Type> -->` wraps a block written inside a
+ *   Stack constructor in a function with that `this`.
  * - A block that cannot run offline says why: `<!-- doc-test: skip <reason> -->` directly above it.
  *   Skips are counted and listed; a skip without a reason fails.
  *
@@ -53,6 +56,10 @@ interface DocBlock {
   readonly skip?: string;
   readonly prelude?: string;
   readonly file?: string;
+  /** `doc-test: package <dir>`: compile in a scratch project inside that package (its dependencies). */
+  readonly packageDir?: string;
+  /** `doc-test: this <Type>`: the block is the body of a function with that `this` (a Stack constructor). */
+  readonly thisType?: string;
 }
 
 const SHELL = new Set(['sh', 'bash', 'shell']);
@@ -104,6 +111,8 @@ function blocksOf(doc: string): DocBlock[] {
       if (kind === 'skip') block.skip = text;
       else if (kind === 'prelude') block.prelude = text;
       else if (kind === 'file') block.file = text;
+      else if (kind === 'package') block.packageDir = text;
+      else if (kind === 'this') block.thisType = text;
       else throw new Error(`${doc}:${i + 1}: unknown doc-test annotation "${kind}"`);
     }
     blocks.push(block);
@@ -123,27 +132,55 @@ const name = (b: DocBlock) => `${b.doc}:${b.line} (${b.lang})`;
 const tsFile = (b: DocBlock) => `${b.doc.replace(/[/.]/g, '_')}_${b.line}.ts`;
 
 let tsErrors = new Map<string, string[]>();
-let projectDir: string;
+const projectDirs: string[] = [];
 let sandbox: string;
 
-/** Typechecks every ts block at once: one tsc program over one file per block. */
-async function typecheckBlocks(): Promise<Map<string, string[]>> {
-  // Inside the package, so imports resolve through the workspace's node_modules like its own tests.
-  projectDir = mkdtempSync(join(PACKAGE_DIR, '.doc-blocks-'));
-  writeFileSync(join(projectDir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
-  const files: string[] = [];
-  for (const b of ALL) {
-    if (!TYPESCRIPT.has(b.lang) || b.skip !== undefined) continue;
-    // `export {}` makes every block a module of its own (top-level await, no shared globals).
-    writeFileSync(join(projectDir, tsFile(b)), `${b.prelude ?? ''}\n${b.code}\nexport {};\n`);
-    files.push(tsFile(b));
+/**
+ * The block's source file: prelude, then the block. With `this <Type>`, the block's imports are
+ * hoisted and the rest becomes the body of a function whose `this` is that type (CDK code written
+ * inside a Stack's constructor).
+ */
+function blockSource(b: DocBlock): string {
+  if (b.thisType === undefined) return `${b.prelude ?? ''}\n${b.code}\nexport {};\n`;
+  const imports: string[] = [];
+  const body: string[] = [];
+  let inImport = false;
+  for (const line of b.code.split('\n')) {
+    if (inImport || /^import\s/.test(line)) {
+      imports.push(line);
+      inImport = !line.trimEnd().endsWith(';');
+    } else body.push(line);
   }
+  return (
+    `${imports.join('\n')}\n${b.prelude ?? ''}\n` +
+    `export async function docBlock(this: ${b.thisType}): Promise<void> {\n${body.join('\n')}\n}\n`
+  );
+}
+
+/**
+ * Typechecks the ts blocks that compile in `packageDir` (one tsc program, one file per block),
+ * from a scratch project inside that package so imports resolve through its own dependencies.
+ */
+async function typecheckIn(packageDir: string, blocks: readonly DocBlock[]): Promise<Map<string, string[]>> {
+  const projectDir = mkdtempSync(join(packageDir, '.doc-blocks-'));
+  projectDirs.push(projectDir);
+  // No package.json of its own: the package's (ESM) applies, so a block may import the package by
+  // its own name (self-reference), as its users do.
+  const files = blocks.map((b) => {
+    writeFileSync(join(projectDir, tsFile(b)), blockSource(b));
+    return tsFile(b);
+  });
   writeFileSync(
     join(projectDir, 'tsconfig.json'),
     JSON.stringify({
       extends: relative(projectDir, join(REPO, 'tsconfig.base.json')),
       // Readers paste blocks into ordinary projects: type-only imports without `import type` are fine.
-      compilerOptions: { noEmit: true, verbatimModuleSyntax: false, skipLibCheck: true, rootDir: '.' },
+      compilerOptions: {
+        noEmit: true,
+        verbatimModuleSyntax: false,
+        skipLibCheck: true,
+        rootDir: relative(projectDir, REPO),
+      },
       files,
     }),
   );
@@ -162,6 +199,18 @@ async function typecheckBlocks(): Promise<Map<string, string[]>> {
     }
   }
   return errors;
+}
+
+/** Typechecks every ts block, grouped by the package each compiles in (`doc-test: package`). */
+async function typecheckBlocks(): Promise<Map<string, string[]>> {
+  const byPackage = new Map<string, DocBlock[]>();
+  for (const b of ALL) {
+    if (!TYPESCRIPT.has(b.lang) || b.skip !== undefined) continue;
+    const dir = join(REPO, b.packageDir ?? 'packages/trace-sdk');
+    byPackage.set(dir, [...(byPackage.get(dir) ?? []), b]);
+  }
+  const results = await Promise.all([...byPackage].map(([dir, blocks]) => typecheckIn(dir, blocks)));
+  return new Map(results.flatMap((m) => [...m]));
 }
 
 /** A scratch project: the built SDK linked in, a recorded trace, and the docs' named files. */
@@ -217,7 +266,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(() => {
-  if (projectDir !== undefined) rmSync(projectDir, { recursive: true, force: true });
+  for (const dir of projectDirs) rmSync(dir, { recursive: true, force: true });
   if (sandbox !== undefined) rmSync(sandbox, { recursive: true, force: true });
 });
 
