@@ -3,7 +3,8 @@
  * through, and the Secrets Manager rotation that adds a key by `kid` and keeps the previous one.
  */
 import { ConfigError, GrantError } from '@agent-trace/trace-sdk';
-import { createUploadGrant, verifyUploadGrant } from '@agent-trace/trace-sdk/orchestrator';
+import { verifyUploadGrant } from '@agent-trace/trace-sdk/lambda';
+import { createUploadGrant } from '@agent-trace/trace-sdk/orchestrator';
 import { describe, expect, it } from 'vitest';
 import {
   createGrantKeyring,

@@ -6,7 +6,8 @@
  * @packageDocumentation
  */
 import { ConfigError } from '@agent-trace/trace-sdk';
-import { createUploadGrant, verifyUploadGrant } from '@agent-trace/trace-sdk/orchestrator';
+import { verifyUploadGrant } from '@agent-trace/trace-sdk/lambda';
+import { createUploadGrant } from '@agent-trace/trace-sdk/orchestrator';
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,

@@ -10,8 +10,11 @@
  * @packageDocumentation
  */
 import { ConfigError } from '@agent-trace/trace-sdk';
-import { createUploaderHandler, type UploaderResponse } from '@agent-trace/trace-sdk/lambda';
-import { readUploadGrantClaims } from '@agent-trace/trace-sdk/orchestrator';
+import {
+  createUploaderHandler,
+  readUploadGrantClaims,
+  type UploaderResponse,
+} from '@agent-trace/trace-sdk/lambda';
 import { createGrantKeyring } from '../grant-keys/keyring.js';
 
 function requiredEnv(name: string): string {

@@ -8,6 +8,7 @@ export {
   type GrantKey,
   type GrantKeys,
   MAX_GRANT_CLOCK_SKEW_MS,
+  readUploadGrantClaims,
   type UploadGrantClaims,
   type VerifiedUploadGrant,
   type VerifyUploadGrantOptions,

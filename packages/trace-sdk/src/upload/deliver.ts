@@ -96,7 +96,12 @@ export async function deliver(
   try {
     outcome = await inSpan(
       'agent_trace.upload',
-      { 'agent_trace.transport': name, 'agent_trace.bytes': artifact.byteLength },
+      {
+        'agent_trace.transport': name,
+        'agent_trace.bytes': artifact.byteLength,
+        // The legacy transport holds a bucket-wide grant: say so wherever the upload is seen.
+        ...(transport.bucketWide === true ? { 'agent_trace.legacy': true } : {}),
+      },
       (span) => attempt(transport, name, artifact, bound, span),
     );
   } catch (err) {

@@ -181,6 +181,7 @@ describe('the ./orchestrator and ./lambda subpaths', () => {
           "LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES": "number",
           "MAX_GRANT_CLOCK_SKEW_MS": "number",
           "createUploaderHandler": "function",
+          "readUploadGrantClaims": "function",
           "verifyUploadGrant": "function",
         },
         "orchestrator": {
