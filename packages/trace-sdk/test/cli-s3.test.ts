@@ -253,6 +253,8 @@ describe('upload', () => {
       ]);
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
+      // The receipt says the upload used the bucket-wide grant.
+      expect(run.stdout).toContain('legacy: the runtime used a bucket-wide s3:PutObject grant');
     } finally {
       process.off('warning', onWarning);
     }

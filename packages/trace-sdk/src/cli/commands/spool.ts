@@ -120,7 +120,7 @@ export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): P
       ...report.uploaded.map(
         (u) =>
           `  uploaded ${u.key} (${plural(u.attempts, 'attempt')})` +
-          (transport.name === 's3-put-object' ? ' [legacy bucket-wide PutObject]' : ''),
+          (transport.bucketWide === true ? ' [legacy bucket-wide PutObject]' : ''),
       ),
       ...report.failed.map((f) => `  failed   ${f.key}: ${f.message} (${f.code})`),
       ...report.skipped.map((s) => `  skipped  ${s.path}: ${s.reason}`),

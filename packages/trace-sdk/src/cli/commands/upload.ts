@@ -102,7 +102,7 @@ async function uploadFile(ctx: CliContext, file: string, opts: UploadOptions): P
     ok: true,
     ...receipt,
     transport: transport.name,
-    legacy: transport.name === 's3-put-object',
+    legacy: transport.bucketWide === true,
     bytes: artifact.byteLength,
     sha256: artifact.sha256,
   };
