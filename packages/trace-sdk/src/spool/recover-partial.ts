@@ -14,7 +14,6 @@ import { gunzipSync } from 'node:zlib';
 import { gzipMember, readGzipMembers } from '../compress/gzip-members.js';
 import { TraceFormatError } from '../errors.js';
 import { parseTraceKey } from '../key.js';
-import { accumulatedBytes } from '../record/header.js';
 import { SDK_NAME, SDK_VERSION } from '../version.js';
 import type { PartSidecar } from './event-spool.js';
 import { removeFile } from './spool-files.js';
@@ -91,8 +90,9 @@ function recoveredHeader(sidecar: PartSidecar, scan: PartScan, discardedBytes: n
     event: 'TRAJECTORY_ARTIFACT_HEADER',
     task_id: taskId,
     accumulated_events: scan.events,
-    // The Python agent's rule, as in the recorder's header: line bytes without newlines.
-    accumulated_bytes: accumulatedBytes(scan.bytes, scan.events),
+    // The Python agent's rule, as in the recorder's header (record/header.ts): the lines' bytes
+    // without their newlines, one per event.
+    accumulated_bytes: Math.max(0, scan.bytes - scan.events),
     // Unknown: the recorder died before it could count them.
     dropped: null,
     max_bytes: null,
