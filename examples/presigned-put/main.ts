@@ -20,6 +20,8 @@ import {
   presignedPutTransport,
   readTrace,
   traceKey,
+  type UploadUrlRequest,
+  type UploadUrlResult,
 } from '@agent-trace/trace-sdk';
 import { createTraceS3Client, createTraceUploadUrl } from '@agent-trace/trace-sdk/orchestrator';
 import { startLocalS3 } from '@agent-trace/trace-sdk-testing';
@@ -47,11 +49,23 @@ runExample('presigned-put demo', async () => {
       forcePathStyle: true,
     });
     const mintedUrls: string[] = [];
-    const uploadUrlFor = (userId: string, taskId: string) => async () => {
-      const { url } = await createTraceUploadUrl({ s3, bucket: BUCKET, userId, taskId, expiresIn: 900 });
-      mintedUrls.push(url);
-      return url;
-    };
+    // The provider is told the sealed size and SHA-256, and signs them (S3 then accepts exactly
+    // those bytes) along with the attribution headers it returns for the runtime to send.
+    const uploadUrlFor =
+      (userId: string, taskId: string) =>
+      async ({ byteLength, sha256 }: { byteLength: number; sha256: string }) => {
+        const minted = await createTraceUploadUrl({
+          s3,
+          bucket: BUCKET,
+          userId,
+          taskId,
+          expiresIn: 900,
+          contentLength: byteLength,
+          sha256,
+        });
+        mintedUrls.push(minted.url);
+        return minted;
+      };
 
     // ── agent runtime: no S3 client, no AWS credentials, just a URL provider ─────────────────
     const started = performance.now();
@@ -131,7 +145,11 @@ runExample('presigned-put demo', async () => {
  * The agent runtime. Everything it can touch is in its arguments: ids and a function returning a
  * presigned URL. It has no S3 client and no credentials to build one with.
  */
-async function runAgent(opts: { userId: string; taskId: string; uploadUrl: () => Promise<string> }) {
+async function runAgent(opts: {
+  userId: string;
+  taskId: string;
+  uploadUrl: (request: UploadUrlRequest) => Promise<UploadUrlResult>;
+}) {
   const rec = createTraceRecorder({
     userId: opts.userId,
     taskId: opts.taskId,

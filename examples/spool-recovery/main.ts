@@ -37,9 +37,16 @@ runExample('spool-recovery', async () => {
       credentials: s3Server.credentials,
       forcePathStyle: true,
     });
-    const uploadUrl = async () =>
-      (await createTraceUploadUrl({ s3, bucket: BUCKET, userId: USER_ID, taskId: TASK_ID, expiresIn: 900 }))
-        .url;
+    const uploadUrl = async ({ byteLength, sha256 }: { byteLength: number; sha256: string }) =>
+      createTraceUploadUrl({
+        s3,
+        bucket: BUCKET,
+        userId: USER_ID,
+        taskId: TASK_ID,
+        expiresIn: 900,
+        contentLength: byteLength,
+        sha256,
+      });
     // A short retry budget (3 attempts, short backoff) so the outage outlasts it quickly.
     const retry = { retries: 2, minDelayMs: 10, maxDelayMs: 50 };
     const transport = presignedPutTransport({ url: uploadUrl, retry });

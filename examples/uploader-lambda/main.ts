@@ -72,7 +72,7 @@ runExample('uploader-lambda', async () => {
   });
   try {
     const grantFor = (userId: string, taskId: string) =>
-      createUploadGrant({ userId, taskId, expiresIn: 3600, key: grantKey });
+      createUploadGrant({ userId, taskId, expiresIn: 3600, key: grantKey, audience: BUCKET });
     const agent = (userId: string, taskId: string, grant: string) =>
       createTraceRecorder({
         userId,

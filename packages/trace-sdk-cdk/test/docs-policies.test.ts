@@ -153,8 +153,13 @@ describe('docs IAM policies match the synthesized constructs', () => {
     ['bucket-policy', traceBucketPolicy],
   ];
 
+  /** Documented policies the constructs do not synthesize: the orchestrator role's own trust policy. */
+  const notSynthesized = ['source-identity-trust'];
+
   it('covers every documented policy', () => {
-    expect([...docs.keys()].sort()).toEqual(cases.map(([id]) => id).sort());
+    expect([...docs.keys()].filter((id) => !notSynthesized.includes(id)).sort()).toEqual(
+      cases.map(([id]) => id).sort(),
+    );
   });
 
   it.each(cases)('%s', (id, actual) => {

@@ -5,6 +5,10 @@
 import { ConfigError, GrantError } from '@agent-trace/trace-sdk';
 import { verifyUploadGrant } from '@agent-trace/trace-sdk/lambda';
 import { createUploadGrant } from '@agent-trace/trace-sdk/orchestrator';
+
+/** The uploader's bucket, which grants name as their audience. */
+const AUDIENCE = 'traces-bucket';
+
 import { describe, expect, it } from 'vitest';
 import {
   createGrantKeyring,
@@ -178,12 +182,15 @@ describe('rotateGrantKeySecret (Secrets Manager rotation steps)', () => {
       taskId: 't1',
       expiresIn: 3600,
       key: { id: 'k0', secret: S0 },
+      audience: AUDIENCE,
       now,
     });
     await rotate(sm, 'token-1');
     const set = parseGrantKeySet(sm.current());
     expect(set).toEqual({ current: 'k20261201T120000Z', keys: { k20261201T120000Z: S1, k0: S0 } });
-    expect(verifyUploadGrant(oldGrant, { keys: set.keys, now }).key).toBe('traces/u1/t1.jsonl.gz');
+    expect(verifyUploadGrant(oldGrant, { keys: set.keys, now, audience: AUDIENCE }).key).toBe(
+      'traces/u1/t1.jsonl.gz',
+    );
     expect(sm.versions.get('token-1')!.stages).toContain('AWSCURRENT');
     expect(sm.versions.get('v0')!.stages).toEqual([]);
   });
@@ -195,13 +202,16 @@ describe('rotateGrantKeySecret (Secrets Manager rotation steps)', () => {
       taskId: 't1',
       expiresIn: 3600,
       key: { id: 'k0', secret: S0 },
+      audience: AUDIENCE,
       now,
     });
     await rotate(sm, 'token-1');
     await rotate(sm, 'token-2', () => 'c'.repeat(64));
     const set = parseGrantKeySet(sm.current());
     expect(Object.keys(set.keys)).not.toContain('k0');
-    expect(() => verifyUploadGrant(oldGrant, { keys: set.keys, now })).toThrow(GrantError);
+    expect(() => verifyUploadGrant(oldGrant, { keys: set.keys, now, audience: AUDIENCE })).toThrow(
+      GrantError,
+    );
   });
 
   it('createSecret is idempotent: a retried step keeps the pending value', async () => {

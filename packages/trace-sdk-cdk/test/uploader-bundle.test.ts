@@ -7,6 +7,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { createUploadGrant } from '@agent-trace/trace-sdk/orchestrator';
 import { type LocalS3, startLocalS3 } from '@agent-trace/trace-sdk-testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +39,13 @@ function invoke(event: unknown): Promise<Record<string, unknown>> {
   });
 }
 
+/** A trace body the uploader accepts: gzip, first line a header naming the grant's trace, then padding. */
+function traceBody(userId: string, taskId: string, padBytes = 0): Buffer {
+  const header = JSON.stringify({ event: 'TRAJECTORY_ARTIFACT_HEADER', task_id: taskId, user_id: userId });
+  const pad = JSON.stringify({ event: 'E', task_id: taskId, pad: randomBytes(padBytes).toString('hex') });
+  return gzipSync(`${header}\n${pad}\n`);
+}
+
 function putRequest(grant: string, body: Buffer) {
   return {
     action: 'put',
@@ -49,7 +57,8 @@ function putRequest(grant: string, body: Buffer) {
 }
 
 const grantFor = (userId: string, taskId: string, key: { id: string; secret: string }) =>
-  createUploadGrant({ userId, taskId, expiresIn: 600, key });
+  // The uploader's audience is its bucket (createUploaderHandler's default).
+  createUploadGrant({ userId, taskId, expiresIn: 600, key, audience: BUCKET });
 
 beforeAll(async () => {
   s3 = await startLocalS3();
@@ -85,7 +94,7 @@ afterAll(async () => {
 
 describe('the bundled uploader function', () => {
   it('reads the grant keys at cold start and stores a granted trace at the grant’s key', async () => {
-    const body = randomBytes(2048);
+    const body = traceBody('alice', 'task-1', 2048);
     const response = await invoke(putRequest(grantFor('alice', 'task-1', { id: 'k0', secret: K0 }), body));
     expect(response).toMatchObject({ ok: true, action: 'put', key: 'traces/alice/task-1.jsonl.gz' });
     const stored = await s3.getObject(BUCKET, 'traces/alice/task-1.jsonl.gz');
@@ -98,7 +107,7 @@ describe('the bundled uploader function', () => {
     sm.setCurrent(JSON.stringify({ current: 'k1', k1: K1, k0: K0 }));
     await new Promise((r) => setTimeout(r, 1_100)); // past the refetch rate limit
     const response = await invoke(
-      putRequest(grantFor('alice', 'task-2', { id: 'k1', secret: K1 }), randomBytes(100)),
+      putRequest(grantFor('alice', 'task-2', { id: 'k1', secret: K1 }), traceBody('alice', 'task-2', 100)),
     );
     expect(response).toMatchObject({ ok: true, key: 'traces/alice/task-2.jsonl.gz' });
     expect(sm.calls).toEqual(['GetSecretValue', 'GetSecretValue']);
@@ -106,13 +115,13 @@ describe('the bundled uploader function', () => {
 
   it('refuses a forged grant and stores nothing', async () => {
     const forged = grantFor('bob', 'task-3', { id: 'k1', secret: randomBytes(32).toString('base64url') });
-    const response = await invoke(putRequest(forged, randomBytes(100)));
+    const response = await invoke(putRequest(forged, traceBody('bob', 'task-3', 100)));
     expect(response).toMatchObject({ ok: false, code: 'ERR_GRANT_SIGNATURE', retryable: false });
     expect(await s3.getObject(BUCKET, 'traces/bob/task-3.jsonl.gz')).toBeUndefined();
   });
 
   it('answers presign with a URL for the grant’s key only', async () => {
-    const body = randomBytes(4096);
+    const body = traceBody('carol', 'task-4', 4096);
     const { body: _inline, ...request } = putRequest(
       grantFor('carol', 'task-4', { id: 'k1', secret: K1 }),
       body,

@@ -11,12 +11,18 @@ async function listFiles(root: string): Promise<string[]> {
     .sort();
 }
 
-describeTransportContract('file', (ctx) => {
-  const dir = join(ctx.tmpDir, 'traces-out');
-  return {
-    transport: fileTransport({ dir }),
-    read: (key) => readFile(join(dir, ...key.split('/'))).catch(() => undefined),
-    list: async (prefix = '') => (await listFiles(dir)).filter((key) => key.startsWith(prefix)),
+// Declared up front (the options), so these tests are registered skipped without a local S3.
+describeTransportContract(
+  'file',
+  (ctx) => {
+    const dir = join(ctx.tmpDir, 'traces-out');
+    return {
+      transport: fileTransport({ dir }),
+      read: (key) => readFile(join(dir, ...key.split('/'))).catch(() => undefined),
+      list: async (prefix = '') => (await listFiles(dir)).filter((key) => key.startsWith(prefix)),
+    };
+  },
+  {
     capabilities: {
       networkFaults: unsupported('writes to the local filesystem: there is no network to fault'),
       refreshOnExpiry: unsupported('no URL or credential to expire'),
@@ -24,6 +30,7 @@ describeTransportContract('file', (ctx) => {
       userScoped: unsupported(
         'a local development transport with no notion of users: it writes the key the artifact names',
       ),
+      attribution: unsupported('files carry no object metadata'),
     },
-  };
-});
+  },
+);

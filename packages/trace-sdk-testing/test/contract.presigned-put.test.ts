@@ -11,16 +11,18 @@ describeTransportContract('presigned-put', async (ctx) => {
     credentials: ctx.s3.credentials,
     forcePathStyle: true,
   });
-  const mintUrl = async () =>
-    (
-      await createTraceUploadUrl({
-        s3: orchestratorS3,
-        bucket: ctx.bucket,
-        userId: ctx.userId,
-        taskId: ctx.taskId,
-        expiresIn: 300,
-      })
-    ).url;
+  // The provider signs the sealed size and hash, and returns the headers (attribution) to send.
+  const mintUrl = async ({ byteLength, sha256 }: { byteLength: number; sha256: string }) =>
+    createTraceUploadUrl({
+      s3: orchestratorS3,
+      bucket: ctx.bucket,
+      userId: ctx.userId,
+      taskId: ctx.taskId,
+      expiresIn: 300,
+      contentLength: byteLength,
+      sha256,
+      maxBytes: 1024 ** 3,
+    });
   return {
     transport: presignedPutTransport({ url: mintUrl, retry: { minDelayMs: 10, maxDelayMs: 100 } }),
     ...ctx.objects,

@@ -23,6 +23,8 @@ export async function uploaderLambda(ctx: ContractContext, payloadLimitBytes?: n
       s3: handlerS3,
       grantKeys: { [grantKey.id]: grantKey.secret },
       log: false,
+      // The contract uploads a 200 MB body; the default bound is 64 MiB.
+      maxObjectBytes: 1024 ** 3,
     }),
   });
   const client = new LambdaClient({
@@ -35,7 +37,13 @@ export async function uploaderLambda(ctx: ContractContext, payloadLimitBytes?: n
     functionName: lambda.functionName,
     client,
     grant: async () =>
-      createUploadGrant({ userId: ctx.userId, taskId: ctx.taskId, expiresIn: 600, key: grantKey }),
+      createUploadGrant({
+        userId: ctx.userId,
+        taskId: ctx.taskId,
+        expiresIn: 600,
+        key: grantKey,
+        audience: ctx.bucket,
+      }),
     retry: { minDelayMs: 10, maxDelayMs: 100 },
     ...(payloadLimitBytes === undefined ? {} : { payloadLimitBytes }),
   });

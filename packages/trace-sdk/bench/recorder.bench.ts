@@ -145,7 +145,7 @@ function secretLine(r: () => number): string {
 }
 
 /** Deterministic stream of realistic events (new objects and strings each call). */
-function workload(seed: number): () => Event {
+export function workload(seed: number): () => Event {
   const r = rng(seed);
   let turn = 0;
   return () => {
@@ -466,10 +466,13 @@ async function main(): Promise<void> {
   }
 }
 
-const caseAt = process.argv.indexOf('--case');
-if (caseAt >= 0) {
-  const countAt = Math.max(process.argv.indexOf('--events'), process.argv.indexOf('--bytes'));
-  await childMain(process.argv[caseAt + 1] ?? '', Number(process.argv[countAt + 1]));
-} else {
-  await main();
+// Only when run, not when another benchmark imports the workload.
+if (import.meta.main) {
+  const caseAt = process.argv.indexOf('--case');
+  if (caseAt >= 0) {
+    const countAt = Math.max(process.argv.indexOf('--events'), process.argv.indexOf('--bytes'));
+    await childMain(process.argv[caseAt + 1] ?? '', Number(process.argv[countAt + 1]));
+  } else {
+    await main();
+  }
 }

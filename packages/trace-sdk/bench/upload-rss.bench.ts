@@ -102,7 +102,16 @@ async function child(bytes: number, endpoint: string, region: string): Promise<v
     });
     const ids = { userId: 'bench-user', taskId: `01JBENCHRSS${String(bytes).padStart(13, '0')}` };
     const transport = presignedPutTransport({
-      url: async () => (await createTraceUploadUrl({ s3, bucket: BUCKET, ...ids, expiresIn: 3600 })).url,
+      url: async ({ byteLength, sha256 }) =>
+        createTraceUploadUrl({
+          s3,
+          bucket: BUCKET,
+          ...ids,
+          expiresIn: 3600,
+          contentLength: byteLength,
+          sha256,
+          maxBytes: 5 * 1024 ** 3,
+        }),
     });
     const rec = createTraceRecorder({ ...ids, transport, spoolDir, maxBytes: 16 * 1024 * MiB });
     rec.record(pool[0]!);

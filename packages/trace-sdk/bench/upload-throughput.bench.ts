@@ -147,6 +147,9 @@ async function main(): Promise<void> {
       userId: 'bench-user',
       taskId: '01JBENCHUPLOAD0000000000',
       expiresIn: 3600,
+      // One URL reused for every run, so the size cannot be signed; attribution rides in the query.
+      allowUnboundedSize: true,
+      metadataIn: 'query',
     });
     const transport = presignedPutTransport({ url, retry: false });
     const file = join(work, 'artifact.jsonl.gz');

@@ -126,7 +126,10 @@ export type GrantErrorCode =
   | 'ERR_GRANT_EXPIRED'
   | 'ERR_GRANT_SIGNATURE'
   | 'ERR_GRANT_UNKNOWN_KEY'
-  | 'ERR_GRANT_SCOPE';
+  /** The grant is for another audience (bucket or deployment), or outlives the verifier's maximum lifetime. */
+  | 'ERR_GRANT_SCOPE'
+  /** The grant uses a token version this verifier no longer accepts (e.g. a v1 grant without audience). */
+  | 'ERR_GRANT_VERSION';
 
 /** An upload grant could not be minted or did not verify. */
 export class GrantError extends TraceError {
@@ -144,7 +147,9 @@ export type TraceFormatErrorCode =
   /** Bytes that are not gzip, or a line that is not a JSON object. */
   | 'ERR_TRACE_CORRUPT'
   /** The first line is not a `TRAJECTORY_ARTIFACT_HEADER`. */
-  | 'ERR_TRACE_NO_HEADER';
+  | 'ERR_TRACE_NO_HEADER'
+  /** The header claims another user or task than the trusted key and object metadata. */
+  | 'ERR_TRACE_ATTRIBUTION';
 
 /** A trace artifact could not be read in full. Every complete line before the fault was yielded. */
 export class TraceFormatError extends TraceError {
@@ -155,6 +160,31 @@ export class TraceFormatError extends TraceError {
     super(message, options);
     this.code = code;
     this.linesRead = linesRead;
+  }
+}
+
+/** Why {@link AttributionError} refused. */
+export type AttributionErrorReason =
+  /** The operator is not a valid STS `SourceIdentity` (2–64 characters of `[A-Za-z0-9_+=,.@-]`, no `aws:` prefix). */
+  | 'invalid_operator'
+  /** The session id is not 1–256 characters of `[A-Za-z0-9._:@+=,/-]`. */
+  | 'invalid_session_id'
+  /** The attribution does not fit S3's 2 KB of user metadata. */
+  | 'too_large'
+  /** CloudTrail binding was required but the signing credentials do not carry the operator as `SourceIdentity`. */
+  | 'source_identity_unbound';
+
+/**
+ * Attribution was requested but cannot be bound to the upload, so nothing was minted: the
+ * orchestrator fails closed rather than authorizing an upload without the attribution it stated.
+ */
+export class AttributionError extends TraceError {
+  readonly code = 'ERR_ATTRIBUTION' as const;
+  /** Machine-readable reason. */
+  readonly reason: AttributionErrorReason;
+  constructor(reason: AttributionErrorReason, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.reason = reason;
   }
 }
 

@@ -10,6 +10,8 @@
 
 export { type TransportConfig, type TransportKind, transportFromConfig, transportFromEnv } from './config.js';
 export {
+  AttributionError,
+  type AttributionErrorReason,
   ConfigError,
   GrantError,
   type GrantErrorCode,
@@ -32,6 +34,7 @@ export {
   userPrefix,
 } from './key.js';
 export {
+  type ReadTraceHeaderOptions,
   type ReadTraceOptions,
   readTrace,
   readTraceHeader,
@@ -40,6 +43,13 @@ export {
   type TraceLineRecord,
   type TraceSource,
 } from './read/read-trace.js';
+export {
+  type ClaimedAttribution,
+  type TraceAttributionReport,
+  type TrustedAttribution,
+  type TrustedTraceContext,
+  traceAttribution,
+} from './read/trace-attribution.js';
 export {
   type KnownTraceEvent,
   OUTPUT_SCREENING,
@@ -117,6 +127,7 @@ export {
   type PresignedPutOptions,
   presignedPutTransport,
   type UploadUrlRequest,
+  type UploadUrlResult,
 } from './upload/transports/presigned-put.js';
 export {
   S3_PUT_OBJECT_WARNING_CODE,

@@ -9,6 +9,7 @@
  *
  * @packageDocumentation
  */
+import { types } from 'node:util';
 import { TraceError } from './errors.js';
 import { redactSecrets } from './serialize/redact.js';
 
@@ -18,6 +19,14 @@ const SIGNED_PARAM =
   /\b(X-Amz-(?:Signature|Credential|Security-Token)|Signature|AWSAccessKeyId|x-amz-security-token)=[^\s&"'<>]*/gi;
 // Token-shaped strings (an upload grant, a JWT): long base64url runs joined by dots.
 const TOKEN_LIKE = /[A-Za-z0-9_-]{16,}(?:\.[A-Za-z0-9_-]{16,})+/g;
+/**
+ * Whether `value` is an Error, from this realm or another: jest runs tests in a VM context, so an
+ * error from `node:net` there fails `instanceof Error` although it is one.
+ */
+export function isError(value: unknown): value is Error {
+  return value instanceof Error || types.isNativeError(value);
+}
+
 /** Default cap on one sanitized message. */
 export const MAX_SAFE_TEXT_CHARS = 300;
 const MAX_CAUSE_DEPTH = 5;
@@ -68,7 +77,7 @@ export function safeText(text: string, opts: SafeTextOptions = {}): string {
 /** The message of any thrown value, made safe with {@link safeText} (its `code` first when not in it). */
 export function safeErrorMessage(err: unknown, opts?: SafeTextOptions): string {
   try {
-    if (err instanceof Error) {
+    if (isError(err)) {
       const code = (err as { code?: unknown }).code;
       const prefix = typeof code === 'string' && !String(err.message).includes(code) ? `${code}: ` : '';
       return safeText(`${prefix}${String(err.message)}`, opts);
@@ -91,7 +100,7 @@ export function safeErrorMessage(err: unknown, opts?: SafeTextOptions): string {
  */
 export function safeCause(err: unknown, depth = 0): unknown {
   if (err === undefined || err === null || err instanceof TraceError) return err;
-  if (!(err instanceof Error)) {
+  if (!isError(err)) {
     return typeof err === 'object' || typeof err === 'function' ? '<non-error value>' : safeText(String(err));
   }
   try {

@@ -285,7 +285,13 @@ describe('upload', () => {
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', lambda.credentials.secretAccessKey);
     try {
       const grantFor = (taskId: string) =>
-        createUploadGrant({ userId: USER, taskId, expiresIn: 600, key: { id: 'k1', secret } });
+        createUploadGrant({
+          userId: USER,
+          taskId,
+          expiresIn: 600,
+          key: { id: 'k1', secret },
+          audience: BUCKET,
+        });
       const viaLambda = (grant: string) =>
         runInProcess(
           [

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +25,14 @@ import {
 } from './transport-support.js';
 
 const KEY = 'traces/user-1/task-1.jsonl.gz';
+/** A trace body for KEY: the uploader Lambda stores only gzip whose header names the grant's task. */
+const traceBody = (padding: number) =>
+  Buffer.concat([
+    gzipSync(
+      `${JSON.stringify({ event: 'TRAJECTORY_ARTIFACT_HEADER', task_id: 'task-1', user_id: 'user-1' })}\n`,
+    ),
+    gzipSync(randomBytes(padding)),
+  ]);
 const SECRET = 's'.repeat(40);
 const grant = () =>
   createUploadGrant({
@@ -31,6 +40,7 @@ const grant = () =>
     taskId: 'task-1',
     expiresIn: 600,
     key: { id: 'k1', secret: SECRET },
+    audience: 'trace-bucket',
   });
 
 function configError(fn: () => unknown): ConfigError {
@@ -221,7 +231,7 @@ describe('an agent switches among all four transports by environment alone', () 
     Object.assign(process.env, credentials);
     try {
       for (const [kind, env] of Object.entries(envs)) {
-        const body = randomBytes(1000);
+        const body = traceBody(1000);
         s3Server.objects.clear();
         const transport = transportFromEnv(env, { retry: false });
         expect(transport.name).toBe(kind);
@@ -252,7 +262,7 @@ describe('an agent switches among all four transports by environment alone', () 
         client,
         grant: grant(),
       });
-      const body = randomBytes(10);
+      const body = traceBody(10);
       await t.upload(artifactFromBuffer(KEY, body), {});
       expect(s3Server.objects.get(`/trace-bucket/${KEY}`)?.equals(body)).toBe(true);
       expect(transportFromConfig({ transport: 'file', dir }).name).toBe('file');

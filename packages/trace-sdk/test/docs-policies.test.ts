@@ -165,7 +165,35 @@ function bucketPolicyProblems(policy: Policy): string[] {
   return denyNonTls ? [] : ['expected a Deny of s3:* when aws:SecureTransport is false'];
 }
 
+/**
+ * The signing role's trust policy for the CloudTrail binding: one named principal may assume it
+ * and set a SourceIdentity (sts:SetSourceIdentity), nothing broader.
+ */
+function sourceIdentityTrustProblems(policy: Policy): string[] {
+  const problems: string[] = [];
+  const allows = (policy.Statement ?? []).filter((s) => s.Effect === 'Allow');
+  const actions = allows.flatMap((s) => list(s.Action));
+  for (const needed of ['sts:AssumeRole', 'sts:SetSourceIdentity']) {
+    if (!actions.includes(needed)) problems.push(`expected ${needed}`);
+  }
+  for (const a of actions) {
+    if (a !== 'sts:AssumeRole' && a !== 'sts:SetSourceIdentity') problems.push(`unexpected action ${a}`);
+  }
+  for (const s of allows) {
+    const principal = (s as { Principal?: unknown }).Principal;
+    const aws =
+      principal !== null && typeof principal === 'object'
+        ? (principal as { AWS?: string | string[] }).AWS
+        : principal;
+    const arns = list(aws as string | string[] | undefined);
+    if (arns.length === 0 || arns.some((p) => p.includes('*')))
+      problems.push('the principal must be named, not *');
+  }
+  return problems;
+}
+
 const CHECKS: Record<string, (policy: Policy) => string[]> = {
+  'source-identity-trust': sourceIdentityTrustProblems,
   'runtime-presigned-put': noS3Problems,
   'runtime-lambda': lambdaRuntimeProblems,
   orchestrator: (p) => putTracesOnlyProblems(p, []),
@@ -255,6 +283,17 @@ describe('the policy checks reject loosened policies', () => {
       put.Action = [...list(put.Action), action];
       expect(problemsOf(id, loosened), action).not.toEqual([]);
     }
+  });
+
+  it('rejects a SourceIdentity trust policy without sts:SetSourceIdentity or with any principal', () => {
+    const noSet = clone(policyById('source-identity-trust'));
+    noSet.Statement![0]!.Action = 'sts:AssumeRole';
+    expect(problemsOf('source-identity-trust', noSet)).not.toEqual([]);
+    const anyone = clone(policyById('source-identity-trust')) as Policy & {
+      Statement: { Principal?: unknown }[];
+    };
+    anyone.Statement[0]!.Principal = { AWS: '*' };
+    expect(problemsOf('source-identity-trust', anyone)).not.toEqual([]);
   });
 
   it('rejects a policy without Version 2012-10-17', () => {

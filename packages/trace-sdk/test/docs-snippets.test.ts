@@ -153,7 +153,7 @@ function blockSource(b: DocBlock): string {
   }
   return (
     `${imports.join('\n')}\n${b.prelude ?? ''}\n` +
-    `export async function docBlock(this: ${b.thisType}): Promise<void> {\n${body.join('\n')}\n}\n`
+    `export async function docBlock(this: ${b.thisType}) {\n${body.join('\n')}\n}\n`
   );
 }
 
@@ -179,6 +179,9 @@ async function typecheckIn(packageDir: string, blocks: readonly DocBlock[]): Pro
         noEmit: true,
         verbatimModuleSyntax: false,
         skipLibCheck: true,
+        // As in the packages' own tsconfig: the `source` condition also reaches dependencies that
+        // publish their TypeScript sources (eventsource-parser, via the AI SDK).
+        allowImportingTsExtensions: true,
         rootDir: relative(projectDir, REPO),
       },
       files,

@@ -8,6 +8,7 @@ import { readUploadGrantClaims } from '../src/protocol/grant.js';
 const K1 = { id: 'k1', secret: 'a'.repeat(32) };
 const K2 = { id: 'k2-2026', secret: Buffer.alloc(48, 7) };
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
+const AUD = 'trace-bucket';
 const clock = (ms: number) => () => ms;
 
 function grantCode(fn: () => unknown): string {
@@ -22,6 +23,7 @@ function grantCode(fn: () => unknown): string {
 
 const mint = (over: Partial<Parameters<typeof createUploadGrant>[0]> = {}) =>
   createUploadGrant({
+    audience: AUD,
     userId: 'user-1',
     taskId: 'task-1',
     expiresIn: 600,
@@ -35,15 +37,28 @@ const id = fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }).filter(i
 describe('upload grants', () => {
   it('round-trips the user and task of any valid ids, and derives the key with traceKey', () => {
     fc.assert(
-      fc.property(id, id, fc.integer({ min: 1, max: 7 * 86_400 }), (userId, taskId, expiresIn) => {
-        const token = createUploadGrant({ userId, taskId, expiresIn, key: K2, now: clock(NOW) });
-        const verified = verifyUploadGrant(token, { keys: { [K2.id]: K2.secret }, now: clock(NOW) });
+      fc.property(id, id, fc.integer({ min: 1, max: 86_400 }), (userId, taskId, expiresIn) => {
+        const token = createUploadGrant({
+          audience: AUD,
+          userId,
+          taskId,
+          expiresIn,
+          key: K2,
+          now: clock(NOW),
+        });
+        const verified = verifyUploadGrant(token, {
+          audience: AUD,
+          keys: { [K2.id]: K2.secret },
+          now: clock(NOW),
+        });
         expect(verified).toEqual({
           userId,
           taskId,
           key: traceKey({ userId, taskId }),
           expiresAt: new Date(NOW + expiresIn * 1000),
           kid: K2.id,
+          audience: AUD,
+          issuedAt: new Date(NOW),
         });
         expect(readUploadGrantClaims(token)).toMatchObject({ userId, taskId, kid: K2.id });
       }),
@@ -58,9 +73,14 @@ describe('upload grants', () => {
         fc.pre(token[index] !== replacement);
         const tampered = token.slice(0, index) + replacement + token.slice(index + 1);
         const code = grantCode(() =>
-          verifyUploadGrant(tampered, { keys: { k1: K1.secret }, now: clock(NOW) }),
+          verifyUploadGrant(tampered, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW) }),
         );
-        expect(['ERR_GRANT_MALFORMED', 'ERR_GRANT_SIGNATURE', 'ERR_GRANT_UNKNOWN_KEY']).toContain(code);
+        expect([
+          'ERR_GRANT_MALFORMED',
+          'ERR_GRANT_VERSION',
+          'ERR_GRANT_SIGNATURE',
+          'ERR_GRANT_UNKNOWN_KEY',
+        ]).toContain(code);
       }),
       { numRuns: 500 },
     );
@@ -70,42 +90,50 @@ describe('upload grants', () => {
     const [payload, signature] = mint().split('.') as [string, string];
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
     const forged = Buffer.from(JSON.stringify({ ...claims, sub: 'user-2' })).toString('base64url');
-    expect(grantCode(() => verifyUploadGrant(`${forged}.${signature}`, { keys: { k1: K1.secret } }))).toBe(
-      'ERR_GRANT_SIGNATURE',
-    );
+    expect(
+      grantCode(() =>
+        verifyUploadGrant(`${forged}.${signature}`, { audience: AUD, keys: { k1: K1.secret } }),
+      ),
+    ).toBe('ERR_GRANT_SIGNATURE');
   });
 
   it('rejects a grant signed with another secret under the same key id', () => {
     const token = mint({ key: { id: 'k1', secret: 'b'.repeat(32) } });
-    expect(grantCode(() => verifyUploadGrant(token, { keys: { k1: K1.secret }, now: clock(NOW) }))).toBe(
-      'ERR_GRANT_SIGNATURE',
-    );
+    expect(
+      grantCode(() => verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW) })),
+    ).toBe('ERR_GRANT_SIGNATURE');
   });
 
   it('rejects an unknown key id', () => {
     const token = mint({ key: K2 });
-    expect(grantCode(() => verifyUploadGrant(token, { keys: { k1: K1.secret }, now: clock(NOW) }))).toBe(
-      'ERR_GRANT_UNKNOWN_KEY',
-    );
-    expect(grantCode(() => verifyUploadGrant(token, { keys: () => undefined, now: clock(NOW) }))).toBe(
-      'ERR_GRANT_UNKNOWN_KEY',
-    );
+    expect(
+      grantCode(() => verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW) })),
+    ).toBe('ERR_GRANT_UNKNOWN_KEY');
+    expect(
+      grantCode(() => verifyUploadGrant(token, { audience: AUD, keys: () => undefined, now: clock(NOW) })),
+    ).toBe('ERR_GRANT_UNKNOWN_KEY');
     // Inherited object properties are not keys.
     const proto = mint({ key: { id: 'constructor', secret: K1.secret } });
-    expect(grantCode(() => verifyUploadGrant(proto, { keys: { k1: K1.secret }, now: clock(NOW) }))).toBe(
-      'ERR_GRANT_UNKNOWN_KEY',
-    );
+    expect(
+      grantCode(() => verifyUploadGrant(proto, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW) })),
+    ).toBe('ERR_GRANT_UNKNOWN_KEY');
   });
 
   it('expires, with a small clock-skew allowance', () => {
     const token = mint({ expiresIn: 60 });
-    const at = (ms: number) => () => verifyUploadGrant(token, { keys: { k1: K1.secret }, now: clock(ms) });
+    const at = (ms: number) => () =>
+      verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(ms) });
     expect(at(NOW + 60_000)().userId).toBe('user-1');
     expect(at(NOW + 60_000 + DEFAULT_GRANT_CLOCK_SKEW_MS)().userId).toBe('user-1');
     expect(grantCode(at(NOW + 60_000 + DEFAULT_GRANT_CLOCK_SKEW_MS + 1))).toBe('ERR_GRANT_EXPIRED');
     expect(
       grantCode(() =>
-        verifyUploadGrant(token, { keys: { k1: K1.secret }, now: clock(NOW + 61_000), clockSkewMs: 0 }),
+        verifyUploadGrant(token, {
+          audience: AUD,
+          keys: { k1: K1.secret },
+          now: clock(NOW + 61_000),
+          clockSkewMs: 0,
+        }),
       ),
     ).toBe('ERR_GRANT_EXPIRED');
   });
@@ -114,11 +142,11 @@ describe('upload grants', () => {
     const old = mint({ key: K1 });
     const fresh = mint({ key: K2 });
     const both = { k1: K1.secret, [K2.id]: K2.secret };
-    expect(verifyUploadGrant(old, { keys: both, now: clock(NOW) }).kid).toBe('k1');
-    expect(verifyUploadGrant(fresh, { keys: both, now: clock(NOW) }).kid).toBe(K2.id);
+    expect(verifyUploadGrant(old, { audience: AUD, keys: both, now: clock(NOW) }).kid).toBe('k1');
+    expect(verifyUploadGrant(fresh, { audience: AUD, keys: both, now: clock(NOW) }).kid).toBe(K2.id);
     const lookup = (kid: string) => (kid === K2.id ? K2.secret : undefined);
-    expect(verifyUploadGrant(fresh, { keys: lookup, now: clock(NOW) }).userId).toBe('user-1');
-    expect(grantCode(() => verifyUploadGrant(old, { keys: lookup, now: clock(NOW) }))).toBe(
+    expect(verifyUploadGrant(fresh, { audience: AUD, keys: lookup, now: clock(NOW) }).userId).toBe('user-1');
+    expect(grantCode(() => verifyUploadGrant(old, { audience: AUD, keys: lookup, now: clock(NOW) }))).toBe(
       'ERR_GRANT_UNKNOWN_KEY',
     );
   });
@@ -131,18 +159,19 @@ describe('upload grants', () => {
     ['not JSON', `${Buffer.from('nope').toString('base64url')}.${Buffer.alloc(32).toString('base64url')}`],
     ['too long', `${'a'.repeat(5000)}.b`],
   ])('rejects a malformed token (%s)', (_what, token) => {
-    expect(grantCode(() => verifyUploadGrant(token, { keys: { k1: K1.secret } }))).toBe(
+    expect(grantCode(() => verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret } }))).toBe(
       'ERR_GRANT_MALFORMED',
     );
   });
 
   it('rejects payloads with invalid ids even if well signed shapes are attempted', () => {
     const payload = Buffer.from(
-      JSON.stringify({ v: 1, kid: 'k1', sub: '../x', tid: 't', exp: 9e9 }),
+      JSON.stringify({ v: 2, kid: 'k1', aud: AUD, sub: '../x', tid: 't', iat: 1, exp: 9e9 }),
     ).toString('base64url');
     expect(
       grantCode(() =>
         verifyUploadGrant(`${payload}.${Buffer.alloc(32).toString('base64url')}`, {
+          audience: AUD,
           keys: { k1: K1.secret },
         }),
       ),
@@ -153,10 +182,15 @@ describe('upload grants', () => {
     const token = mint();
     const [payload, signature] = token.split('.') as [string, string];
     const attempts = [
-      () => verifyUploadGrant(token, { keys: { k1: K1.secret }, now: clock(NOW + 86_400_000) }),
-      () => verifyUploadGrant(`${payload}.${signature.slice(0, -2)}AA`, { keys: { k1: K1.secret } }),
-      () => verifyUploadGrant(token, { keys: {} }),
-      () => verifyUploadGrant(`${token}x`, { keys: { k1: K1.secret } }),
+      () =>
+        verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW + 86_400_000) }),
+      () =>
+        verifyUploadGrant(`${payload}.${signature.slice(0, -2)}AA`, {
+          audience: AUD,
+          keys: { k1: K1.secret },
+        }),
+      () => verifyUploadGrant(token, { audience: AUD, keys: {} }),
+      () => verifyUploadGrant(`${token}x`, { audience: AUD, keys: { k1: K1.secret } }),
     ];
     for (const attempt of attempts) {
       try {
@@ -180,7 +214,7 @@ describe('upload grants', () => {
     expect(bad({ expiresIn: undefined, expiresAt: new Date(NOW - 1) })).toThrow(ConfigError);
     expect(bad({ userId: 'a/b' })).toThrow(/Invalid userId/);
     const token = mint();
-    expect(() => verifyUploadGrant(token, { keys: { k1: 'short' } })).toThrow(ConfigError);
+    expect(() => verifyUploadGrant(token, { audience: AUD, keys: { k1: 'short' } })).toThrow(ConfigError);
   });
 
   it('refuses to mint a grant whose expiry could never verify', () => {
@@ -189,29 +223,39 @@ describe('upload grants', () => {
     expect(bad({ expiresIn: 1e13 })).toThrow(expect.objectContaining({ variable: 'expiresIn' }));
     expect(bad({ expiresIn: 1e16 })).toThrow(ConfigError);
     // The latest representable expiry still round-trips.
-    const far = mint({ expiresIn: undefined, expiresAt: new Date(8_639_999_999_999_000) });
-    expect(verifyUploadGrant(far, { keys: { k1: K1.secret }, now: clock(NOW) }).expiresAt.getTime()).toBe(
-      8_639_999_999_999_000,
-    );
+    const unbounded = Number.MAX_SAFE_INTEGER;
+    const far = mint({
+      expiresIn: undefined,
+      expiresAt: new Date(8_639_999_999_999_000),
+      maxLifetimeSeconds: unbounded,
+    });
+    const verifyFar = {
+      audience: AUD,
+      keys: { k1: K1.secret },
+      now: clock(NOW),
+      maxLifetimeSeconds: unbounded,
+    };
+    expect(verifyUploadGrant(far, verifyFar).expiresAt.getTime()).toBe(8_639_999_999_999_000);
   });
 
   it('accepts a clock-skew allowance only from 0 to 5 minutes', () => {
     const token = mint();
     for (const clockSkewMs of [-1, 300_001, Number.NaN]) {
       expect(() =>
-        verifyUploadGrant(token, { keys: { k1: K1.secret }, now: clock(NOW), clockSkewMs }),
+        verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW), clockSkewMs }),
       ).toThrow(expect.objectContaining({ code: 'ERR_TRACE_CONFIG', variable: 'clockSkewMs' }));
     }
-    expect(verifyUploadGrant(token, { keys: { k1: K1.secret }, now: clock(NOW), clockSkewMs: 0 }).key).toBe(
-      traceKey({ userId: 'user-1', taskId: 'task-1' }),
-    );
+    expect(
+      verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW), clockSkewMs: 0 })
+        .key,
+    ).toBe(traceKey({ userId: 'user-1', taskId: 'task-1' }));
   });
 
   it('accepts an absolute expiresAt', () => {
     const expiresAt = new Date(NOW + 5 * 60_000);
     const token = mint({ expiresIn: undefined, expiresAt });
-    expect(verifyUploadGrant(token, { keys: { k1: K1.secret }, now: clock(NOW) }).expiresAt).toEqual(
-      expiresAt,
-    );
+    expect(
+      verifyUploadGrant(token, { audience: AUD, keys: { k1: K1.secret }, now: clock(NOW) }).expiresAt,
+    ).toEqual(expiresAt);
   });
 });

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { artifactFromBuffer, ConfigError, traceKey } from '../src/index.js';
@@ -41,7 +42,18 @@ const handler = (over: Partial<UploaderHandlerOptions> = {}) =>
   createUploaderHandler({ bucket: BUCKET, s3, grantKeys: KEYS, log: (e) => logs.push(e), ...over });
 
 const grantFor = (userId: string, taskId: string, expiresIn = 600, key = { id: 'k1', secret: KEYS.k1 }) =>
-  createUploadGrant({ userId, taskId, expiresIn, key });
+  createUploadGrant({ userId, taskId, expiresIn, key, audience: BUCKET });
+
+/** A gzip trace whose header names the user and task, followed by `padding` random bytes of events member. */
+function traceBody(
+  userId: string,
+  taskId: string,
+  padding = 0,
+  header: Record<string, unknown> = {},
+): Buffer {
+  const line = `${JSON.stringify({ event: 'TRAJECTORY_ARTIFACT_HEADER', task_id: taskId, user_id: userId, ...header })}\n`;
+  return Buffer.concat([gzipSync(line), gzipSync(randomBytes(padding))]);
+}
 
 function putRequest(grant: string, body: Buffer, over: Record<string, unknown> = {}) {
   return {
@@ -61,7 +73,7 @@ const refused = (response: UploaderResponse) => {
 
 describe('createUploaderHandler', () => {
   it('stores an inline body at the grant key with application/gzip and a SHA-256 checksum', async () => {
-    const body = randomBytes(10_000);
+    const body = traceBody('user-1', 'task-1', 10_000);
     const grant = grantFor('user-1', 'task-1');
     const response = await handler()(putRequest(grant, body));
     const key = traceKey({ userId: 'user-1', taskId: 'task-1' });
@@ -79,7 +91,7 @@ describe('createUploaderHandler', () => {
   });
 
   it("ignores a key, user or task named in the request: it writes under the grant's user and task", async () => {
-    const body = randomBytes(100);
+    const body = traceBody('user-1', 'task-2', 100);
     const grant = grantFor('user-1', 'task-2');
     const response = await handler()(
       putRequest(grant, body, {
@@ -155,7 +167,7 @@ describe('createUploaderHandler', () => {
   });
 
   it('accepts the request as a JSON string too', async () => {
-    const body = randomBytes(10);
+    const body = traceBody('user-1', 'task-json', 10);
     const response = await handler()(JSON.stringify(putRequest(grantFor('user-1', 'task-json'), body)));
     expect(response).toMatchObject({ ok: true, key: traceKey({ userId: 'user-1', taskId: 'task-json' }) });
   });
@@ -220,10 +232,10 @@ describe('createUploaderHandler', () => {
       headers: { 'retry-after': '1' },
       body: s3ErrorXml('SlowDown', 'Reduce your rate.'),
     });
-    const slow = refused(await handler()(putRequest(grantFor('u', 't'), randomBytes(10))));
+    const slow = refused(await handler()(putRequest(grantFor('u', 't'), traceBody('u', 't', 10))));
     expect(slow).toMatchObject({ code: 'ERR_UPLOAD_HTTP', status: 503, s3Code: 'SlowDown', retryable: true });
     server.replies.push({ status: 403, body: s3ErrorXml('AccessDenied', 'Access Denied') });
-    const denied = refused(await handler()(putRequest(grantFor('u', 't'), randomBytes(10))));
+    const denied = refused(await handler()(putRequest(grantFor('u', 't'), traceBody('u', 't', 10))));
     expect(denied).toMatchObject({
       code: 'ERR_UPLOAD_HTTP',
       status: 403,
@@ -234,7 +246,7 @@ describe('createUploaderHandler', () => {
       status: 400,
       body: s3ErrorXml('BadDigest', 'The SHA256 you specified did not match.'),
     });
-    expect(refused(await handler()(putRequest(grantFor('u', 't'), randomBytes(10)))).code).toBe(
+    expect(refused(await handler()(putRequest(grantFor('u', 't'), traceBody('u', 't', 10)))).code).toBe(
       'ERR_UPLOAD_CHECKSUM',
     );
   });
@@ -243,7 +255,7 @@ describe('createUploaderHandler', () => {
     logs.length = 0;
     const grant = grantFor('user-log', 'task-log');
     const h = handler();
-    await h(putRequest(grant, randomBytes(10)));
+    await h(putRequest(grant, traceBody('user-log', 'task-log', 10)));
     await h({ action: 'presign', grant, sha256: 'a'.repeat(64), byteLength: 10 });
     await h(putRequest(`${grant}x`, randomBytes(10)));
     expect(logs.map((e) => e.outcome)).toEqual(['stored', 'presigned', 'refused']);
@@ -262,7 +274,7 @@ describe('createUploaderHandler', () => {
     try {
       const grant = grantFor('user-1', 'task-stdout');
       await createUploaderHandler({ bucket: BUCKET, s3, grantKeys: KEYS })(
-        putRequest(grant, randomBytes(10)),
+        putRequest(grant, traceBody('user-1', 'task-stdout', 10)),
       );
       expect(spy).toHaveBeenCalledTimes(1);
       const line = String(spy.mock.calls[0]?.[0]);

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import {
   type LocalLambda,
   type LocalS3,
@@ -33,6 +34,23 @@ import {
 
 const KEYS = { k1: 'k'.repeat(40) };
 const BUCKET = 'trace-bucket';
+
+/**
+ * A valid gzip trace for KEY (header naming user-1/task-1, then random filler in a second member)
+ * of exactly `n` bytes, or of its smallest size when `n` is smaller. Stored (level 0) members make
+ * the size exact: the header line's padding absorbs the difference.
+ */
+function traceBytes(n: number): Buffer {
+  const line = (pad: number) =>
+    `${JSON.stringify({ event: 'TRAJECTORY_ARTIFACT_HEADER', task_id: 'task-1', user_id: 'user-1', pad: 'x'.repeat(pad) })}\n`;
+  const stored = (data: string | Buffer) => gzipSync(data, { level: 0 });
+  const smallest = stored(line(0)).byteLength;
+  if (n <= smallest + 1024) return stored(line(Math.max(0, n - smallest)));
+  const filler = stored(randomBytes(n - smallest - 1024));
+  const body = Buffer.concat([stored(line(n - smallest - filler.byteLength)), filler]);
+  if (body.byteLength !== n) throw new Error(`traceBytes built ${body.byteLength} bytes, not ${n}`);
+  return body;
+}
 const FUNCTION = 'trace-uploader';
 const fastRetry: RetryPolicy = { sleep: async () => {}, random: () => 0 };
 
@@ -76,7 +94,7 @@ afterEach(() => {
 });
 
 const grantFor = (userId = 'user-1', taskId = 'task-1', expiresIn = 600) =>
-  createUploadGrant({ userId, taskId, expiresIn, key: { id: 'k1', secret: KEYS.k1 } });
+  createUploadGrant({ userId, taskId, expiresIn, key: { id: 'k1', secret: KEYS.k1 }, audience: BUCKET });
 
 const transport = (over: Partial<LambdaUploaderOptions> = {}) =>
   lambdaUploaderTransport({ functionName: FUNCTION, client, grant: grantFor(), retry: fastRetry, ...over });
@@ -101,7 +119,7 @@ async function failure(p: Promise<unknown>): Promise<UploadError> {
 
 describe('lambdaUploaderTransport', () => {
   it('sends a small body inline and the handler stores it at the grant key', async () => {
-    const body = randomBytes(20_000);
+    const body = traceBytes(20_000);
     const receipt = await transport().upload(artifactFromBuffer(KEY, body), {});
     expect(receipt).toEqual({
       key: KEY,
@@ -122,14 +140,14 @@ describe('lambdaUploaderTransport', () => {
 
     it('inlines the largest body that fits (the envelope size is exact)', async () => {
       expect(inlineRequestBytes(grant, sha, fits)).toBeLessThanOrEqual(LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES);
-      const body = randomBytes(fits);
+      const body = traceBytes(fits);
       await transport({ grant }).upload(artifactFromBuffer(KEY, body), {});
       expect(actions()).toEqual(['put']);
       expect(stored()?.equals(body)).toBe(true);
     });
 
     it('asks for a presigned URL one byte later, and streams the body there', async () => {
-      const body = randomBytes(fits + 1);
+      const body = traceBytes(fits + 1);
       const receipt = await transport({ grant }).upload(artifactFromBuffer(KEY, body), {});
       expect(actions()).toEqual(['presign']);
       expect(receipt).toMatchObject({ key: KEY, uri: `s3://${BUCKET}/${KEY}`, attempts: 1 });
@@ -142,7 +160,7 @@ describe('lambdaUploaderTransport', () => {
   });
 
   it('falls back to a presigned URL when Lambda answers 413 to an inline request', async () => {
-    const body = randomBytes(5 * 1024 * 1024);
+    const body = traceBytes(5 * 1024 * 1024);
     const receipt = await transport({ payloadLimitBytes: 8 * 1024 * 1024 }).upload(
       artifactFromBuffer(KEY, body),
       {},
@@ -155,7 +173,7 @@ describe('lambdaUploaderTransport', () => {
   it('refuses locally, invoking nothing, a grant for another user or task', async () => {
     for (const grant of [grantFor('user-2', 'task-1'), grantFor('user-1', 'task-2')]) {
       grantsSeen.push(grant);
-      const err = await failure(transport({ grant }).upload(artifactFromBuffer(KEY, randomBytes(10)), {}));
+      const err = await failure(transport({ grant }).upload(artifactFromBuffer(KEY, traceBytes(10)), {}));
       expect(err).toMatchObject({ code: 'ERR_UPLOAD_REJECTED', s3Code: 'ERR_GRANT_SCOPE', attempts: 1 });
     }
     expect(lambda.invocations).toHaveLength(0);
@@ -167,10 +185,11 @@ describe('lambdaUploaderTransport', () => {
       taskId: 'task-1',
       expiresIn: 600,
       key: { id: 'k1', secret: 'f'.repeat(40) },
+      audience: BUCKET,
     });
     grantsSeen.push(forged);
     const err = await failure(
-      transport({ grant: forged }).upload(artifactFromBuffer(KEY, randomBytes(10)), {}),
+      transport({ grant: forged }).upload(artifactFromBuffer(KEY, traceBytes(10)), {}),
     );
     expect(err).toMatchObject({
       code: 'ERR_UPLOAD_REJECTED',
@@ -187,7 +206,7 @@ describe('lambdaUploaderTransport', () => {
     grantsSeen.push(...grants);
     let asked = 0;
     const receipt = await transport({ grant: async () => grants[asked++] ?? '' }).upload(
-      artifactFromBuffer(KEY, randomBytes(10)),
+      artifactFromBuffer(KEY, traceBytes(10)),
       {},
     );
     expect(asked).toBe(2);
@@ -198,7 +217,7 @@ describe('lambdaUploaderTransport', () => {
     handlerOptions = { now: () => Date.now() + 120_000 };
     const grant = grantFor('user-1', 'task-1', 60);
     grantsSeen.push(grant);
-    const err = await failure(transport({ grant }).upload(artifactFromBuffer(KEY, randomBytes(10)), {}));
+    const err = await failure(transport({ grant }).upload(artifactFromBuffer(KEY, traceBytes(10)), {}));
     expect(err).toMatchObject({ code: 'ERR_UPLOAD_REJECTED', s3Code: 'ERR_GRANT_EXPIRED', attempts: 1 });
   });
 
@@ -207,7 +226,7 @@ describe('lambdaUploaderTransport', () => {
       { status: 429, errorType: 'TooManyRequestsException', message: 'Rate Exceeded.' },
       { status: 500, errorType: 'ServiceException' },
     );
-    const receipt = await transport().upload(artifactFromBuffer(KEY, randomBytes(10)), {});
+    const receipt = await transport().upload(artifactFromBuffer(KEY, traceBytes(10)), {});
     expect(receipt.attempts).toBe(3);
     expect(lambda.invocations).toHaveLength(1);
   });
@@ -218,7 +237,7 @@ describe('lambdaUploaderTransport', () => {
       errorType: 'ResourceNotFoundException',
       message: 'Function not found',
     });
-    const err = await failure(transport().upload(artifactFromBuffer(KEY, randomBytes(10)), {}));
+    const err = await failure(transport().upload(artifactFromBuffer(KEY, traceBytes(10)), {}));
     expect(err).toMatchObject({
       code: 'ERR_UPLOAD_HTTP',
       status: 404,
@@ -236,7 +255,7 @@ describe('lambdaUploaderTransport', () => {
         `Could not parse request body into json: [Source: (byte[])"${payload.slice(0, 400)}"`,
     });
     const grant = grantFor();
-    const err = await failure(transport({ grant }).upload(artifactFromBuffer(KEY, randomBytes(10)), {}));
+    const err = await failure(transport({ grant }).upload(artifactFromBuffer(KEY, traceBytes(10)), {}));
     expect(err).toMatchObject({
       code: 'ERR_UPLOAD_HTTP',
       status: 400,
@@ -255,7 +274,7 @@ describe('lambdaUploaderTransport', () => {
         if (asked === 1) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
         return grantFor();
       },
-    }).upload(artifactFromBuffer(KEY, randomBytes(10)), {});
+    }).upload(artifactFromBuffer(KEY, traceBytes(10)), {});
     expect(receipt.attempts).toBe(2);
   });
 
@@ -264,7 +283,7 @@ describe('lambdaUploaderTransport', () => {
     const grant = grantFor('user-2', 'task-2');
     grantsSeen.push(grant);
     const mislabelled: TraceArtifact = {
-      ...artifactFromBuffer(KEY, randomBytes(10)),
+      ...artifactFromBuffer(KEY, traceBytes(10)),
       userId: 'user-2',
       taskId: 'task-2',
     };
@@ -277,14 +296,14 @@ describe('lambdaUploaderTransport', () => {
   it('treats a crashed function (FunctionError) as retryable', async () => {
     handlerOptions = { maxInlineBytes: Number.NaN };
     const err = await failure(
-      transport({ retry: { ...fastRetry, retries: 1 } }).upload(artifactFromBuffer(KEY, randomBytes(10)), {}),
+      transport({ retry: { ...fastRetry, retries: 1 } }).upload(artifactFromBuffer(KEY, traceBytes(10)), {}),
     );
     expect(err).toMatchObject({ code: 'ERR_UPLOAD_HTTP', retryable: true, attempts: 2 });
     expect(err.s3Code).toMatch(/^FunctionError:/);
   });
 
   it('reports a body that does not match its sha256 as ERR_UPLOAD_CHECKSUM, not retried', async () => {
-    const body = randomBytes(100);
+    const body = traceBytes(100);
     const lying: TraceArtifact = {
       ...artifactFromBuffer(KEY, body),
       sha256: 'b'.repeat(64),
@@ -297,11 +316,11 @@ describe('lambdaUploaderTransport', () => {
 
   it('reports an oversize body as ERR_UPLOAD_TOO_LARGE', async () => {
     handlerOptions = { maxInlineBytes: 1000 };
-    const inline = await failure(transport().upload(artifactFromBuffer(KEY, randomBytes(2000)), {}));
+    const inline = await failure(transport().upload(artifactFromBuffer(KEY, traceBytes(2000)), {}));
     expect(inline).toMatchObject({ code: 'ERR_UPLOAD_TOO_LARGE', attempts: 1 });
     handlerOptions = { maxObjectBytes: 1024 };
     const presigned = await failure(
-      transport({ payloadLimitBytes: 1024 }).upload(artifactFromBuffer(KEY, randomBytes(2000)), {}),
+      transport({ payloadLimitBytes: 1024 }).upload(artifactFromBuffer(KEY, traceBytes(2000)), {}),
     );
     expect(presigned).toMatchObject({ code: 'ERR_UPLOAD_TOO_LARGE', attempts: 1 });
   });
@@ -311,7 +330,7 @@ describe('lambdaUploaderTransport', () => {
       status: 503,
       body: '<Error><Code>SlowDown</Code><Message>slow</Message></Error>',
     });
-    const receipt = await transport().upload(artifactFromBuffer(KEY, randomBytes(10)), {});
+    const receipt = await transport().upload(artifactFromBuffer(KEY, traceBytes(10)), {});
     expect(receipt.attempts).toBe(2);
   });
 
@@ -326,7 +345,7 @@ describe('lambdaUploaderTransport', () => {
         endpoint: lambda.endpoint,
         retry: false,
       });
-      expect((await t.upload(artifactFromBuffer(KEY, randomBytes(10)), {})).key).toBe(KEY);
+      expect((await t.upload(artifactFromBuffer(KEY, traceBytes(10)), {})).key).toBe(KEY);
     } finally {
       vi.unstubAllEnvs();
     }
@@ -336,7 +355,7 @@ describe('lambdaUploaderTransport', () => {
     const controller = new AbortController();
     controller.abort();
     const err = await failure(
-      transport().upload(artifactFromBuffer(KEY, randomBytes(10)), { signal: controller.signal }),
+      transport().upload(artifactFromBuffer(KEY, traceBytes(10)), { signal: controller.signal }),
     );
     expect(err.code).toBe('ERR_UPLOAD_ABORTED');
     expect(lambda.invocations).toHaveLength(0);
@@ -344,7 +363,7 @@ describe('lambdaUploaderTransport', () => {
 
   it('stops reading a stalled body at once when aborted', async () => {
     const controller = new AbortController();
-    const base = artifactFromBuffer(KEY, randomBytes(100));
+    const base = artifactFromBuffer(KEY, traceBytes(100));
     const stalling: TraceArtifact = {
       ...base,
       // One chunk, then nothing ever again: only the abort can end the read.
@@ -453,7 +472,7 @@ describe('end to end: local Lambda (Invoke API) → createUploaderHandler → Si
     });
 
   it('stores a small body inline', async () => {
-    const body = randomBytes(30_000);
+    const body = traceBytes(30_000);
     const receipt = await e2e().upload(artifactFromBuffer(KEY, body), {});
     expect(receipt).toMatchObject({ key: KEY, uri: `s3://${BUCKET}/${KEY}`, attempts: 1 });
     const object = await localS3.getObject(BUCKET, KEY);
@@ -463,7 +482,7 @@ describe('end to end: local Lambda (Invoke API) → createUploaderHandler → Si
   });
 
   it('streams a body over the payload limit to a presigned URL with its size and SHA-256 signed', async () => {
-    const body = randomBytes(LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES);
+    const body = traceBytes(LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES);
     const receipt = await e2e().upload(artifactFromBuffer(KEY, body), {});
     expect(receipt.attempts).toBe(1);
     expect((await localS3.getObject(BUCKET, KEY))?.body.equals(body)).toBe(true);
@@ -475,7 +494,7 @@ describe('end to end: local Lambda (Invoke API) → createUploaderHandler → Si
     const grant = grantFor();
     let fits = 4 * 1024 * 1024;
     while (inlineRequestBytes(grant, 'a'.repeat(64), fits + 1) <= LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES) fits++;
-    const body = randomBytes(fits);
+    const body = traceBytes(fits);
     await e2e({ grant }).upload(artifactFromBuffer(KEY, body), {});
     // The transport computed the request size exactly.
     expect(localLambda.invocations.at(-1)?.payloadBytes).toBe(
@@ -487,13 +506,13 @@ describe('end to end: local Lambda (Invoke API) → createUploaderHandler → Si
 
   it('retries Lambda throttling', async () => {
     localLambda.faults.failNext(1, { status: 429, code: 'TooManyRequestsException' });
-    const receipt = await e2e().upload(artifactFromBuffer(KEY, randomBytes(100)), {});
+    const receipt = await e2e().upload(artifactFromBuffer(KEY, traceBytes(100)), {});
     expect(receipt.attempts).toBe(2);
   });
 
   it('writes nowhere but the grant key even when the request names another user', async () => {
     // A compromised runtime crafts its own request: the handler derives the key from the grant.
-    const body = randomBytes(100);
+    const body = traceBytes(100);
     const out = await lambdaClient.send(
       new InvokeCommand({
         FunctionName: FUNCTION,

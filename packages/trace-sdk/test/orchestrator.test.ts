@@ -33,6 +33,7 @@ describe('createTraceUploadUrl', () => {
       userId: 'u 1+',
       taskId: 't1',
       expiresIn: 600,
+      contentLength: 100,
     });
     expect(minted.key).toBe(traceKey({ userId: 'u 1+', taskId: 't1' }));
     const url = new URL(minted.url);
@@ -41,7 +42,14 @@ describe('createTraceUploadUrl', () => {
     expect(q.get('X-Amz-SignedHeaders')?.split(';')).toContain('content-type');
     expect(q.get('X-Amz-Expires')).toBe('600');
     expect([...q.keys()].filter((k) => /checksum/i.test(k))).toEqual([]);
-    expect(minted.headers).toEqual({ 'content-type': 'application/gzip' });
+    expect(minted.headers).toEqual({
+      'content-type': 'application/gzip',
+      // The attribution is signed as headers the runtime must send; ids are percent-encoded where
+      // a header cannot carry them as they are.
+      'x-amz-meta-agent-trace-user-id': 'u%201+',
+      'x-amz-meta-agent-trace-task-id': 't1',
+      'x-amz-meta-agent-trace-attribution': 'presigned-url',
+    });
     const expiresAt = minted.expiresAt.getTime();
     expect(expiresAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 600_000);
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 600_000);
@@ -54,9 +62,10 @@ describe('createTraceUploadUrl', () => {
       userId: 'u1',
       taskId: 't2',
       expiresIn: 60,
+      contentLength: 1000,
     });
     const body = randomBytes(1000);
-    const receipt = await presignedPutTransport({ url: async () => minted.url, retry: false }).upload(
+    const receipt = await presignedPutTransport({ url: async () => minted, retry: false }).upload(
       artifactFromBuffer(minted.key, body),
       {},
     );
@@ -91,9 +100,13 @@ describe('createTraceUploadUrl', () => {
   it('refuses a client that would sign an empty-body CRC32 into the URL', async () => {
     const plain = new S3Client({ region: 'us-east-1', credentials: TEST_CREDENTIALS });
     try {
-      const err = await createTraceUploadUrl({ s3: plain, bucket: 'b', userId: 'u', taskId: 't' }).catch(
-        (e) => e,
-      );
+      const err = await createTraceUploadUrl({
+        s3: plain,
+        bucket: 'b',
+        userId: 'u',
+        taskId: 't',
+        contentLength: 1,
+      }).catch((e) => e);
       expect(err).toBeInstanceOf(ConfigError);
       expect(err).toMatchObject({ variable: 'requestChecksumCalculation' });
       expect(err.message).toContain('WHEN_REQUIRED');
@@ -133,6 +146,7 @@ describe('createTraceUploadUrl', () => {
         bucket: 'my-bucket',
         userId: 'u',
         taskId: 't',
+        contentLength: 1,
       });
       expect(new URL(minted.url).hostname).toBe('my-bucket.s3.eu-west-1.amazonaws.com');
     } finally {

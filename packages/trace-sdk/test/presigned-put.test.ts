@@ -504,8 +504,19 @@ describe('end to end: the orchestrator mints, the agent uploads, the SigV4-verif
     await s3.reset();
   });
 
+  // A bare URL, as a fixed TRACE_UPLOAD_URL would be: no size to sign, attribution in the query.
   const mint = async (taskId = '01JD4Q9Z6XTASK', expiresIn = 300) =>
-    (await createTraceUploadUrl({ s3: client, bucket: BUCKET, userId: 'user-1', taskId, expiresIn })).url;
+    (
+      await createTraceUploadUrl({
+        s3: client,
+        bucket: BUCKET,
+        userId: 'user-1',
+        taskId,
+        expiresIn,
+        allowUnboundedSize: true,
+        metadataIn: 'query',
+      })
+    ).url;
   const stored = () => s3.getObject(BUCKET, KEY);
 
   it('stores the exact bytes at the exact key as application/gzip without Content-Encoding', async () => {
@@ -521,10 +532,17 @@ describe('end to end: the orchestrator mints, the agent uploads, the SigV4-verif
   it('tells the URL provider which trace it mints for, so one transport serves several traces', async () => {
     const asked: string[] = [];
     const transport = presignedPutTransport({
-      url: async ({ key, userId, taskId }) => {
+      url: async ({ key, userId, taskId, byteLength, sha256 }) => {
         asked.push(key);
-        return (await createTraceUploadUrl({ s3: client, bucket: BUCKET, userId, taskId, expiresIn: 300 }))
-          .url;
+        return createTraceUploadUrl({
+          s3: client,
+          bucket: BUCKET,
+          userId,
+          taskId,
+          expiresIn: 300,
+          contentLength: byteLength,
+          sha256,
+        });
       },
       retry: fastRetry,
     });
@@ -596,7 +614,13 @@ describe('end to end: the orchestrator mints, the agent uploads, the SigV4-verif
 
   it("refuses a real URL for another user's key before sending anything", async () => {
     const foreign = (
-      await createTraceUploadUrl({ s3: client, bucket: BUCKET, userId: 'user-2', taskId: '01JD4Q9Z6XTASK' })
+      await createTraceUploadUrl({
+        s3: client,
+        bucket: BUCKET,
+        userId: 'user-2',
+        taskId: '01JD4Q9Z6XTASK',
+        allowUnboundedSize: true,
+      })
     ).url;
     const err = await failure(presignedPutTransport({ url: foreign, retry: fastRetry }).upload(artifact, {}));
     expect(err.code).toBe('ERR_UPLOAD_REJECTED');

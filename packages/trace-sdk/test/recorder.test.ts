@@ -267,7 +267,7 @@ describe('header', () => {
   it('carries the final counts, which match the body', async () => {
     const { rec, transport } = recorder({ attribution: { operator: 'ops@example.com' }, maxBytes: 100_000 });
     for (let i = 0; i < 20; i++)
-      rec.record({ event: 'E', i, secret: i === 3 ? AKIA : 'none', text: 'x'.repeat(5000) });
+      rec.record({ event: 'E', i, note: i === 3 ? AKIA : 'none', text: 'x'.repeat(5000) });
     for (let i = 0; i < 5; i++) rec.record({ event: 'BIG', blob: 'y'.repeat(90_000) });
     const { header, upload, result } = await finishAndRead(rec, transport);
     const lines = rawLines(upload.body);

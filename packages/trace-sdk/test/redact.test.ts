@@ -17,6 +17,16 @@ const PAT = `github_pat_${'11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456
 const JWT = `eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.${'dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U'}`;
 const SIG = 'a'.repeat(20) + '0123456789abcdef'.repeat(2) + 'b'.repeat(12);
 const PEM_BODY = 'MIIEowIBAAKCAQEA7Zq\nbGx1c3RyYXRpb24ga2V5\n';
+const R36 = 'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8';
+const ANTHROPIC = `sk-ant-api03-${R36}${R36}${'x9Y8w7V6u5T4s3R2q1P0o9N8m7L6k5J4i3'}AA`;
+const OPENAI_PROJ = `sk-proj-${R36}${R36}T3BlbkFJ${R36}`;
+const OPENAI_LEGACY = `sk-${'Ab12Cd34Ef56Gh78Ij90'}T3BlbkFJ${'Kl12Mn34Op56Qr78St90'}`;
+const SLACK_BOT = `xoxb-${'1234567890'}-${'1234567890123'}-${'AbCdEfGhIjKlMnOpQrStUvWx'}`;
+const SLACK_HOOK = `https://hooks.slack.com/services/T0000000/B0000000/${'XXXXXXXXXXXXXXXXXXXXXXXX'}`;
+const STRIPE = `sk_live_${'51H8aBcDeFgHiJkLmNoPqRsTuV'}`;
+const GOOGLE = `AIza${'SyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q'}`;
+const NPM = `npm_${R36}`;
+const GITLAB = `glpat-${'Ab3dEf6hIj9lMn2pQr5t'}`;
 
 function redact(s: string) {
   const r = new Redactor();
@@ -54,7 +64,6 @@ const cases: Record<string, { positive: [string, string][]; negative: string[] }
       [`secretAccessKey: ${SECRET}\n`, 'secretAccessKey: [REDACTED-AWS-SECRET-KEY]\n'],
     ],
     negative: [
-      `aws_secret_access_key = ${SECRET.slice(1)}`, // 39 characters
       'aws_secret_access_key is required',
       `the value ${SECRET} alone has no name`,
       'secret: hunter2',
@@ -145,12 +154,34 @@ const cases: Record<string, { positive: [string, string][]; negative: string[] }
         'mongodb+srv://u:[REDACTED-PASSWORD]@cluster0.example.net/db',
       ],
       ['amqp://guest:guest@localhost', 'amqp://guest:[REDACTED-PASSWORD]@localhost'],
+      // A password holding `/` or `#` (not valid in a URL, common in practice).
+      ['postgres://app:p/ss#w0rd@db:5432/app', 'postgres://app:[REDACTED-PASSWORD]@db:5432/app'],
+      [
+        'jdbc:postgresql://db/app?user=app&password=s3cr3t!',
+        'jdbc:postgresql://db/app?user=app&password=[REDACTED-PASSWORD]',
+      ],
+      [
+        'Server=db;Database=app;User Id=sa;Password=P@ssw0rd!;Encrypt=true',
+        'Server=db;Database=app;User Id=sa;Password=[REDACTED-PASSWORD];Encrypt=true',
+      ],
+      ['PGPASSWORD=hunter2 psql -h db', 'PGPASSWORD=[REDACTED-PASSWORD] psql -h db'],
+      ['"password": "correct horse battery"', '"password": "[REDACTED-PASSWORD]"'],
+      ['curl -u admin:s3cret https://x', 'curl -u admin:[REDACTED-PASSWORD] https://x'],
+      [
+        'https%3A%2F%2Fapp%3Ap%2Fss%40db.internal%2Fx',
+        'https%3A%2F%2Fapp%3A[REDACTED-PASSWORD]%40db.internal%2Fx',
+      ],
     ],
     negative: [
       'https://user@example.com/path',
       'https://example.com:8443/path@v2',
       'see http://example.com:80 and mail a@b.c',
       'https://example.com/?q=a:b@c',
+      'password: string;',
+      'password = os.environ["DB_PASSWORD"]',
+      'const password = config.db.password,',
+      'PGPASSWORD=$PGPASS psql',
+      'the password is required',
     ],
   },
   JWT: {
@@ -169,7 +200,8 @@ const cases: Record<string, { positive: [string, string][]; negative: string[] }
       ],
       [
         `AWS4-HMAC-SHA256 Credential=x/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=${'0123456789abcdef'.repeat(4)}`,
-        'AWS4-HMAC-SHA256 Credential=x/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=[REDACTED-AWS-SIGNATURE]',
+        // The credential scope names the access key: the generic rule takes it too.
+        'AWS4-HMAC-SHA256 Credential=[REDACTED-SECRET], SignedHeaders=host, Signature=[REDACTED-AWS-SIGNATURE]',
       ],
     ],
     negative: ['X-Amz-Signature is a query parameter', 'Signature=abc', 'X-Amz-Date=20240101T000000Z'],
@@ -184,6 +216,90 @@ const cases: Record<string, { positive: [string, string][]; negative: string[] }
     negative: ['the X-Amz-Credential parameter names the key'],
   },
 };
+
+Object.assign(cases, {
+  'BASIC-AUTH': {
+    positive: [
+      ['Authorization: Basic dXNlcjpwYXNzd29yZA==', 'Authorization: Basic [REDACTED-BASIC-AUTH]'],
+      ['"authorization":"basic dXNlcjpwYXNz"', '"authorization":"basic [REDACTED-BASIC-AUTH]"'],
+    ],
+    negative: ['Basic usage: run it', 'authorization: basic'],
+  },
+  'ANTHROPIC-API-KEY': {
+    positive: [[`ANTHROPIC_API_KEY=${ANTHROPIC}`, 'ANTHROPIC_API_KEY=[REDACTED-ANTHROPIC-API-KEY]']],
+    negative: ['sk-ant-is-a-prefix', 'task-ant-api03-xyz'],
+  },
+  'OPENAI-API-KEY': {
+    positive: [
+      [`key ${OPENAI_PROJ}`, 'key [REDACTED-OPENAI-API-KEY]'],
+      [`"${OPENAI_LEGACY}"`, '"[REDACTED-OPENAI-API-KEY]"'],
+    ],
+    negative: ['task-0123456789abcdefghijk', 'sk-learn is a library', 'risk-averse-approach-everywhere'],
+  },
+  'SLACK-TOKEN': {
+    positive: [[`SLACK_BOT=${SLACK_BOT}`, 'SLACK_BOT=[REDACTED-SLACK-TOKEN]']],
+    negative: ['xoxb-', 'the xoxo of it'],
+  },
+  'WEBHOOK-URL': {
+    positive: [[SLACK_HOOK, 'https://hooks.slack.com/services/[REDACTED-WEBHOOK-URL]']],
+    negative: ['https://hooks.slack.com/services/'],
+  },
+  'STRIPE-KEY': {
+    positive: [
+      [`stripe.api_key = "${STRIPE}"`, 'stripe.api_key = "[REDACTED-STRIPE-KEY]"'],
+      [`rk_live_${'0123456789abcdef'}`, '[REDACTED-STRIPE-KEY]'],
+    ],
+    negative: ['sk_live_short', 'pk_live_0123456789abcdef'],
+  },
+  'GOOGLE-API-KEY': {
+    positive: [[`?key=${GOOGLE}&q=1`, '?key=[REDACTED-GOOGLE-API-KEY]&q=1']],
+    negative: ['AIza is a prefix', `AIza${'SyA1b2C3'}`],
+  },
+  'NPM-TOKEN': {
+    positive: [
+      [`//registry.npmjs.org/:_authToken=${NPM}`, '//registry.npmjs.org/:_authToken=[REDACTED-NPM-TOKEN]'],
+    ],
+    negative: ['npm_config_nodedir=', `npm_${'a'.repeat(20)}`],
+  },
+  'GITLAB-TOKEN': {
+    positive: [[`PRIVATE-TOKEN: ${GITLAB}`, 'PRIVATE-TOKEN: [REDACTED-GITLAB-TOKEN]']],
+    negative: ['glpat-short'],
+  },
+  'API-TOKEN': {
+    positive: [
+      [`hf_${'AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh'}`, '[REDACTED-API-TOKEN]'],
+      [`dop_v1_${'0123456789abcdef'.repeat(4)}`, '[REDACTED-API-TOKEN]'],
+      [
+        `SG.${'AbCdEfGhIjKlMnOpQrStUv'}.${'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg'}`,
+        '[REDACTED-API-TOKEN]',
+      ],
+      [`dapi${'0123456789abcdef'.repeat(2)}`, '[REDACTED-API-TOKEN]'],
+      [
+        `Authorization: Token ${'9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b'}`,
+        'Authorization: Token [REDACTED-API-TOKEN]',
+      ],
+    ],
+    negative: ['hf_short', 'SG.example', 'dapi is a prefix'],
+  },
+  SECRET: {
+    positive: [
+      [`OPENAI_API_KEY=${'abc123def456ghi789'}`, 'OPENAI_API_KEY=[REDACTED-SECRET]'],
+      [`"client_secret": "${'9f8e7d6c5b4a3f2e1d0c'}"`, '"client_secret": "[REDACTED-SECRET]"'],
+      [`api_key: ${'Zx81Kq02Lm93Np'}`, 'api_key: [REDACTED-SECRET]'],
+      [String.raw`\"token\":\"${'Zx81Kq02Lm93Np'}\"`, String.raw`\"token\":\"[REDACTED-SECRET]\"`],
+      [`access_token%3D${'Zx81Kq02Lm93Np'}%26x%3D1`, 'access_token%3D[REDACTED-SECRET]%26x%3D1'],
+      [`aws_secret_access_key = ${SECRET.slice(1)}`, 'aws_secret_access_key = [REDACTED-SECRET]'],
+    ],
+    negative: [
+      'token: string',
+      'apiKey = config.apiKey',
+      'api_key: getTokenFromEnvironment',
+      'max_tokens: 100000',
+      'secret=changeme',
+      'token = await getToken()',
+    ],
+  },
+});
 
 describe('built-in redaction patterns', () => {
   it('covers every built-in label', () => {
@@ -259,6 +375,33 @@ describe('built-in redaction patterns', () => {
       '-',
       'x'.repeat(40),
       '0123456789abcdef'.repeat(4),
+      ANTHROPIC,
+      OPENAI_PROJ,
+      OPENAI_LEGACY,
+      SLACK_BOT,
+      SLACK_HOOK,
+      STRIPE,
+      GOOGLE,
+      NPM,
+      GITLAB,
+      'sk-',
+      'password',
+      'Password=',
+      'api_key',
+      'client_secret',
+      'Authorization: Basic ',
+      'Authorization: Token ',
+      'curl -u ',
+      'a1b2c3d4e5f6',
+      '%3D',
+      '%3A%2F%2F',
+      '%40',
+      '\\"',
+      '\\n',
+      ';',
+      '/',
+      '#',
+      '@',
     ];
     const text = fc
       .array(fc.oneof(fc.constantFrom(...pieces), fc.string({ maxLength: 8 })), { maxLength: 24 })
@@ -282,6 +425,35 @@ describe('built-in redaction patterns', () => {
   });
 });
 
+describe('hostile text: redaction stays linear', () => {
+  // Each piece repeated to 200,000 characters. A left boundary that let every `-eyJ` of a run start
+  // a JWT took 64 s on the first; a safety bound, not a performance target.
+  it.each([
+    '-eyJ',
+    'eyJa.',
+    'sk-a',
+    '_ghp',
+    'ghp_',
+    'curl -u ',
+    'a://b:',
+    '%3A%2F%2F',
+    'password=',
+    'token=a1',
+    'Bearer a1',
+    'Authorization: Basic ',
+    String.raw`\"token\":\"`,
+    'xoxb-1-',
+    'hooks.slack.com/services/',
+    '-----BEGIN RSA PRIVATE KEY-----',
+    'aws_secret_access_key=',
+  ])('%j', (piece) => {
+    const s = piece.repeat(Math.ceil(200_000 / piece.length));
+    const started = performance.now();
+    redactSecrets(s);
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+});
+
 describe('secret-named keys', () => {
   it.each([
     ['SecretAccessKey', 'AWS-SECRET-KEY'],
@@ -291,16 +463,42 @@ describe('secret-named keys', () => {
     ['x-amz-credential', 'AWS-CREDENTIAL'],
     ['password', 'PASSWORD'],
     ['PASSWD', 'PASSWORD'],
+    ['db_password', 'PASSWORD'],
+    ['api_key', 'SECRET'],
+    ['apiKey', 'SECRET'],
+    ['x-api-key', 'SECRET'],
+    ['token', 'SECRET'],
+    ['access_token', 'SECRET'],
+    ['client_secret', 'SECRET'],
+    ['authorization', 'SECRET'],
+    ['Proxy-Authorization', 'SECRET'],
+    ['private_key', 'PRIVATE-KEY'],
+    ['privateKey', 'PRIVATE-KEY'],
+    ['GITHUB_TOKEN', 'SECRET'],
+    ['OPENAI_API_KEY', 'SECRET'],
+    ['credentials', 'SECRET'],
+    ['cookie', 'SECRET'],
   ])('%s redacts its value as %s', (key, label) => {
     expect(secretLabelForKey(key)).toBe(label);
   });
 
-  it.each(['AccessKeyId', 'password_length', 'secret_santa', 'token_count', 'session_id', 'x'.repeat(100)])(
-    '%s is an ordinary key',
-    (key) => {
-      expect(secretLabelForKey(key)).toBeUndefined();
-    },
-  );
+  it.each([
+    'AccessKeyId',
+    'password_length',
+    'secret_santa',
+    'token_count',
+    'session_id',
+    'max_tokens',
+    'input_tokens',
+    'cache_read_input_tokens',
+    'tokenizer',
+    'key',
+    'public_key',
+    'keys',
+    'x'.repeat(100),
+  ])('%s is an ordinary key', (key) => {
+    expect(secretLabelForKey(key)).toBeUndefined();
+  });
 });
 
 describe('user patterns', () => {

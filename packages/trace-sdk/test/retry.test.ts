@@ -1,5 +1,6 @@
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { inspect } from 'node:util';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -156,6 +157,12 @@ describe('withRetry', () => {
     const err = await t.upload(artifact, {}).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ERR_UPLOAD_NETWORK', attempts: 2, transport: 'scripted' });
     expect((err as Error).cause).toMatchObject({ message: 'read ECONNRESET', code: 'ECONNRESET' });
+  });
+
+  it('recognises a network error from another realm (jest runs tests in a VM context)', () => {
+    const foreign = runInNewContext('Object.assign(new Error("socket hang up"), { code: "ECONNRESET" })');
+    expect(foreign instanceof Error).toBe(false);
+    expect(isRetryable(foreign)).toBe(true);
   });
 
   it('does not retry a plain programming error, whatever its type', async () => {

@@ -205,16 +205,50 @@ describe('safeStringify: redaction', () => {
   it('replaces the whole value of a secret-named key', () => {
     expect(
       parse({
-        Credentials: { AccessKeyId: 'x', SecretAccessKey: 'abc', SessionToken: 'tok' },
+        Result: { AccessKeyId: 'x', SecretAccessKey: 'abc', SessionToken: 'tok' },
         password: 'p',
       }),
     ).toEqual({
-      Credentials: {
+      Result: {
         AccessKeyId: 'x',
         SecretAccessKey: '[REDACTED-AWS-SECRET-KEY]',
         SessionToken: '[REDACTED-AWS-SECURITY-TOKEN]',
       },
       password: '[REDACTED-PASSWORD]',
+    });
+  });
+
+  it('replaces the value of a secret-named key whatever its type, but keeps flags and nulls', () => {
+    expect(
+      parse({
+        api_key: ['k1', 'k2'],
+        apiKey: 12345678,
+        token: { value: 'abc', expires: 1 },
+        client_secret: 99n,
+        authorization: () => 1,
+        private_key: { kty: 'RSA', d: 'xyz' },
+        GITHUB_TOKEN: 'ghx',
+        OPENAI_API_KEY: 'sk',
+        Credentials: { AccessKeyId: 'x', SecretAccessKey: 'abc' },
+        password: true,
+        secret: null,
+        token_count: 3,
+        max_tokens: 1024,
+      }),
+    ).toEqual({
+      api_key: '[REDACTED-SECRET]',
+      apiKey: '[REDACTED-SECRET]',
+      token: '[REDACTED-SECRET]',
+      client_secret: '[REDACTED-SECRET]',
+      authorization: '[REDACTED-SECRET]',
+      private_key: '[REDACTED-PRIVATE-KEY]',
+      GITHUB_TOKEN: '[REDACTED-SECRET]',
+      OPENAI_API_KEY: '[REDACTED-SECRET]',
+      Credentials: '[REDACTED-SECRET]',
+      password: true,
+      secret: null,
+      token_count: 3,
+      max_tokens: 1024,
     });
   });
 
@@ -269,5 +303,76 @@ describe('JsonWriter: field limits, string cap and budget', () => {
     expect(() => writer.value(['x'.repeat(60), 'y'.repeat(60)])).toThrow(SizeBudgetExceeded);
     writer.reset(Number.POSITIVE_INFINITY, 100);
     expect(() => writer.value(new Array(1_000_000))).toThrow(SizeBudgetExceeded);
+  });
+
+  it('counts punctuation and empty containers against the budget', () => {
+    const writer = new JsonWriter(new Redactor());
+    const empties = [Array.from({ length: 40 }, () => []), Array.from({ length: 40 }, () => ({}))];
+    for (const value of empties) {
+      writer.reset(Number.POSITIVE_INFINITY, 100);
+      // 40 x "[]" plus commas is 121 characters: past 100.
+      expect(() => writer.value(value)).toThrow(SizeBudgetExceeded);
+      writer.reset(Number.POSITIVE_INFINITY, 200);
+      const out = writer.value(value)!;
+      expect(writer.size).toBeGreaterThanOrEqual(out.length);
+    }
+    // Omitted values still cost a unit each: a million undefined properties is work too.
+    const undefineds: Record<string, undefined> = {};
+    for (let i = 0; i < 200; i++) undefineds[`k${i}`] = undefined;
+    writer.reset(Number.POSITIVE_INFINITY, 150);
+    expect(() => writer.value(undefineds)).toThrow(SizeBudgetExceeded);
+  });
+
+  it('size is never less than the length of what was written (property)', () => {
+    const writer = new JsonWriter(new Redactor());
+    fc.assert(
+      fc.property(fc.anything({ withMap: true, withSet: true, withSparseArray: true }), (v) => {
+        writer.reset();
+        const out = writer.value(v) ?? '';
+        expect(writer.size).toBeGreaterThanOrEqual(out.length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('JsonWriter: shared references', () => {
+  /** A DAG: `levels` pairs of references to the same array, over a leaf. */
+  function dag(levels: number, leaf: unknown): unknown {
+    let x: unknown = leaf;
+    for (let i = 0; i < levels; i++) x = [x, { left: x, right: x }];
+    return x;
+  }
+
+  it('writes a DAG exactly as its tree copy, with the same redaction counts', () => {
+    // 3^10 paths: enough containers that the writer reuses shared ones.
+    const shared = dag(10, [`id ${AKIA}`, { password: 'p', n: 1 }]);
+    const tree = JSON.parse(JSON.stringify(shared));
+    const a = new Redactor();
+    const b = new Redactor();
+    const fromDag = new JsonWriter(a).value(shared);
+    const fromTree = new JsonWriter(b).value(tree);
+    expect(fromDag).toBe(fromTree);
+    expect(a.count).toBe(b.count);
+    expect(a.count).toBe(2 * 3 ** 10);
+  });
+
+  it('a shared container still becomes [Max depth] where the copy would', () => {
+    const leaf = { deep: { deeper: { deepest: 1 } } };
+    const shared = dag(9, leaf);
+    const tree = JSON.parse(JSON.stringify(shared));
+    const opts = { maxDepth: 12 };
+    expect(new JsonWriter(new Redactor(), opts).value(shared)).toBe(
+      new JsonWriter(new Redactor(), opts).value(tree),
+    );
+  });
+
+  it('stops a DAG with 2^40 paths within its budget, quickly', () => {
+    let x: unknown = [];
+    for (let i = 0; i < 40; i++) x = [x, x];
+    const writer = new JsonWriter(new Redactor());
+    writer.reset(Number.POSITIVE_INFINITY, 1024 * 1024);
+    expect(() => writer.value(x)).toThrow(SizeBudgetExceeded);
+    expect(writer.size).toBeLessThan(2 * 1024 * 1024);
   });
 });

@@ -58,7 +58,9 @@ const DEFAULT_MIN_REFRESH_INTERVAL_MS = 1_000;
  *
  * @example
  * const keyring = createGrantKeyring({ secretId: process.env.TRACE_GRANT_KEYS_SECRET_ARN! });
- * const grant = createUploadGrant({ userId, taskId, expiresIn: 3600, key: await keyring.signingKey() });
+ * const grant = createUploadGrant({
+ *   userId, taskId, expiresIn: 3600, audience: bucketName, key: await keyring.signingKey(),
+ * });
  */
 export function createGrantKeyring(options: GrantKeyringOptions): GrantKeyring {
   if (typeof options?.secretId !== 'string' || options.secretId.length === 0) {

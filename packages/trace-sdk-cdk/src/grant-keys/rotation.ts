@@ -103,8 +103,18 @@ export async function rotateGrantKeySecret(
     case 'testSecret': {
       const pending = await readVersion(client, { SecretId, VersionId: token, VersionStage: 'AWSPENDING' });
       const key = { id: pending.current, secret: pending.keys[pending.current]! };
-      const grant = createUploadGrant({ userId: 'rotation-test', taskId: token, expiresIn: 60, key, now });
-      verifyUploadGrant(grant, { keys: pending.keys, now });
+      // A grant for a throwaway audience: it proves the pending key signs and verifies, and is
+      // valid for no uploader.
+      const audience = 'agent-trace-rotation-test';
+      const grant = createUploadGrant({
+        userId: 'rotation-test',
+        taskId: token,
+        expiresIn: 60,
+        key,
+        now,
+        audience,
+      });
+      verifyUploadGrant(grant, { keys: pending.keys, now, audience });
       return;
     }
     case 'finishSecret': {

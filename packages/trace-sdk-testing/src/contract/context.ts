@@ -25,7 +25,12 @@ export function localS3Reader(s3: LocalS3, bucket: string): ObjectReader {
       const info = await s3.headObject(bucket, key);
       return info === undefined
         ? undefined
-        : { size: info.size, contentType: info.contentType, contentEncoding: info.contentEncoding };
+        : {
+            size: info.size,
+            contentType: info.contentType,
+            contentEncoding: info.contentEncoding,
+            metadata: info.metadata,
+          };
     },
     list: async (prefix) => (await s3.listObjects(bucket, prefix)).map((o) => o.key),
   };
@@ -60,6 +65,11 @@ export async function createWorld(options: { onDisk?: boolean } = {}): Promise<C
     throw error;
   }
   const objects = localS3Reader(s3, CONTRACT_BUCKET);
+  // STS SourceIdentity-clean: letters, digits and _+=,.@- only.
+  const attribution = {
+    operator: `contract-operator-${randomBytes(4).toString('hex')}@example.com`,
+    sessionId: `contract-session-${randomBytes(8).toString('hex')}`,
+  };
   const contextFor = (taskId: string): ContractContext => ({
     s3,
     bucket: CONTRACT_BUCKET,
@@ -70,6 +80,7 @@ export async function createWorld(options: { onDisk?: boolean } = {}): Promise<C
     userCredentials,
     objects,
     tmpDir,
+    attribution,
   });
   return {
     context: contextFor(randomTaskId()),

@@ -25,11 +25,12 @@ export function randomUserId(label: string): string {
 }
 
 /**
- * A gzip JSONL body of roughly `approxBytes` compressed bytes: event lines carrying random text,
- * so it does not compress away.
+ * A gzip JSONL body of roughly `approxBytes` compressed bytes: a header line naming the task (the
+ * uploader Lambda stores nothing else), then event lines carrying random text, so it does not
+ * compress away.
  */
 export function sampleBody(taskId: string, approxBytes = 256 * 1024): Buffer {
-  const lines: string[] = [];
+  const lines: string[] = [JSON.stringify({ event: 'TRAJECTORY_ARTIFACT_HEADER', task_id: taskId })];
   let size = 0;
   for (let seq = 0; size < approxBytes * 1.35; seq++) {
     const line = JSON.stringify({

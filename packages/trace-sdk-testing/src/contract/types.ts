@@ -16,6 +16,11 @@ export interface StoredObjectHeaders {
   readonly contentType: string | undefined;
   /** `Content-Encoding` as stored (must be absent for traces). */
   readonly contentEncoding: string | undefined;
+  /**
+   * User metadata as stored (`x-amz-meta-*`, names lowercased without the prefix). Needed by the
+   * attribution test only.
+   */
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Reads what landed in a store, for the suite's assertions. */
@@ -51,6 +56,21 @@ export interface ContractContext {
   readonly objects: ObjectReader;
   /** A temp directory for this test only, removed afterwards (for file-based transports). */
   readonly tmpDir: string;
+  /**
+   * Who started this task, as the trusted side would state it when authorizing the upload: bind
+   * these into the credential (URL, grant) when your transport supports attribution, and report
+   * the metadata that must land in {@link ContractTarget.attribution}. Fresh per test; the operator
+   * is STS-`SourceIdentity`-clean (letters, digits and `_+=,.@-`, 2 to 64 characters).
+   */
+  readonly attribution: ContractAttribution;
+}
+
+/** The attribution of one contract test's task. */
+export interface ContractAttribution {
+  /** The human operator (as STS `SourceIdentity` would carry it). */
+  readonly operator: string;
+  /** The orchestrator's session id. */
+  readonly sessionId: string;
 }
 
 /** A capability the transport lacks, with the reason shown on the skipped tests. */
@@ -83,6 +103,12 @@ export interface TransportCapabilities {
   /** A 200 MB body uploads with bounded memory. */
   readonly largeBody?: Capability | undefined;
   /**
+   * The stored object carries the attribution metadata its credential was bound to. Opt-in: set
+   * {@link ContractTarget.attribution} (and, under jest, `attribution: true` in the options), or
+   * declare `unsupported(why)`. Left undeclared, the test is skipped saying so.
+   */
+  readonly attribution?: Capability | undefined;
+  /**
    * Largest growth of the process's RSS (and of live JS heap + buffers) allowed while uploading
    * the 200 MB body. Default 96 MiB: comfortably above streaming (or multipart) overhead, far
    * below the body itself.
@@ -112,12 +138,78 @@ export interface ContractTarget {
    */
   writes?(key: string): number;
   readonly capabilities?: TransportCapabilities | undefined;
+  /**
+   * Opts into the attribution test: the `x-amz-meta-*` entries (names lowercased, without the
+   * prefix) the stored object must carry because the credential was bound to them, usually built
+   * from {@link ContractContext.attribution}. Read back through `stat(key).metadata`.
+   */
+  readonly attribution?: { readonly metadata: Readonly<Record<string, string>> } | undefined;
   /** Called after each test (and for each `setup` call of the parallel test). */
   teardown?(): Promise<void> | void;
 }
 
-/** Builds the transport under test for one test. Called once per test (20 times in the parallel test). */
+/**
+ * Builds the transport under test for one test. Called once per test, and 20 times in the
+ * parallel test: there, every call gets a context of the same user, bucket and local S3 (only the
+ * task differs), and the targets must store into the same place, so that the first target's
+ * `read` and `list` see what all of them uploaded. Build your store from the context (or once,
+ * outside `setup`), not a fresh one per call.
+ */
 export type ContractSetup = (ctx: ContractContext) => ContractTarget | Promise<ContractTarget>;
+
+/** Options of `describeTransportContract` (every binding) and of {@link transportContract}. */
+export interface ContractOptions {
+  /**
+   * Capabilities declared up front, before any test runs: their tests are skipped with the reason
+   * without starting a local S3 or calling `setup`. Required under jest, which cannot skip a test
+   * once it runs (there the reason is appended to the test's name); optional elsewhere (a
+   * target's own `capabilities` are honoured at run time too).
+   */
+  readonly capabilities?: TransportCapabilities | undefined;
+}
+
+/** What a runner binding hands each case: how to skip, and where to attach a note. */
+export interface ContractTestContext {
+  /**
+   * Ends the running case as skipped, with the reason shown by the runner. Must throw (a runner
+   * whose skip returns, like node:test's, throws {@link ContractSkip} after it). Absent for
+   * runners that cannot skip a running test (jest): the case then fails, saying what to declare
+   * up front in {@link ContractOptions.capabilities}.
+   */
+  readonly skip?: ((reason: string) => never) | undefined;
+  /** Attaches a note (e.g. measured memory) to the test's report. */
+  note(message: string): void | Promise<void>;
+}
+
+/** One test of the contract, runnable under any runner. */
+export interface ContractCase {
+  /** The test's name. */
+  readonly name: string;
+  /** How long the test may take, in ms (the suite's own timeouts; pass them to the runner). */
+  readonly timeoutMs: number;
+  /**
+   * Set when the options' up-front capabilities already rule the case out: register it as
+   * skipped with this reason instead of running it.
+   */
+  readonly skipReason: string | undefined;
+  /** Runs the case: resolves on success, throws an assertion error on failure. */
+  run(t: ContractTestContext): Promise<void>;
+}
+
+/** The contract for one transport, as data: a title and its cases, in order. */
+export interface TransportContract {
+  /** `<name> transport contract`: the describe block's title. */
+  readonly title: string;
+  readonly cases: readonly ContractCase[];
+}
+
+/** Thrown by a binding's `skip` after telling its runner; the binding's case wrapper swallows it. */
+export class ContractSkip extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'ContractSkip';
+  }
+}
 
 /** Declares a capability unsupported, with the reason shown on the skipped tests. */
 export function unsupported(reason: string): Unsupported {

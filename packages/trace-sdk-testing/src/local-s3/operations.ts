@@ -142,22 +142,89 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-/** `Content-Type`, `Content-Encoding` (without `aws-chunked`) and `x-amz-meta-*` as sent. */
-function attributesFrom(req: IncomingMessage): Omit<ObjectAttributes, 'etag' | 'checksums'> {
+/** Largest total size of user metadata (names and values, UTF-8) S3 accepts on a write. */
+export const MAX_METADATA_BYTES = 2048;
+
+const META_PREFIX = 'x-amz-meta-';
+
+/** A header value as Node received it (one char per byte) read as UTF-8, when it is valid UTF-8. */
+function fromHeaderBytes(value: string): string {
+  if (!/[^\x00-\x7f]/.test(value)) return value;
+  const bytes = Buffer.from(value, 'latin1');
+  const text = bytes.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(bytes) ? text : value;
+}
+
+/**
+ * A metadata value as S3 returns it: as is when US-ASCII, otherwise UTF-8 in an RFC 2047
+ * encoded word (`=?UTF-8?B?...?=`), which is what S3 sends back for non-ASCII metadata.
+ */
+function mailSafe(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value)
+    ? value
+    : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+}
+
+/**
+ * User metadata as S3 takes it: every `x-amz-meta-*` header (repeated ones joined with `,`), plus,
+ * on a presigned URL, every `x-amz-meta-*` query parameter (the AWS SDK hoists them there, and
+ * the signature covers them). Names are lowercased, values kept as sent.
+ */
+function userMetadata(call: Pick<S3Call, 'req' | 'query' | 'auth'>): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  if (call.auth.mode === 'presigned') {
+    for (const [name, value] of Object.entries(call.query)) {
+      const lower = name.toLowerCase();
+      if (lower.startsWith(META_PREFIX) && lower.length > META_PREFIX.length) {
+        metadata[lower.slice(META_PREFIX.length)] = Array.isArray(value) ? value.join(',') : value;
+      }
+    }
+  }
+  for (const [name, values] of Object.entries(call.req.headersDistinct)) {
+    if (name.startsWith(META_PREFIX) && name.length > META_PREFIX.length && values !== undefined) {
+      // Node hands header bytes over as latin1; S3 reads them as UTF-8.
+      metadata[name.slice(META_PREFIX.length)] = fromHeaderBytes(values.join(','));
+    }
+  }
+  const size = Object.entries(metadata).reduce(
+    (sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value),
+    0,
+  );
+  if (size > MAX_METADATA_BYTES) {
+    throw new S3Error(
+      400,
+      'MetadataTooLarge',
+      'Your metadata headers exceed the maximum allowed metadata size',
+      {
+        Size: String(size),
+        MaxSizeAllowed: String(MAX_METADATA_BYTES),
+      },
+    );
+  }
+  return metadata;
+}
+
+/**
+ * What S3 stores with an object from the write request: `Content-Type`, `Content-Encoding`
+ * (without `aws-chunked`), `Content-Disposition`, `Cache-Control`, `Content-Language`, `Expires`
+ * and user metadata.
+ */
+function attributesFrom(
+  call: Pick<S3Call, 'req' | 'query' | 'auth'>,
+): Omit<ObjectAttributes, 'etag' | 'checksums'> {
+  const { req } = call;
   const encodings = (header(req, 'content-encoding') ?? '')
     .split(',')
     .map((e) => e.trim())
     .filter((e) => e !== '' && e.toLowerCase() !== 'aws-chunked');
-  const metadata: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (name.startsWith('x-amz-meta-') && value !== undefined) {
-      metadata[name.slice('x-amz-meta-'.length)] = Array.isArray(value) ? value.join(',') : value;
-    }
-  }
   return {
     contentType: header(req, 'content-type'),
     contentEncoding: encodings.length > 0 ? encodings.join(',') : undefined,
-    metadata,
+    contentDisposition: header(req, 'content-disposition'),
+    cacheControl: header(req, 'cache-control'),
+    contentLanguage: header(req, 'content-language'),
+    expires: header(req, 'expires'),
+    metadata: userMetadata(call),
   };
 }
 
@@ -237,8 +304,13 @@ function objectHeaders(object: StoredObject, withChecksums: boolean): Record<str
     'Accept-Ranges': 'bytes',
   };
   if (object.contentEncoding !== undefined) headers['Content-Encoding'] = object.contentEncoding;
+  if (object.contentDisposition !== undefined) headers['Content-Disposition'] = object.contentDisposition;
+  if (object.cacheControl !== undefined) headers['Cache-Control'] = object.cacheControl;
+  if (object.contentLanguage !== undefined) headers['Content-Language'] = object.contentLanguage;
+  if (object.expires !== undefined) headers['Expires'] = object.expires;
   if (object.partsCount !== undefined) headers['x-amz-mp-parts-count'] = object.partsCount;
-  for (const [name, value] of Object.entries(object.metadata)) headers[`x-amz-meta-${name}`] = value;
+  for (const [name, value] of Object.entries(object.metadata))
+    headers[`x-amz-meta-${name}`] = mailSafe(value);
   // Like S3, checksums come back only when asked for (x-amz-checksum-mode: ENABLED), and never for
   // multipart objects (theirs are composite, which clients skip validating anyway).
   if (withChecksums && object.partsCount === undefined)
@@ -297,6 +369,7 @@ async function putObject(call: S3Call): Promise<void> {
   const bucket = call.bucket!;
   const key = call.key!;
   await ensureBucketForWrite(call, bucket);
+  const attributes = attributesFrom(call); // before the body, so a refusal leaves nothing behind
   const body = await receive(call);
   const existing = call.store.getObject(bucket, key);
   const ifNoneMatch = header(call.req, 'if-none-match');
@@ -317,7 +390,7 @@ async function putObject(call: S3Call): Promise<void> {
   }
   const etag = quote(body.md5Hex);
   await call.store.putObject(bucket, key, body.blob, {
-    ...attributesFrom(call.req),
+    ...attributes,
     etag,
     checksums: body.checksums,
   });
@@ -453,7 +526,7 @@ function uploadFor(call: S3Call) {
 
 async function createMultipartUpload(call: S3Call): Promise<void> {
   await ensureBucketForWrite(call, call.bucket!);
-  const upload = call.store.createUpload(call.bucket!, call.key!, attributesFrom(call.req));
+  const upload = call.store.createUpload(call.bucket!, call.key!, attributesFrom(call));
   sendXml(
     call.res,
     xmlDocument('InitiateMultipartUploadResult', [

@@ -97,6 +97,15 @@ export interface LocalS3ObjectInfo {
   readonly contentType: string | undefined;
   /** `Content-Encoding` as stored; the server never adds one. */
   readonly contentEncoding: string | undefined;
+  /** `Content-Disposition`, `Cache-Control`, `Content-Language` and `Expires` as the writer sent them. */
+  readonly contentDisposition: string | undefined;
+  readonly cacheControl: string | undefined;
+  readonly contentLanguage: string | undefined;
+  readonly expires: string | undefined;
+  /**
+   * `x-amz-meta-*` user metadata: names lowercased without the prefix, values as sent (from
+   * headers, or from the query of a presigned URL, as S3 takes them).
+   */
   readonly metadata: Readonly<Record<string, string>>;
   /** Verified `x-amz-checksum-*` values by algorithm. */
   readonly checksums: Readonly<Record<string, string>>;
@@ -180,6 +189,10 @@ function info(object: StoredObject): LocalS3ObjectInfo {
     etag: object.etag,
     contentType: object.contentType,
     contentEncoding: object.contentEncoding,
+    contentDisposition: object.contentDisposition,
+    cacheControl: object.cacheControl,
+    contentLanguage: object.contentLanguage,
+    expires: object.expires,
     metadata: object.metadata,
     checksums: object.checksums,
     lastModified: object.lastModified,

@@ -66,6 +66,18 @@ export const MAX_PRESIGNED_EXPIRES_SECONDS = 604_800;
 /** How far a request's signing time may be from the server's clock. */
 export const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
 
+/** The query parameters of a SigV4 presigned URL; each may appear only once. */
+const AUTH_QUERY_PARAMETERS: ReadonlySet<string> = new Set([
+  'X-Amz-Algorithm',
+  'X-Amz-Credential',
+  'X-Amz-Date',
+  'X-Amz-Expires',
+  'X-Amz-SignedHeaders',
+  'X-Amz-Signature',
+  'X-Amz-Security-Token',
+  'X-Amz-Content-Sha256',
+]);
+
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 const LONG_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
@@ -251,6 +263,16 @@ export class SigV4Verifier {
     const q = (name: string) => single(request.query[name]);
     const queryError = (message: string, extra?: Record<string, string>) =>
       new S3Error(400, 'AuthorizationQueryParametersError', message, extra);
+    // S3 refuses an auth parameter given twice; taking the first would let a URL carry a second,
+    // unchecked signature (or credential) that a more lenient proxy might read instead.
+    const repeated = Object.keys(request.query)
+      .filter((name) => AUTH_QUERY_PARAMETERS.has(name) && Array.isArray(request.query[name]))
+      .sort();
+    if (repeated.length > 0) {
+      throw queryError(
+        `Query-string authentication parameters must each appear once; repeated: ${repeated.join(', ')}.`,
+      );
+    }
     const algorithm = q('X-Amz-Algorithm');
     const credentialField = q('X-Amz-Credential');
     const dateField = q('X-Amz-Date');

@@ -30,6 +30,14 @@ export interface ObjectAttributes {
   readonly contentType: string | undefined;
   /** `Content-Encoding` as sent (minus `aws-chunked`), if any. Never added by the server. */
   readonly contentEncoding: string | undefined;
+  /** `Content-Disposition` as sent, if any. */
+  readonly contentDisposition?: string | undefined;
+  /** `Cache-Control` as sent, if any. */
+  readonly cacheControl?: string | undefined;
+  /** `Content-Language` as sent, if any. */
+  readonly contentLanguage?: string | undefined;
+  /** `Expires` as sent (kept verbatim, as S3 returns it), if any. */
+  readonly expires?: string | undefined;
   /** `x-amz-meta-*` user metadata, names lowercased without the prefix. */
   readonly metadata: Readonly<Record<string, string>>;
   /** Verified `x-amz-checksum-*` values by algorithm (`crc32`, `sha256`, ...), base64. */
@@ -98,6 +106,10 @@ interface PersistedObject {
   readonly etag: string;
   readonly contentType?: string | undefined;
   readonly contentEncoding?: string | undefined;
+  readonly contentDisposition?: string | undefined;
+  readonly cacheControl?: string | undefined;
+  readonly contentLanguage?: string | undefined;
+  readonly expires?: string | undefined;
   readonly metadata: Record<string, string>;
   readonly checksums: Record<string, string>;
   readonly lastModified: string;
@@ -151,6 +163,10 @@ export class ObjectStore {
           etag: saved.etag,
           contentType: saved.contentType,
           contentEncoding: saved.contentEncoding,
+          contentDisposition: saved.contentDisposition,
+          cacheControl: saved.cacheControl,
+          contentLanguage: saved.contentLanguage,
+          expires: saved.expires,
           metadata: saved.metadata,
           checksums: saved.checksums,
           lastModified: new Date(saved.lastModified),
@@ -237,6 +253,10 @@ export class ObjectStore {
       etag: object.etag,
       contentType: object.contentType,
       contentEncoding: object.contentEncoding,
+      contentDisposition: object.contentDisposition,
+      cacheControl: object.cacheControl,
+      contentLanguage: object.contentLanguage,
+      expires: object.expires,
       metadata: { ...object.metadata },
       checksums: { ...object.checksums },
       lastModified: object.lastModified.toISOString(),

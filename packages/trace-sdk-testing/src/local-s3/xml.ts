@@ -16,12 +16,43 @@ export function escapeXml(text: string): string {
   );
 }
 
-function unescapeXml(text: string): string {
-  return text.replace(/&(lt|gt|amp|apos|quot|#\d+|#x[0-9a-fA-F]+);/g, (_, name: string) => {
-    if (name.startsWith('#x')) return String.fromCodePoint(Number.parseInt(name.slice(2), 16));
-    if (name.startsWith('#')) return String.fromCodePoint(Number.parseInt(name.slice(1), 10));
-    return { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' }[name] ?? '';
+const NAMED_ENTITIES: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
+
+/** Whether a code point may appear in an XML 1.0 document (its `Char` production). */
+function isXmlChar(cp: number): boolean {
+  return (
+    cp === 0x9 ||
+    cp === 0xa ||
+    cp === 0xd ||
+    (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) ||
+    (cp >= 0x10000 && cp <= 0x10ffff)
+  );
+}
+
+/**
+ * Decodes XML character and entity references, or returns `undefined` when the text is not
+ * well-formed XML (a bare `&`, an unknown entity, a reference to a code point XML forbids), so the
+ * caller answers `MalformedXML` as S3 does instead of throwing.
+ */
+export function unescapeXml(text: string): string | undefined {
+  let malformed = false;
+  const decoded = text.replace(/&([^;&]*);?/g, (whole, name: string) => {
+    if (!whole.endsWith(';')) {
+      malformed = true;
+      return '';
+    }
+    const named = NAMED_ENTITIES[name];
+    if (named !== undefined) return named;
+    const m = /^#(?:x([0-9a-fA-F]{1,8})|([0-9]{1,10}))$/.exec(name);
+    const cp = m === null ? Number.NaN : m[1] !== undefined ? Number.parseInt(m[1], 16) : Number(m[2]);
+    if (!isXmlChar(cp)) {
+      malformed = true;
+      return '';
+    }
+    return String.fromCodePoint(cp);
   });
+  return malformed ? undefined : decoded;
 }
 
 /** A child element: text content, nested children, or nothing (omitted). */
@@ -77,8 +108,9 @@ export function parseCompleteMultipartUpload(body: string): CompletedPartXml[] |
     const inner = match[1] ?? '';
     const partNumber = /<PartNumber>\s*(\d+)\s*<\/PartNumber>/.exec(inner)?.[1];
     const etag = /<ETag>([\s\S]*?)<\/ETag>/.exec(inner)?.[1];
-    if (partNumber === undefined || etag === undefined) return undefined;
-    parts.push({ partNumber: Number(partNumber), etag: unescapeXml(etag).trim() });
+    const decoded = etag === undefined ? undefined : unescapeXml(etag);
+    if (partNumber === undefined || decoded === undefined) return undefined;
+    parts.push({ partNumber: Number(partNumber), etag: decoded.trim() });
   }
   return parts;
 }

@@ -16,6 +16,10 @@ export interface OpenedSource {
   readonly stream: Readable;
   /** Size in bytes when known up front (files, S3 objects). */
   readonly size: number | undefined;
+  /** For S3 objects: the object key, trusted attribution of the trace (see `traceAttribution`). */
+  readonly key?: string | undefined;
+  /** For S3 objects: the user metadata GetObject returned (trusted attribution, when written by the orchestrator or uploader Lambda). */
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
   /** Releases the file handle or connection, read to the end or not. Idempotent. */
   close(): void;
 }
@@ -48,7 +52,14 @@ export async function openSource(
     const stream = response.Body as Readable | undefined;
     if (stream === undefined) throw usageError(`Empty response for ${spec}`);
     stream.once('close', () => s3.destroy());
-    return { name: spec, stream, size: response.ContentLength, close: () => stream.destroy() };
+    return {
+      name: spec,
+      stream,
+      size: response.ContentLength,
+      key,
+      metadata: response.Metadata ?? {},
+      close: () => stream.destroy(),
+    };
   }
   const handle = await open(spec, 'r');
   try {

@@ -7,10 +7,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { ConfigError, GrantError } from '../errors.js';
+import { AttributionError, ConfigError, GrantError } from '../errors.js';
 import { functionOption, numberOption } from '../option-checks.js';
+import { attributionMetadata } from '../protocol/attribution.js';
 import {
   DEFAULT_GRANT_CLOCK_SKEW_MS,
+  DEFAULT_MAX_GRANT_LIFETIME_SECONDS,
   type GrantKeys,
   MAX_GRANT_CLOCK_SKEW_MS,
   MIN_GRANT_SECRET_BYTES,
@@ -25,10 +27,17 @@ import {
   type UploaderRequest,
   type UploaderResponse,
 } from '../protocol/lambda-messages.js';
-import { createTraceS3Client, createTraceUploadUrl, MAX_PRESIGN_EXPIRES_IN } from '../protocol/presign.js';
+import {
+  createTraceS3Client,
+  createTraceUploadUrl,
+  DEFAULT_MAX_TRACE_OBJECT_BYTES,
+  MAX_PRESIGN_EXPIRES_IN,
+  S3_MAX_PUT_BYTES,
+} from '../protocol/presign.js';
 import { TRACE_CONTENT_TYPE } from '../protocol/trace-object.js';
 import { safeErrorMessage } from '../sanitize.js';
 import { fromAwsSdkError } from '../upload/transports/s3-error.js';
+import { checkArtifactHeader, DEFAULT_MAX_HEADER_LINE_BYTES } from './artifact-header-check.js';
 
 /** Options of {@link createUploaderHandler}. */
 export interface UploaderHandlerOptions {
@@ -42,11 +51,23 @@ export interface UploaderHandlerOptions {
   readonly s3?: S3Client | undefined;
   /** Grant verification keys by key id (or a lookup function); keep old ids during rotation. */
   readonly grantKeys: GrantKeys;
+  /**
+   * The grant audience(s) this handler accepts (`createUploadGrant({ audience })`). Default: the
+   * bucket. A grant minted for another bucket or deployment is refused with `ERR_GRANT_SCOPE`.
+   */
+  readonly grantAudience?: string | readonly string[] | undefined;
+  /** Longest grant lifetime accepted, in seconds. Default 86 400 (24 h). */
+  readonly maxGrantLifetimeSeconds?: number | undefined;
+  /** Longest header line inflated when checking an inline body, in bytes. Default 64 KiB. */
+  readonly maxHeaderBytes?: number | undefined;
   /** Largest inline (decoded) body accepted, in bytes. Default 6 MiB (Lambda's payload limit). */
   readonly maxInlineBytes?: number | undefined;
   /** Lifetime of URLs returned by `presign`, in seconds. Default 300. */
   readonly presignExpiresIn?: number | undefined;
-  /** Largest body a `presign` request may announce, in bytes. Default 5 GiB (S3's single-PUT limit). */
+  /**
+   * Largest body a `presign` request may announce, in bytes; the URL is signed for exactly the
+   * announced length and SHA-256. Default {@link DEFAULT_MAX_OBJECT_BYTES} (64 MiB), at most 5 GiB.
+   */
   readonly maxObjectBytes?: number | undefined;
   /** Tolerated clock skew for grant expiry, in ms. Default 30 000, at most 300 000. */
   readonly clockSkewMs?: number | undefined;
@@ -81,7 +102,8 @@ export interface UploaderLogEntry {
 export type UploaderHandler = (event: unknown, context?: unknown) => Promise<UploaderResponse>;
 
 const DEFAULT_PRESIGN_EXPIRES_IN = 300;
-const DEFAULT_MAX_OBJECT_BYTES = 5 * 1024 ** 3;
+/** Default largest body the handler presigns for: 64 MiB. */
+export const DEFAULT_MAX_OBJECT_BYTES = DEFAULT_MAX_TRACE_OBJECT_BYTES;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const TRANSPORT = 'uploader-lambda';
@@ -158,11 +180,13 @@ function parseRequest(event: unknown): UploaderRequest | UploaderErrorResponse {
 /**
  * Creates the uploader Lambda's handler.
  *
- * For `put`, it verifies the grant, derives the key from it with `traceKey` (any key, user or
- * task in the request is ignored), checks the decoded body's length and SHA-256, and calls
- * PutObject with `ContentType: application/gzip` and `ChecksumSHA256` (S3 re-checks it). For
- * `presign`, it returns a short-lived presigned PUT for the same key with the size and SHA-256
- * signed in. Refusals and S3 failures come back as `{ ok: false, code, message, retryable }`;
+ * For `put`, it verifies the grant (signature, audience, lifetime, expiry), derives the key from
+ * it with `traceKey` (any key, user or task in the request is ignored), checks the decoded body's
+ * length and SHA-256, checks the body is gzip whose header names the grant's task and user
+ * (`ERR_UPLOAD_NOT_A_TRACE`, status 400, otherwise), and calls PutObject with `ContentType:
+ * application/gzip`, `ChecksumSHA256` (S3 re-checks it) and the grant's attribution as metadata.
+ * For `presign`, it returns a short-lived presigned PUT for the same key with the exact size,
+ * SHA-256 and attribution signed in, refusing sizes above `maxObjectBytes`. Refusals and S3 failures come back as `{ ok: false, code, message, retryable }`;
  * only unexpected faults (e.g. misconfiguration) throw.
  *
  * @throws {@link ConfigError} at creation for a missing bucket, weak grant keys or bad limits.
@@ -189,7 +213,34 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
     DEFAULT_PRESIGN_EXPIRES_IN,
     MAX_PRESIGN_EXPIRES_IN,
   );
-  const maxObjectBytes = positiveInteger('maxObjectBytes', options.maxObjectBytes, DEFAULT_MAX_OBJECT_BYTES);
+  const maxObjectBytes = positiveInteger(
+    'maxObjectBytes',
+    options.maxObjectBytes,
+    DEFAULT_MAX_OBJECT_BYTES,
+    S3_MAX_PUT_BYTES,
+  );
+  const maxGrantLifetimeSeconds = positiveInteger(
+    'maxGrantLifetimeSeconds',
+    options.maxGrantLifetimeSeconds,
+    DEFAULT_MAX_GRANT_LIFETIME_SECONDS,
+  );
+  const maxHeaderBytes = positiveInteger(
+    'maxHeaderBytes',
+    options.maxHeaderBytes,
+    DEFAULT_MAX_HEADER_LINE_BYTES,
+  );
+  const audience = options.grantAudience ?? bucket;
+  const audiences = typeof audience === 'string' ? [audience] : audience;
+  if (
+    !Array.isArray(audiences) ||
+    audiences.length === 0 ||
+    !audiences.every((a) => typeof a === 'string' && /^[\x21-\x7e]{1,256}$/.test(a))
+  ) {
+    throw new ConfigError(
+      'createUploaderHandler: grantAudience must be one or more audiences of 1-256 printable ASCII characters',
+      'grantAudience',
+    );
+  }
   const clockSkewMs = numberOption(OWNER, 'clockSkewMs', options.clockSkewMs, DEFAULT_GRANT_CLOCK_SKEW_MS, {
     max: MAX_GRANT_CLOCK_SKEW_MS,
   });
@@ -209,6 +260,7 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
     grant: VerifiedUploadGrant,
     sha256: string,
     bytes: Buffer,
+    metadata: Record<string, string>,
   ): Promise<UploaderResponse> => {
     const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     try {
@@ -220,6 +272,8 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
           ContentLength: bytes.byteLength,
           ContentType: TRACE_CONTENT_TYPE,
           ChecksumSHA256: Buffer.from(sha256, 'hex').toString('base64'),
+          // Attribution from the verified grant: trusted, unlike anything inside the body.
+          Metadata: metadata,
         }),
       );
       return { ok: true, action: 'put', key: grant.key, uri: `s3://${bucket}/${grant.key}`, etag: out.ETag };
@@ -247,7 +301,13 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
     if ('ok' in request) return request;
     let grant: VerifiedUploadGrant;
     try {
-      grant = verifyUploadGrant(request.grant, { keys: grantKeys, now, clockSkewMs });
+      grant = verifyUploadGrant(request.grant, {
+        keys: grantKeys,
+        now,
+        clockSkewMs,
+        audience: audiences,
+        maxLifetimeSeconds: maxGrantLifetimeSeconds,
+      });
     } catch (err) {
       if (err instanceof GrantError) return refusal(err.code, err.message);
       throw err;
@@ -260,18 +320,27 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
           `the body is ${request.byteLength} bytes; at most ${maxObjectBytes} accepted`,
         );
       }
-      const minted = await createTraceUploadUrl({
-        s3: await client(),
-        bucket,
-        userId: grant.userId,
-        taskId: grant.taskId,
-        expiresIn: Math.max(
-          1,
-          Math.min(presignExpiresIn, Math.floor((grant.expiresAt.getTime() - now()) / 1000)),
-        ),
-        contentLength: request.byteLength,
-        sha256: request.sha256,
-      });
+      let minted: Awaited<ReturnType<typeof createTraceUploadUrl>>;
+      try {
+        minted = await createTraceUploadUrl({
+          s3: await client(),
+          bucket,
+          userId: grant.userId,
+          taskId: grant.taskId,
+          operator: grant.operator,
+          sessionId: grant.sessionId,
+          maxBytes: maxObjectBytes,
+          expiresIn: Math.max(
+            1,
+            Math.min(presignExpiresIn, Math.floor((grant.expiresAt.getTime() - now()) / 1000)),
+          ),
+          contentLength: request.byteLength,
+          sha256: request.sha256,
+        });
+      } catch (err) {
+        if (err instanceof AttributionError) return refusal('ERR_UPLOAD_BAD_REQUEST', err.message);
+        throw err;
+      }
       return {
         ok: true,
         action: 'presign',
@@ -302,7 +371,20 @@ export function createUploaderHandler(options: UploaderHandlerOptions): Uploader
     if (createHash('sha256').update(bytes).digest('hex') !== request.sha256) {
       return refusal('ERR_UPLOAD_CHECKSUM', 'the body does not match its sha256');
     }
-    return store(grant, request.sha256, bytes);
+    // A grant lets the runtime store its own trace, not any bytes: the body must be gzip whose
+    // header names the grant's task (and user). Presigned bodies are bound by length and sha256.
+    const check = await checkArtifactHeader(bytes, grant, { maxHeaderBytes });
+    if (!check.ok) {
+      return { ...refusal('ERR_UPLOAD_NOT_A_TRACE', `not stored: ${check.reason}`), status: 400 };
+    }
+    let metadata: Record<string, string>;
+    try {
+      metadata = attributionMetadata(grant, 'uploader-lambda');
+    } catch (err) {
+      if (err instanceof AttributionError) return refusal('ERR_UPLOAD_BAD_REQUEST', err.message);
+      throw err;
+    }
+    return store(grant, request.sha256, bytes, metadata);
   };
 
   return async (event) => {

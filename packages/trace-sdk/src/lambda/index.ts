@@ -26,7 +26,13 @@ export {
   type UploaderResponse,
 } from '../protocol/lambda-messages.js';
 export {
+  type ArtifactHeaderCheck,
+  checkArtifactHeader,
+  DEFAULT_MAX_HEADER_LINE_BYTES,
+} from './artifact-header-check.js';
+export {
   createUploaderHandler,
+  DEFAULT_MAX_OBJECT_BYTES,
   type UploaderHandler,
   type UploaderHandlerOptions,
   type UploaderLogEntry,

@@ -3,15 +3,22 @@
  * trace, for exactly one user and task, until an expiry. The orchestrator mints them; the
  * Lambda verifies them and derives the object key from the grant alone.
  *
- * Token: `base64url(JSON payload) "." base64url(HMAC-SHA256(secret, "agent-trace.grant.v1." + payload segment))`,
- * payload `{ v: 1, kid, sub: userId, tid: taskId, exp: epoch seconds }`. Keys are rotated by id:
- * mint with the new `kid`, verify with old and new until old grants have expired.
+ * Token: `base64url(JSON payload) "." base64url(HMAC-SHA256(secret, "agent-trace.grant.v2." + payload segment))`,
+ * payload `{ v: 2, kid, aud, sub: userId, tid: taskId, iat, exp, op?, sid? }` (epoch seconds;
+ * `aud` the bucket or deployment the grant is for, `op` the operator, `sid` the session id).
+ * Keys are rotated by id: mint with the new `kid`, verify with old and new until old grants
+ * have expired.
+ *
+ * Version 1 grants (no audience, no issue time) are refused with `ERR_GRANT_VERSION`: they could
+ * be replayed against any deployment sharing a key and had no bounded lifetime. Grants live at
+ * most {@link DEFAULT_MAX_GRANT_LIFETIME_SECONDS} by default, so a rollout waits that long at most.
  *
  * @packageDocumentation
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ConfigError, GrantError } from '../errors.js';
 import { assertValidId, isValidId, traceKey } from '../key.js';
+import { type AttributionClaims, checkAttributionClaims, isValidOperator } from './attribution.js';
 
 /** A grant-signing key: an id (goes into the token) and a secret of at least 32 bytes. */
 export interface GrantKey {
@@ -22,11 +29,21 @@ export interface GrantKey {
 }
 
 /** Options of {@link createUploadGrant}. Give `expiresIn` or `expiresAt`. */
-export interface CreateUploadGrantOptions {
+export interface CreateUploadGrantOptions extends AttributionClaims {
   /** The user the grant lets upload for (a valid id). */
   readonly userId: string;
   /** The one task of that user (a valid id). */
   readonly taskId: string;
+  /**
+   * Who the grant is for: the artifacts bucket, or a deployment id. The uploader Lambda accepts
+   * only grants for its own audience (by default its bucket). 1–256 printable ASCII characters.
+   */
+  readonly audience: string;
+  /**
+   * Longest lifetime this call may mint, in seconds. Default
+   * {@link DEFAULT_MAX_GRANT_LIFETIME_SECONDS}; verifiers refuse grants longer than theirs.
+   */
+  readonly maxLifetimeSeconds?: number | undefined;
   /** Lifetime in seconds from now. */
   readonly expiresIn?: number | undefined;
   /** Absolute expiry. */
@@ -50,6 +67,13 @@ export interface VerifyUploadGrantOptions {
   readonly now?: (() => number) | undefined;
   /** Tolerated clock difference between minting and verifying hosts, in ms. Default 30 000, at most 300 000. */
   readonly clockSkewMs?: number | undefined;
+  /** The audience (or audiences) this verifier serves, e.g. its bucket. A grant for another is `ERR_GRANT_SCOPE`. */
+  readonly audience: string | readonly string[];
+  /**
+   * Longest accepted lifetime (`exp - iat`), in seconds. Default
+   * {@link DEFAULT_MAX_GRANT_LIFETIME_SECONDS}. A longer grant is `ERR_GRANT_SCOPE`.
+   */
+  readonly maxLifetimeSeconds?: number | undefined;
 }
 
 /** What a verified grant allows: writing `key`, and nothing else, until `expiresAt`. */
@@ -64,6 +88,14 @@ export interface VerifiedUploadGrant {
   readonly expiresAt: Date;
   /** Id of the key that signed it. */
   readonly kid: string;
+  /** The audience the grant was minted for. */
+  readonly audience: string;
+  /** When it was minted. */
+  readonly issuedAt: Date;
+  /** The operator the orchestrator stated, if any (an STS-clean `SourceIdentity`). */
+  readonly operator?: string | undefined;
+  /** The session id the orchestrator stated, if any. */
+  readonly sessionId?: string | undefined;
 }
 
 /** Unverified claims read from a grant, e.g. for a runtime to check it holds the right one. */
@@ -76,6 +108,12 @@ export interface UploadGrantClaims {
   readonly expiresAt: Date;
   /** Id of the key it claims to be signed with. */
   readonly kid: string;
+  /** The audience it claims. */
+  readonly audience: string;
+  /** The operator it claims, if any. */
+  readonly operator?: string | undefined;
+  /** The session id it claims, if any. */
+  readonly sessionId?: string | undefined;
 }
 
 /** Smallest accepted secret, in bytes (the HMAC-SHA256 output size). */
@@ -91,9 +129,13 @@ export const MAX_GRANT_CLOCK_SKEW_MS = 300_000;
  * later one could be minted but would never verify or print.
  */
 const MAX_GRANT_EXP_SECONDS = 8_640_000_000_000;
+/** Default longest grant lifetime, minted or accepted: 24 hours. */
+export const DEFAULT_MAX_GRANT_LIFETIME_SECONDS = 86_400;
 
-const GRANT_VERSION = 1;
-const SIGNING_CONTEXT = 'agent-trace.grant.v1.';
+const GRANT_VERSION = 2;
+const SIGNING_CONTEXT = 'agent-trace.grant.v2.';
+const AUDIENCE = /^[\x21-\x7e]{1,256}$/;
+const SESSION_ID = /^[A-Za-z0-9._:@+=,/-]{1,256}$/;
 const KID = /^[A-Za-z0-9._-]{1,64}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
@@ -108,6 +150,17 @@ function secretBytes(secret: unknown, variable: string): Buffer {
   return bytes;
 }
 
+function checkMaxLifetime(value: unknown): number {
+  if (value === undefined) return DEFAULT_MAX_GRANT_LIFETIME_SECONDS;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigError(
+      'maxLifetimeSeconds must be a positive whole number of seconds',
+      'maxLifetimeSeconds',
+    );
+  }
+  return value;
+}
+
 function sign(secret: Buffer, payloadSegment: string): Buffer {
   return createHmac('sha256', secret).update(SIGNING_CONTEXT).update(payloadSegment).digest();
 }
@@ -120,9 +173,17 @@ function sign(secret: Buffer, payloadSegment: string): Buffer {
  * @throws {@link TraceKeyError} for an invalid user or task id.
  */
 export function createUploadGrant(options: CreateUploadGrantOptions): string {
-  const { userId, taskId, key } = options;
+  const { userId, taskId, key, audience } = options;
   assertValidId('userId', userId);
   assertValidId('taskId', taskId);
+  if (typeof audience !== 'string' || !AUDIENCE.test(audience)) {
+    throw new ConfigError(
+      'audience (the bucket or deployment id the grant is for) must be 1-256 printable ASCII characters',
+      'audience',
+    );
+  }
+  const claims = checkAttributionClaims(options);
+  const maxLifetime = checkMaxLifetime(options.maxLifetimeSeconds);
   if (typeof key?.id !== 'string' || !KID.test(key.id)) {
     throw new ConfigError('grant key id must be 1-64 characters of [A-Za-z0-9._-]', 'key.id');
   }
@@ -143,13 +204,30 @@ export function createUploadGrant(options: CreateUploadGrantOptions): string {
     throw new ConfigError('give expiresIn (seconds) or expiresAt', 'expiresIn');
   }
   if (expMs <= now) throw new ConfigError('the grant would already be expired', 'expiresAt');
+  const iat = Math.floor(now / 1000);
+  if (expMs - now > maxLifetime * 1000) {
+    throw new ConfigError(
+      `the grant would live longer than maxLifetimeSeconds (${maxLifetime})`,
+      options.expiresAt ? 'expiresAt' : 'expiresIn',
+    );
+  }
   if (Math.ceil(expMs / 1000) > MAX_GRANT_EXP_SECONDS) {
     throw new ConfigError(
       'the grant expiry is beyond the representable date range',
       options.expiresAt ? 'expiresAt' : 'expiresIn',
     );
   }
-  const payload = { v: GRANT_VERSION, kid: key.id, sub: userId, tid: taskId, exp: Math.ceil(expMs / 1000) };
+  const payload: GrantPayload = {
+    v: GRANT_VERSION,
+    kid: key.id,
+    aud: audience,
+    sub: userId,
+    tid: taskId,
+    iat,
+    exp: Math.ceil(expMs / 1000),
+    ...(claims.operator !== undefined ? { op: claims.operator } : {}),
+    ...(claims.sessionId !== undefined ? { sid: claims.sessionId } : {}),
+  };
   const payloadSegment = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
   return `${payloadSegment}.${sign(secret, payloadSegment).toString('base64url')}`;
 }
@@ -167,10 +245,17 @@ function decodeSegment(segment: string): Buffer {
 interface GrantPayload {
   v: number;
   kid: string;
+  aud: string;
   sub: string;
   tid: string;
+  iat: number;
   exp: number;
+  op?: string;
+  sid?: string;
 }
+
+const isEpochSeconds = (n: unknown): n is number =>
+  typeof n === 'number' && Number.isSafeInteger(n) && n > 0 && n <= MAX_GRANT_EXP_SECONDS;
 
 function decodeToken(token: unknown): { payloadSegment: string; signature: Buffer; payload: GrantPayload } {
   if (typeof token !== 'string' || token.length === 0) throw malformed('expected a non-empty string');
@@ -188,16 +273,22 @@ function decodeToken(token: unknown): { payloadSegment: string; signature: Buffe
   }
   const p = payload as Partial<GrantPayload> | null;
   if (p === null || typeof p !== 'object' || Array.isArray(p)) throw malformed('payload is not an object');
+  if (p.v === 1) {
+    throw new GrantError(
+      'ERR_GRANT_VERSION',
+      'Upload grant version 1 (no audience, unbounded lifetime) is no longer accepted; mint a new grant',
+    );
+  }
   if (p.v !== GRANT_VERSION) throw malformed('unsupported version');
   if (typeof p.kid !== 'string' || !KID.test(p.kid)) throw malformed('bad key id');
+  if (typeof p.aud !== 'string' || !AUDIENCE.test(p.aud)) throw malformed('bad audience');
   if (!isValidId(p.sub) || !isValidId(p.tid)) throw malformed('bad user or task id');
-  if (
-    typeof p.exp !== 'number' ||
-    !Number.isSafeInteger(p.exp) ||
-    p.exp <= 0 ||
-    p.exp > MAX_GRANT_EXP_SECONDS
-  )
-    throw malformed('bad expiry');
+  if (!isEpochSeconds(p.exp)) throw malformed('bad expiry');
+  if (!isEpochSeconds(p.iat) || p.iat > p.exp) throw malformed('bad issue time');
+  if (p.op !== undefined && !isValidOperator(p.op)) throw malformed('bad operator');
+  if (p.sid !== undefined && (typeof p.sid !== 'string' || !SESSION_ID.test(p.sid))) {
+    throw malformed('bad session id');
+  }
   return { payloadSegment, signature, payload: p as GrantPayload };
 }
 
@@ -205,7 +296,7 @@ function decodeToken(token: unknown): { payloadSegment: string; signature: Buffe
  * Reads a grant's claims WITHOUT verifying it. For a runtime to check, before sending anything,
  * that the grant it holds is for the artifact it is uploading. Never use it to authorize.
  *
- * @throws {@link GrantError} `ERR_GRANT_MALFORMED`.
+ * @throws {@link GrantError} `ERR_GRANT_MALFORMED` | `ERR_GRANT_VERSION`.
  */
 export function readUploadGrantClaims(token: string): UploadGrantClaims {
   const { payload } = decodeToken(token);
@@ -214,6 +305,9 @@ export function readUploadGrantClaims(token: string): UploadGrantClaims {
     taskId: payload.tid,
     expiresAt: new Date(payload.exp * 1000),
     kid: payload.kid,
+    audience: payload.aud,
+    ...(payload.op !== undefined ? { operator: payload.op } : {}),
+    ...(payload.sid !== undefined ? { sessionId: payload.sid } : {}),
   };
 }
 
@@ -223,15 +317,29 @@ function lookupKey(keys: GrantKeys, kid: string): string | Uint8Array | undefine
 }
 
 /**
- * Verifies an upload grant: shape, key id, HMAC (constant-time), then expiry with a small clock
- * skew allowance. Returns what it allows; the key comes from `traceKey` on the grant's ids.
+ * Verifies an upload grant: shape, key id, HMAC (constant-time), audience, lifetime, then
+ * expiry with a small clock skew allowance. Returns what it allows; the key comes from
+ * `traceKey` on the grant's ids.
  *
- * @throws {@link GrantError} `ERR_GRANT_MALFORMED` | `ERR_GRANT_UNKNOWN_KEY` | `ERR_GRANT_SIGNATURE` | `ERR_GRANT_EXPIRED`.
- *   Messages never contain the token.
- * @throws {@link ConfigError} when the configured secret for the grant's key id is too weak, or
- *   `clockSkewMs` is not from 0 to {@link MAX_GRANT_CLOCK_SKEW_MS}.
+ * @throws {@link GrantError} `ERR_GRANT_MALFORMED` | `ERR_GRANT_VERSION` | `ERR_GRANT_UNKNOWN_KEY` |
+ *   `ERR_GRANT_SIGNATURE` | `ERR_GRANT_SCOPE` (another audience, a lifetime over the maximum, or
+ *   issued in the future) | `ERR_GRANT_EXPIRED`. Messages never contain the token.
+ * @throws {@link ConfigError} when the configured secret for the grant's key id is too weak, no
+ *   audience is configured, or `clockSkewMs` is not from 0 to {@link MAX_GRANT_CLOCK_SKEW_MS}.
  */
 export function verifyUploadGrant(token: string, options: VerifyUploadGrantOptions): VerifiedUploadGrant {
+  const audiences = typeof options?.audience === 'string' ? [options.audience] : options?.audience;
+  if (
+    !Array.isArray(audiences) ||
+    audiences.length === 0 ||
+    !audiences.every((a) => typeof a === 'string' && AUDIENCE.test(a))
+  ) {
+    throw new ConfigError(
+      "verifyUploadGrant: audience (this verifier's bucket or deployment id) is required",
+      'audience',
+    );
+  }
+  const maxLifetime = checkMaxLifetime(options.maxLifetimeSeconds);
   const { payloadSegment, signature, payload } = decodeToken(token);
   const configured = lookupKey(options.keys, payload.kid);
   if (configured === undefined) {
@@ -249,6 +357,20 @@ export function verifyUploadGrant(token: string, options: VerifyUploadGrantOptio
   if (typeof skew !== 'number' || !Number.isFinite(skew) || skew < 0 || skew > MAX_GRANT_CLOCK_SKEW_MS) {
     throw new ConfigError(`clockSkewMs must be a number from 0 to ${MAX_GRANT_CLOCK_SKEW_MS}`, 'clockSkewMs');
   }
+  // After the signature: only a grant we minted is worth describing.
+  if (!audiences.includes(payload.aud)) {
+    throw new GrantError('ERR_GRANT_SCOPE', 'Upload grant was minted for another audience');
+  }
+  // iat is rounded down and exp up to whole seconds: one second of slack for the rounding.
+  if (payload.exp - payload.iat > maxLifetime + 1) {
+    throw new GrantError(
+      'ERR_GRANT_SCOPE',
+      `Upload grant lifetime ${payload.exp - payload.iat} s exceeds the maximum ${maxLifetime} s`,
+    );
+  }
+  if (payload.iat * 1000 > now + skew) {
+    throw new GrantError('ERR_GRANT_SCOPE', 'Upload grant was issued in the future');
+  }
   const expiresAt = payload.exp * 1000;
   if (now > expiresAt + skew) {
     throw new GrantError('ERR_GRANT_EXPIRED', `Upload grant expired at ${new Date(expiresAt).toISOString()}`);
@@ -259,5 +381,9 @@ export function verifyUploadGrant(token: string, options: VerifyUploadGrantOptio
     key: traceKey({ userId: payload.sub, taskId: payload.tid }),
     expiresAt: new Date(expiresAt),
     kid: payload.kid,
+    audience: payload.aud,
+    issuedAt: new Date(payload.iat * 1000),
+    ...(payload.op !== undefined ? { operator: payload.op } : {}),
+    ...(payload.sid !== undefined ? { sessionId: payload.sid } : {}),
   };
 }

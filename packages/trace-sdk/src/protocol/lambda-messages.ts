@@ -79,6 +79,11 @@ export type UploaderErrorCode =
   | 'ERR_UPLOAD_CHECKSUM'
   /** The body is larger than the handler accepts (inline or presigned). */
   | 'ERR_UPLOAD_TOO_LARGE'
+  /**
+   * The inline body is not a trace for the grant: not gzip, or its first line is not a
+   * `TRAJECTORY_ARTIFACT_HEADER` naming the grant's task (and user, when it names one).
+   */
+  | 'ERR_UPLOAD_NOT_A_TRACE'
   /** S3 answered the handler with an error (see `status` and `s3Code`). */
   | 'ERR_UPLOAD_HTTP'
   /** The handler could not reach S3. */
@@ -94,7 +99,7 @@ export interface UploaderErrorResponse {
   readonly message: string;
   /** Whether the caller may retry the same request. */
   readonly retryable: boolean;
-  /** S3's HTTP status, for `ERR_UPLOAD_HTTP`. */
+  /** S3's HTTP status for `ERR_UPLOAD_HTTP`; 400 for a refused body (`ERR_UPLOAD_NOT_A_TRACE`). */
   readonly status?: number | undefined;
   /** S3's error code, for `ERR_UPLOAD_HTTP`. */
   readonly s3Code?: string | undefined;

@@ -6,13 +6,14 @@
  * @packageDocumentation
  */
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
-import { ConfigError } from '../errors.js';
+import { AttributionError, ConfigError, UploadError } from '../errors.js';
 import { traceKey } from '../key.js';
+import { type AttributionClaims, attributionMetadata } from './attribution.js';
 import { presignedUrlExpiresAt } from './presigned-url.js';
 import { TRACE_CONTENT_TYPE } from './trace-object.js';
 
 /** Options of {@link createTraceUploadUrl}. */
-export interface CreateTraceUploadUrlOptions {
+export interface CreateTraceUploadUrlOptions extends AttributionClaims {
   /**
    * The S3 client that signs. It must be configured with
    * `requestChecksumCalculation: 'WHEN_REQUIRED'` (use {@link createTraceS3Client}).
@@ -26,8 +27,36 @@ export interface CreateTraceUploadUrlOptions {
   readonly taskId: string;
   /** URL lifetime in seconds, 1 to 604 800 (SigV4's maximum). Default 3600. */
   readonly expiresIn?: number | undefined;
-  /** When the body size is known, it is signed too: the URL then accepts only that many bytes. */
+  /**
+   * The body's exact size, signed as `Content-Length`: S3 then accepts only that many bytes.
+   * Required unless `allowUnboundedSize` (a presigned PUT cannot carry a size range); the
+   * presigned-PUT transport tells its URL provider the sealed `byteLength` for this.
+   */
   readonly contentLength?: number | undefined;
+  /**
+   * Largest `contentLength` this call signs, in bytes. Default
+   * {@link DEFAULT_MAX_TRACE_OBJECT_BYTES}. Larger → `UploadError` `ERR_UPLOAD_TOO_LARGE`.
+   */
+  readonly maxBytes?: number | undefined;
+  /**
+   * Mint without `contentLength`, e.g. a fixed `TRACE_UPLOAD_URL` handed out before the trace
+   * exists. S3 then accepts any body up to 5 GiB at this key until the URL expires: prefer a
+   * provider function that passes the sealed length. Default false.
+   */
+  readonly allowUnboundedSize?: boolean | undefined;
+  /**
+   * Fail closed unless `s3`'s credentials carry `operator` as STS `SourceIdentity` (a client from
+   * `createSourceIdentityS3Client`), so CloudTrail's S3 data event names the same person as the
+   * object's metadata. Default false.
+   */
+  readonly requireSourceIdentity?: boolean | undefined;
+  /**
+   * Where the attribution metadata is signed. `headers` (default): signed `x-amz-meta-*` headers
+   * the uploader must send (returned in `headers`); S3 refuses a PUT that drops or changes them.
+   * `query`: hoisted into the signed query string, for a bare URL handed out with no way to pass
+   * headers (e.g. `TRACE_UPLOAD_URL`); changing it still breaks the signature.
+   */
+  readonly metadataIn?: 'headers' | 'query' | undefined;
   /**
    * When the body's SHA-256 (lowercase hex) is known, it is signed as `x-amz-checksum-sha256`:
    * S3 then stores only a body with that hash, and the uploader must send the header returned in
@@ -44,12 +73,35 @@ export interface TraceUploadUrl {
   readonly key: string;
   /** When the URL stops working. */
   readonly expiresAt: Date;
-  /** Headers the uploader must send for the signature to match (Content-Type, and a signed checksum). */
+  /**
+   * Headers the uploader must send for the signature to match: Content-Type, the signed checksum,
+   * and the `x-amz-meta-agent-trace-*` attribution. Content-Length is signed too when given.
+   */
   readonly headers: Readonly<Record<string, string>>;
 }
 
 /** Longest lifetime SigV4 presigning allows, in seconds (7 days). */
 export const MAX_PRESIGN_EXPIRES_IN = 604_800;
+/**
+ * Default largest trace object a presigned URL (or the uploader Lambda) accepts: 64 MiB, above
+ * what the recorder's default 50 MiB of uncompressed events can compress to.
+ */
+export const DEFAULT_MAX_TRACE_OBJECT_BYTES = 64 * 1024 * 1024;
+/** S3's largest single PUT: 5 GiB. */
+export const S3_MAX_PUT_BYTES = 5 * 1024 ** 3;
+
+/** The operator each S3 client's credentials carry as STS SourceIdentity (see `createSourceIdentityS3Client`). */
+const sourceIdentities = new WeakMap<object, string>();
+
+/** Records that `s3` signs with credentials whose STS session carries `sourceIdentity`. */
+export function bindSourceIdentity(s3: S3Client, sourceIdentity: string): void {
+  sourceIdentities.set(s3, sourceIdentity);
+}
+
+/** The STS SourceIdentity `s3`'s credentials were assumed with, when known. */
+export function sourceIdentityOf(s3: S3Client): string | undefined {
+  return sourceIdentities.get(s3);
+}
 
 async function loadS3() {
   try {
@@ -104,15 +156,23 @@ export async function assertPresignableClient(s3: S3Client): Promise<void> {
 
 /**
  * Mints a presigned PUT URL for exactly `traceKey({ userId, taskId })` in `bucket`.
- * Content-Type (`application/gzip`) is a signed header, so the URL cannot store another type;
- * `contentLength` and `sha256`, when given, are signed as well.
+ * Signed headers: Content-Type (`application/gzip`), `Content-Length` (the exact size), the
+ * body's `x-amz-checksum-sha256` when given, and the attribution as `x-amz-meta-agent-trace-*`
+ * (user, task, and the operator and session id when given). S3 refuses a PUT that drops or
+ * changes any of them, so the runtime must send `headers` as returned.
  *
  * @throws {@link ConfigError} for a client without `requestChecksumCalculation: 'WHEN_REQUIRED'`,
- *   a bad bucket or expiry.
+ *   a bad bucket or expiry, or no `contentLength` without `allowUnboundedSize`.
+ * @throws {@link UploadError} `ERR_UPLOAD_TOO_LARGE` for a `contentLength` above `maxBytes`.
+ * @throws {@link AttributionError} when attribution was asked for and cannot be bound (a bad
+ *   operator or session id; `requireSourceIdentity` with a client that does not carry it).
  * @throws {@link TraceKeyError} for invalid ids.
  * @example
  * const s3 = await createTraceS3Client({ region: 'eu-west-1' });
- * const { url } = await createTraceUploadUrl({ s3, bucket, userId, taskId, expiresIn: 3600 });
+ * presignedPutTransport({
+ *   url: async ({ userId, taskId, byteLength, sha256 }) =>
+ *     createTraceUploadUrl({ s3, bucket, userId, taskId, contentLength: byteLength, sha256, operator }),
+ * });
  */
 export async function createTraceUploadUrl(options: CreateTraceUploadUrlOptions): Promise<TraceUploadUrl> {
   const { s3, bucket, userId, taskId } = options;
@@ -135,6 +195,47 @@ export async function createTraceUploadUrl(options: CreateTraceUploadUrlOptions)
   if (options.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(options.sha256)) {
     throw new ConfigError('sha256 must be 64 lowercase hex characters', 'sha256');
   }
+  const inQuery = options.metadataIn === 'query';
+  if (options.metadataIn !== undefined && options.metadataIn !== 'headers' && !inQuery) {
+    throw new ConfigError("metadataIn must be 'headers' or 'query'", 'metadataIn');
+  }
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_TRACE_OBJECT_BYTES;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > S3_MAX_PUT_BYTES) {
+    throw new ConfigError(
+      `maxBytes must be a whole number of bytes from 1 to ${S3_MAX_PUT_BYTES}`,
+      'maxBytes',
+    );
+  }
+  if (options.contentLength === undefined && options.allowUnboundedSize !== true) {
+    throw new ConfigError(
+      'contentLength is required so that S3 enforces the size (pass the sealed byteLength the URL provider is given), ' +
+        'or set allowUnboundedSize: true to mint a URL that accepts up to 5 GiB',
+      'contentLength',
+    );
+  }
+  if (options.contentLength !== undefined && options.contentLength > maxBytes) {
+    throw new UploadError(
+      'ERR_UPLOAD_TOO_LARGE',
+      `the trace is ${options.contentLength} bytes; at most ${maxBytes} may be presigned`,
+      { retryable: false },
+    );
+  }
+  // Fails closed on bad claims before anything is signed.
+  const metadata = attributionMetadata(
+    { userId, taskId, operator: options.operator, sessionId: options.sessionId },
+    'presigned-url',
+  );
+  if (options.requireSourceIdentity === true) {
+    if (options.operator === undefined) {
+      throw new AttributionError('source_identity_unbound', 'requireSourceIdentity needs an operator');
+    }
+    if (sourceIdentityOf(s3) !== options.operator) {
+      throw new AttributionError(
+        'source_identity_unbound',
+        "the S3 client's credentials do not carry the operator as STS SourceIdentity (use createSourceIdentityS3Client)",
+      );
+    }
+  }
   await assertPresignableClient(s3);
   const [{ PutObjectCommand }, { getSignedUrl }] = await Promise.all([loadS3(), loadPresigner()]);
 
@@ -144,18 +245,22 @@ export async function createTraceUploadUrl(options: CreateTraceUploadUrlOptions)
     Bucket: bucket,
     Key: key,
     ContentType: TRACE_CONTENT_TYPE,
+    Metadata: metadata,
     ...(options.contentLength !== undefined ? { ContentLength: options.contentLength } : {}),
     ...(checksum !== undefined ? { ChecksumSHA256: checksum } : {}),
   });
+  const metaHeaders = Object.keys(metadata).map((name) => `x-amz-meta-${name}`);
   const signableHeaders = new Set(['content-type']);
   if (options.contentLength !== undefined) signableHeaders.add('content-length');
+  // x-amz-* headers are hoisted into the query string unless told otherwise. The checksum and the
+  // attribution must stay signed headers: S3 checks the body against the one and stores the other.
+  const unhoistableHeaders = new Set(inQuery ? [] : metaHeaders);
+  if (checksum !== undefined) unhoistableHeaders.add('x-amz-checksum-sha256');
   const signedAt = Date.now();
   const url = await getSignedUrl(s3, command, {
     expiresIn,
     signableHeaders,
-    // x-amz-* headers are hoisted into the query string unless told otherwise; the checksum must
-    // stay a header so S3 checks the body against it.
-    ...(checksum !== undefined ? { unhoistableHeaders: new Set(['x-amz-checksum-sha256']) } : {}),
+    unhoistableHeaders,
   });
   // Belt and braces: a body checksum in the query string means the client computed one for an
   // empty body; such a URL can never accept the trace.
@@ -167,6 +272,7 @@ export async function createTraceUploadUrl(options: CreateTraceUploadUrlOptions)
   }
   const headers: Record<string, string> = { 'content-type': TRACE_CONTENT_TYPE };
   if (checksum !== undefined) headers['x-amz-checksum-sha256'] = checksum;
+  if (!inQuery) for (const [name, value] of Object.entries(metadata)) headers[`x-amz-meta-${name}`] = value;
   const expiresAt = presignedUrlExpiresAt(new URL(url)) ?? signedAt + expiresIn * 1000;
   return { url, key, expiresAt: new Date(expiresAt), headers };
 }

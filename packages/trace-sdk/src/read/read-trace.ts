@@ -8,6 +8,7 @@
 import { createReadStream } from 'node:fs';
 import { readGzipMembers } from '../compress/gzip-members.js';
 import { TraceFormatError, type TraceFormatErrorCode } from '../errors.js';
+import { type TrustedTraceContext, traceAttribution } from './trace-attribution.js';
 
 /** The `event` of a trace's first line. */
 const HEADER_EVENT = 'TRAJECTORY_ARTIFACT_HEADER';
@@ -19,7 +20,7 @@ const NEWLINE = 0x0a;
 export type TraceSource = string | Uint8Array | AsyncIterable<Uint8Array>;
 
 /** Options of {@link readTrace}. */
-export interface ReadTraceOptions {
+export interface ReadTraceOptions extends TrustedTraceContext {
   /**
    * Require the first line to be a `TRAJECTORY_ARTIFACT_HEADER` (default true). Pass false to read
    * a spill file left by a killed recorder (`*.events.gz.part`), which has no header.
@@ -33,6 +34,8 @@ export interface ReadTraceOptions {
    * how the cut is noticed.
    */
   readonly verifyCounts?: boolean | undefined;
+  // `key` and `metadata` (from TrustedTraceContext): when either is given, the header's claims
+  // are checked against them before it is yielded, and a disagreement is `ERR_TRACE_ATTRIBUTION`.
 }
 
 /** A trace line with its text, for tools that print or measure lines (e.g. the CLI). */
@@ -101,6 +104,12 @@ export async function* readTraceLines(
       const isHeader = record['event'] === HEADER_EVENT;
       if (requireHeader && !isHeader) {
         throw fail('ERR_TRACE_NO_HEADER', `The first line is not a ${HEADER_EVENT}`);
+      }
+      if (isHeader && (opts.key !== undefined || opts.metadata !== undefined)) {
+        const report = traceAttribution(record, { key: opts.key, metadata: opts.metadata });
+        if (report.status === 'mismatch') {
+          throw fail('ERR_TRACE_ATTRIBUTION', `Attribution mismatch: ${report.mismatches.join('; ')}`);
+        }
       }
       const announced = record['accumulated_events'];
       if (
@@ -196,7 +205,9 @@ export async function* readTraceLines(
  *   events than the header announces;
  * - `ERR_TRACE_CORRUPT`: not gzip, a checksum mismatch, a line that is not a JSON object, or a
  *   line longer than `maxLineBytes`;
- * - `ERR_TRACE_NO_HEADER`: the first line is not a header (unless `requireHeader: false`).
+ * - `ERR_TRACE_NO_HEADER`: the first line is not a header (unless `requireHeader: false`);
+ * - `ERR_TRACE_ATTRIBUTION`: with `key` or `metadata`, the header names another user or task than
+ *   they do (nothing is yielded). Use {@link traceAttribution} to see trusted and claimed side by side.
  *
  * Stopping early (`break`) closes a file the reader opened itself.
  *
@@ -210,14 +221,27 @@ export async function* readTrace(
   for await (const line of readTraceLines(source, opts)) yield line.value;
 }
 
+/** Options of {@link readTraceHeader}: the trusted key and metadata to check the header against. */
+export type ReadTraceHeaderOptions = TrustedTraceContext & Pick<ReadTraceOptions, 'maxLineBytes'>;
+
 /**
  * Reads only the header line of a trace: cheap, it decompresses the first gzip member only.
+ * With `key` or `metadata` (from `HeadObject`), a header naming another user or task is refused.
  *
- * @throws TraceFormatError `ERR_TRACE_NO_HEADER` when the first line is not a header, or the
- *   reader's other codes when the header itself is damaged.
+ * @throws TraceFormatError `ERR_TRACE_NO_HEADER` when the first line is not a header,
+ *   `ERR_TRACE_ATTRIBUTION` on a mismatch with `key`/`metadata`, or the reader's other codes when
+ *   the header itself is damaged.
  */
-export async function readTraceHeader(source: TraceSource): Promise<TraceHeaderLine> {
-  for await (const line of readTraceLines(source, { verifyCounts: false })) {
+export async function readTraceHeader(
+  source: TraceSource,
+  opts: ReadTraceHeaderOptions = {},
+): Promise<TraceHeaderLine> {
+  for await (const line of readTraceLines(source, {
+    verifyCounts: false,
+    key: opts.key,
+    metadata: opts.metadata,
+    maxLineBytes: opts.maxLineBytes,
+  })) {
     return line.value as TraceHeaderLine;
   }
   throw new TraceFormatError('ERR_TRACE_NO_HEADER', 'The trace has no lines', 0);

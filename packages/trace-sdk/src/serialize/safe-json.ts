@@ -28,6 +28,15 @@
  * | `toJSON` that throws               | `"[toJSON threw: TypeError]"`                             |
  * | a getter or Proxy trap that throws | `"[Unserializable: TypeError]"`                           |
  *
+ * Bounded work: the writer counts every character it writes (punctuation and empty containers
+ * included) and one unit for every value it visits but omits, and stops with
+ * {@link SizeBudgetExceeded} as soon as that count passes its budget. A shared reference is written
+ * again each time it is met (as `JSON.stringify` does; only ancestors are `[Circular]`), so a graph
+ * with exponentially many paths (`x = [x, x]` thirty times) costs at most the budget, never 2^30.
+ * Past a few thousand containers in one value, a large container met again is not walked again: its
+ * text from the first visit is reused (with its redaction counts) when nothing in it depended on
+ * where it was (no `[Circular]` or `[Max depth]` inside), so such a graph costs a few thousand visits.
+ *
  * @packageDocumentation
  */
 import { RedactionFailure, Redactor, secretLabelForKey } from './redact.js';
@@ -44,7 +53,17 @@ export interface FieldShape {
 
 type Rule = number | FieldShape | undefined;
 
-/** Thrown (and caught by the caller) when output passes {@link JsonWriter.budget}. */
+/** The text of a container already written in this value, and what writing it counted. */
+interface Memo {
+  readonly json: string;
+  readonly rule: Rule;
+  /** How many levels below the container its deepest descendant was. */
+  readonly height: number;
+  readonly redactions: number;
+  readonly truncated: number;
+}
+
+/** Thrown (and caught by the caller) when the work done passes {@link JsonWriter.budget}. */
 export class SizeBudgetExceeded extends Error {
   constructor() {
     super('Serialized output exceeds its budget');
@@ -55,6 +74,12 @@ const BUDGET_EXCEEDED = new SizeBudgetExceeded();
 
 const CIRCULAR = '"[Circular]"';
 const MAX_DEPTH = '"[Max depth]"';
+/** Work budget of {@link safeStringify} (characters written plus values visited). */
+const SAFE_STRINGIFY_BUDGET = 64 * 1024 * 1024;
+/** Containers visited in one value before the writer starts remembering their text (see `memo`). */
+const MEMO_AFTER_CONTAINERS = 4096;
+/** Only containers with at least this many containers inside are remembered: re-walking smaller ones is cheap. */
+const MEMO_MIN_CONTAINERS = 32;
 /** Quoted clean keys kept per writer. */
 const KEY_CACHE_MAX = 4096;
 const KEY_CACHE_MAX_LENGTH = 256;
@@ -134,9 +159,16 @@ export class JsonWriter {
   readonly maxDepth: number;
   /** Strings longer than this are cut, whatever their field (the oversize pass). */
   stringCap = Number.POSITIVE_INFINITY;
-  /** Approximate output size (UTF-16 units) past which {@link SizeBudgetExceeded} is thrown. */
+  /**
+   * Work (see {@link JsonWriter.size}) past which {@link SizeBudgetExceeded} is thrown. It bounds
+   * the time and memory of one value, whatever its shape.
+   */
   budget = Number.POSITIVE_INFINITY;
-  /** Approximate output size so far (strings, keys and scalars; not punctuation). */
+  /**
+   * Work done since the last {@link JsonWriter.reset}: every UTF-16 unit written (strings, keys,
+   * scalars, punctuation, `[]` and `{}`), plus one for each value visited and left out
+   * (`undefined`, functions under a key). At least the output length.
+   */
   size = 0;
   /** Strings cut so far. */
   truncated = 0;
@@ -144,6 +176,14 @@ export class JsonWriter {
   longestString = 0;
 
   private readonly stack: object[] = [];
+  /** Containers visited since the last reset. */
+  private containers = 0;
+  /** `[Circular]` and `[Max depth]` markers written since the last reset. */
+  private cutoffs = 0;
+  /** Deepest container depth reached in the container being written. */
+  private deepest = 0;
+  /** Text of containers written in this value, kept once it has many (shared references). */
+  private memo: Map<object, Memo> | undefined;
   private readonly keyCache = new Map<string, KeyInfo>();
   private readonly redact: (s: string) => string;
 
@@ -160,6 +200,10 @@ export class JsonWriter {
     this.size = 0;
     this.longestString = 0;
     this.stack.length = 0;
+    this.containers = 0;
+    this.cutoffs = 0;
+    this.deepest = 0;
+    this.memo = undefined;
   }
 
   /**
@@ -174,15 +218,15 @@ export class JsonWriter {
         return this.string(v, typeof rule === 'number' ? rule : Number.POSITIVE_INFINITY);
       case 'number': {
         const s = Number.isFinite(v) ? String(v) : 'null';
-        this.size += s.length;
+        this.charge(s.length);
         return s;
       }
       case 'boolean':
-        this.size += 5;
+        this.charge(5);
         return v ? 'true' : 'false';
       case 'object':
         if (v === null) {
-          this.size += 4;
+          this.charge(4);
           return 'null';
         }
         return this.object(v, depth, rule);
@@ -193,8 +237,16 @@ export class JsonWriter {
       case 'symbol':
         return this.marker(`[${v.toString()}]`);
       default:
+        // `undefined`: nothing is written, but visiting it is work all the same.
+        this.charge(1);
         return undefined;
     }
+  }
+
+  /** Adds `n` to {@link JsonWriter.size}; throws once it passes the budget. */
+  private charge(n: number): void {
+    this.size += n;
+    if (this.size > this.budget) throw BUDGET_EXCEEDED;
   }
 
   /**
@@ -211,8 +263,11 @@ export class JsonWriter {
       let s: string | undefined;
       try {
         const v = (obj as Record<string, unknown>)[key];
-        if (info.valueLabel !== undefined && typeof v === 'string' && v !== '') {
+        if (info.valueLabel !== undefined && isMaskable(v)) {
+          // A credential-named key: its value goes whole, whatever its type (a string, a number,
+          // an array of tokens, an object of credentials).
           s = JSON.stringify(this.redactor.redactWhole(info.valueLabel));
+          this.charge(s.length);
         } else {
           s = this.value(v, depth + 1, shape === undefined ? undefined : shape[key]);
         }
@@ -220,8 +275,8 @@ export class JsonWriter {
         s = this.unserializable(err);
       }
       if (s === undefined) continue;
-      this.size += info.json.length;
-      if (this.size > this.budget) throw BUDGET_EXCEEDED;
+      // The key, its colon and the comma before it.
+      this.charge(info.json.length + 2);
       out += out === '' ? `${info.json}:${s}` : `,${info.json}:${s}`;
     }
     return out;
@@ -246,14 +301,15 @@ export class JsonWriter {
       text = this.redactor.redact(s);
     }
     const quoted = JSON.stringify(text);
-    this.size += quoted.length;
-    if (this.size > this.budget) throw BUDGET_EXCEEDED;
+    this.charge(quoted.length);
     return quoted;
   }
 
   private key(key: string): KeyInfo {
     const cached = this.keyCache.get(key);
     if (cached !== undefined) return cached;
+    // As for values: never redact a key longer than what may still be written.
+    if (key.length > this.budget - this.size) throw BUDGET_EXCEEDED;
     const before = this.redactor.count;
     const info: KeyInfo = {
       json: JSON.stringify(this.redactor.redact(key)),
@@ -271,9 +327,58 @@ export class JsonWriter {
   }
 
   private object(v: object, depth: number, rule: Rule): string | undefined {
-    if (depth >= this.maxDepth) return MAX_DEPTH;
+    if (depth >= this.maxDepth) {
+      this.cutoffs++;
+      this.charge(MAX_DEPTH.length);
+      return MAX_DEPTH;
+    }
     const stack = this.stack;
-    if (stack.includes(v)) return CIRCULAR;
+    if (stack.includes(v)) {
+      this.cutoffs++;
+      this.charge(CIRCULAR.length);
+      return CIRCULAR;
+    }
+    if (this.memo !== undefined) {
+      const m = this.memo.get(v);
+      if (m !== undefined && m.rule === rule && depth + m.height < this.maxDepth) {
+        this.charge(m.json.length);
+        this.redactor.count += m.redactions;
+        this.truncated += m.truncated;
+        return m.json;
+      }
+    }
+    if (++this.containers <= MEMO_AFTER_CONTAINERS) return this.walk(v, depth, rule);
+    // Many containers: remember this one's text, in case it is met again.
+    const containers = this.containers;
+    const cutoffs = this.cutoffs;
+    const redactions = this.redactor.count;
+    const truncated = this.truncated;
+    const deepest = this.deepest;
+    this.deepest = depth;
+    const json = this.walk(v, depth, rule);
+    const height = this.deepest - depth;
+    this.deepest = Math.max(deepest, this.deepest);
+    if (
+      json !== undefined &&
+      this.cutoffs === cutoffs &&
+      this.containers - containers >= MEMO_MIN_CONTAINERS
+    ) {
+      this.memo ??= new Map();
+      this.memo.set(v, {
+        json,
+        rule,
+        height,
+        redactions: this.redactor.count - redactions,
+        truncated: this.truncated - truncated,
+      });
+    }
+    return json;
+  }
+
+  /** Writes a container that is neither too deep nor an ancestor of itself. */
+  private walk(v: object, depth: number, rule: Rule): string | undefined {
+    if (depth > this.deepest) this.deepest = depth;
+    const stack = this.stack;
     const height = stack.length;
     stack.push(v);
     try {
@@ -286,6 +391,7 @@ export class JsonWriter {
       ) {
         const shape =
           typeof rule === 'object' ? rule : typeof rule === 'number' ? textShape(rule) : undefined;
+        this.charge(2);
         return `{${this.members(v, depth, shape)}}`;
       }
       if (ArrayBuffer.isView(v)) return this.marker(`[${constructorName(v)} ${v.byteLength} bytes]`);
@@ -310,6 +416,7 @@ export class JsonWriter {
         return this.value(v.valueOf(), depth, rule);
       }
       const shape = typeof rule === 'object' ? rule : typeof rule === 'number' ? textShape(rule) : undefined;
+      this.charge(2);
       return `{${this.members(v, depth, shape)}}`;
     } finally {
       stack.length = height;
@@ -318,6 +425,9 @@ export class JsonWriter {
 
   private array(v: readonly unknown[], depth: number, rule: Rule): string {
     const length = v.length;
+    // The brackets; then a comma (or the item's `null`) per item, so even a sparse array is bounded.
+    this.charge(2);
+    if (length === 0) return '[]';
     let out = '[';
     for (let i = 0; i < length; i++) {
       let s: string | undefined;
@@ -328,9 +438,9 @@ export class JsonWriter {
       }
       if (s === undefined) {
         s = 'null';
-        this.size += 4;
+        this.charge(4);
       }
-      if (this.size > this.budget) throw BUDGET_EXCEEDED;
+      if (i > 0) this.charge(1);
       out += i === 0 ? s : `,${s}`;
     }
     return `${out}]`;
@@ -344,6 +454,7 @@ export class JsonWriter {
     };
     for (const key of Object.keys(e)) fields[key] = readProperty(e, key);
     if ('cause' in e) fields['cause'] = readProperty(e, 'cause');
+    this.charge(2);
     return `{${this.members(fields, depth, undefined)}}`;
   }
 
@@ -355,6 +466,7 @@ export class JsonWriter {
     if (!plainKeys) return this.array(entries, depth, undefined);
     const obj: Record<string, unknown> = Object.create(null);
     for (const [k, val] of entries) obj[String(k)] = val;
+    this.charge(2);
     return `{${this.members(obj, depth, undefined)}}`;
   }
 
@@ -365,15 +477,34 @@ export class JsonWriter {
   }
 }
 
+/** Whether a credential-named key's value is masked: anything that can hold data, not `true`/`null`. */
+function isMaskable(v: unknown): boolean {
+  switch (typeof v) {
+    case 'string':
+      return v !== '';
+    case 'number':
+    case 'bigint':
+    case 'symbol':
+      return true;
+    case 'object':
+    case 'function':
+      return v !== null;
+    default:
+      return false;
+  }
+}
+
 /**
- * JSON text for any value, with the built-in redaction (and `opts.redactPatterns`) applied to every
- * string and key. Never throws on bad data; `undefined` gives `"null"`.
+ * JSON text for any value, with the built-in redaction applied to every string and key. Never
+ * throws on bad data; `undefined` gives `"null"`. The work is bounded (64 Mi characters written or
+ * values visited): past it, the result is `"[Unserializable: SizeBudgetExceeded]"`.
  *
  * @example
  * safeStringify({ n: 1n, self: undefined, f() {} }) // '{"n":"1","f":"[Function f]"}'
  */
 export function safeStringify(value: unknown, opts: { maxDepth?: number } = {}): string {
   const writer = new JsonWriter(new Redactor(), opts);
+  writer.reset(Number.POSITIVE_INFINITY, SAFE_STRINGIFY_BUDGET);
   try {
     return writer.value(value) ?? 'null';
   } catch (err) {

@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 import { UploadError } from '../errors.js';
-import { safeCause, safeErrorMessage, safeText } from '../sanitize.js';
+import { isError, safeCause, safeErrorMessage, safeText } from '../sanitize.js';
 import { isNetworkError } from './is-retryable.js';
 
 /** Longest message kept when a transport's own UploadError is re-sanitized at the boundary. */
@@ -74,7 +74,7 @@ export function classifyUploadError(err: unknown, transport: string, signal?: Ab
       cause: safeCause(err),
     });
   }
-  if (err instanceof Error && err.name === 'AbortError') return abortedError(transport, err);
+  if (isError(err) && err.name === 'AbortError') return abortedError(transport, err);
   return new UploadError('ERR_UPLOAD_TRANSPORT', `${transport}: ${safeErrorMessage(err)}`, {
     transport,
     retryable: false,

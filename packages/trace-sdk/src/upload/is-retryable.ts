@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import { UploadError } from '../errors.js';
+import { isError } from '../sanitize.js';
 
 /** Error codes (S3 XML `Code`, AWS SDK error `name`) that mean "try again later" whatever the status. */
 export const RETRYABLE_ERROR_CODES: ReadonlySet<string> = new Set([
@@ -56,7 +57,7 @@ export function isRetryableStatus(status: number | undefined, errorCode?: string
  */
 export function isNetworkError(err: unknown): boolean {
   let current: unknown = err;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+  for (let depth = 0; depth < 5 && isError(current); depth++) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) return true;
     if (current.name === 'TimeoutError' && !(current instanceof UploadError)) return true;
@@ -88,7 +89,7 @@ export function isRetryable(err: unknown): boolean {
         return false;
     }
   }
-  if (!(err instanceof Error)) return false;
+  if (!isError(err)) return false;
   if (err.name === 'AbortError') return false;
   const aws = err as { $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
   const status = aws.$metadata?.httpStatusCode;

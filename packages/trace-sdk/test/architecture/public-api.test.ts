@@ -8,6 +8,11 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as root from '../../src/index.js';
+import * as aiSdk from '../../src/integrations/ai-sdk/index.js';
+import * as claudeAgentSdk from '../../src/integrations/claude-agent-sdk/index.js';
+import * as langchain from '../../src/integrations/langchain/index.js';
+import * as openaiAgents from '../../src/integrations/openai-agents/index.js';
+import * as otelGenai from '../../src/integrations/otel-genai/index.js';
 import * as lambda from '../../src/lambda/index.js';
 import * as orchestrator from '../../src/orchestrator/index.js';
 
@@ -47,6 +52,7 @@ describe('the root entry @agent-trace/trace-sdk', () => {
   it('exports exactly these values', () => {
     expect(kinds(root)).toMatchInlineSnapshot(`
       {
+        "AttributionError": "class",
         "BUILTIN_REDACTION_LABELS": "object",
         "ConfigError": "class",
         "DEFAULT_DELIVERY_TIMEOUT_MS": "number",
@@ -88,6 +94,7 @@ describe('the root entry @agent-trace/trace-sdk', () => {
         "readTraceLines": "function",
         "redactSecrets": "function",
         "s3PutObjectTransport": "function",
+        "traceAttribution": "function",
         "traceKey": "function",
         "transportFromConfig": "function",
         "transportFromEnv": "function",
@@ -102,7 +109,9 @@ describe('the root entry @agent-trace/trace-sdk', () => {
     expect(typeNames('index.ts')).toMatchInlineSnapshot(`
       [
         "ArtifactHeader",
+        "AttributionErrorReason",
         "BuiltinRedactionLabel",
+        "ClaimedAttribution",
         "FileTransportOptions",
         "FinishFailed",
         "FinishOptions",
@@ -119,6 +128,7 @@ describe('the root entry @agent-trace/trace-sdk', () => {
         "PolicyDecisionEvent",
         "PolicyDecisionInput",
         "PresignedPutOptions",
+        "ReadTraceHeaderOptions",
         "ReadTraceOptions",
         "RecorderLimits",
         "RecorderStats",
@@ -141,6 +151,7 @@ describe('the root entry @agent-trace/trace-sdk', () => {
         "ToolResultInput",
         "ToolResultRecord",
         "TraceArtifact",
+        "TraceAttributionReport",
         "TraceEvent",
         "TraceFormatErrorCode",
         "TraceHeaderLine",
@@ -155,6 +166,8 @@ describe('the root entry @agent-trace/trace-sdk', () => {
         "TrajectoryTurnEvent",
         "TransportConfig",
         "TransportKind",
+        "TrustedAttribution",
+        "TrustedTraceContext",
         "TurnInput",
         "UploadErrorCode",
         "UploadOptions",
@@ -162,6 +175,7 @@ describe('the root entry @agent-trace/trace-sdk', () => {
         "UploadSpooledOptions",
         "UploadSpooledResult",
         "UploadUrlRequest",
+        "UploadUrlResult",
       ]
     `);
   });
@@ -178,19 +192,67 @@ describe('the ./orchestrator and ./lambda subpaths', () => {
     expect({ orchestrator: kinds(orchestrator), lambda: kinds(lambda) }).toMatchInlineSnapshot(`
       {
         "lambda": {
+          "DEFAULT_MAX_HEADER_LINE_BYTES": "number",
+          "DEFAULT_MAX_OBJECT_BYTES": "number",
           "LAMBDA_SYNC_PAYLOAD_LIMIT_BYTES": "number",
           "MAX_GRANT_CLOCK_SKEW_MS": "number",
+          "checkArtifactHeader": "function",
           "createUploaderHandler": "function",
           "readUploadGrantClaims": "function",
           "verifyUploadGrant": "function",
         },
         "orchestrator": {
+          "ATTRIBUTION_METADATA": "object",
           "DEFAULT_GRANT_CLOCK_SKEW_MS": "number",
+          "DEFAULT_MAX_GRANT_LIFETIME_SECONDS": "number",
+          "DEFAULT_MAX_TRACE_OBJECT_BYTES": "number",
+          "MAX_GRANT_TOKEN_CHARS": "number",
           "MAX_PRESIGN_EXPIRES_IN": "number",
           "MIN_GRANT_SECRET_BYTES": "number",
+          "S3_MAX_PUT_BYTES": "number",
+          "UNATTRIBUTED_METADATA": "object",
+          "assumeRoleWithSourceIdentity": "function",
+          "attributionMetadata": "function",
+          "createSourceIdentityS3Client": "function",
           "createTraceS3Client": "function",
           "createTraceUploadUrl": "function",
           "createUploadGrant": "function",
+          "isValidOperator": "function",
+          "readAttributionMetadata": "function",
+          "sourceIdentityOf": "function",
+        },
+      }
+    `);
+  });
+});
+
+describe('the framework adapter subpaths', () => {
+  it('export exactly these values', () => {
+    expect({
+      'ai-sdk': kinds(aiSdk),
+      'claude-agent-sdk': kinds(claudeAgentSdk),
+      langchain: kinds(langchain),
+      'openai-agents': kinds(openaiAgents),
+      'otel-genai': kinds(otelGenai),
+    }).toMatchInlineSnapshot(`
+      {
+        "ai-sdk": {
+          "recordAiSdkStep": "function",
+          "traceAiSdk": "function",
+        },
+        "claude-agent-sdk": {
+          "ClaudeTurnRecorder": "class",
+          "traceOptions": "function",
+          "traceQuery": "function",
+        },
+        "langchain": {
+          "AgentTraceCallbackHandler": "class",
+        },
+        "openai-agents": {
+          "AgentTraceProcessor": "class",
+        },
+        "otel-genai": {
+          "GenAiSpanProcessor": "class",
         },
       }
     `);

@@ -37,8 +37,16 @@ it(`records ${EVENTS.toLocaleString('en-US')} events in one trace in bounded mem
     });
     const ids = { userId: 'load-user', taskId: '01JLOAD10MEVENTS000000000' };
     const transport = presignedPutTransport({
-      url: async () =>
-        (await createTraceUploadUrl({ s3: signer, bucket: BUCKET, ...ids, expiresIn: 3600 })).url,
+      url: async ({ byteLength, sha256 }) =>
+        createTraceUploadUrl({
+          s3: signer,
+          bucket: BUCKET,
+          ...ids,
+          expiresIn: 3600,
+          contentLength: byteLength,
+          sha256,
+          maxBytes: 5 * 1024 ** 3,
+        }),
     });
     const rec = createTraceRecorder({
       ...ids,

@@ -368,6 +368,96 @@ describe('events: record never throws, and the output is always a valid, counted
   });
 });
 
+// ---- bounded work -------------------------------------------------------------------------------
+
+/** A list of `n` items that counts how many of them were read, without holding them. */
+function countingList(n: number, item: () => unknown): { list: unknown[]; reads: () => number } {
+  let reads = 0;
+  const list = new Proxy([] as unknown[], {
+    get(target, property, receiver) {
+      if (property === 'length') return n;
+      if (typeof property === 'string' && /^\d+$/.test(property)) {
+        reads++;
+        return item();
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
+  return { list, reads: () => reads };
+}
+
+/** Records one event on a fresh recorder; returns the written line, the result and the time taken. */
+async function recordOne(dir: string, event: Record<string, unknown>) {
+  const transport = memoryTransport();
+  const rec = createTraceRecorder({ userId: 'u', taskId: 't', transport, spoolDir: dir });
+  const started = performance.now();
+  const kept = rec.record(event as never);
+  const ms = performance.now() - started;
+  const result = await rec.finish();
+  const lines = [];
+  for await (const line of readTraceLines(transport.bodies.get(rec.key)!)) lines.push(line);
+  return { kept, ms, result, line: lines[1]?.value };
+}
+
+// Safety bounds, not performance targets: without the byte budget counting every container these
+// take minutes or exhaust memory (n = 27 killed the process), with it they take milliseconds.
+describe('events whose work is exponential or unbounded: record() stays within its byte budget', () => {
+  let spool: { dir: string; remove: () => Promise<void> };
+  beforeAll(async () => {
+    spool = await tempDir('agent-trace-bounded-');
+  });
+  afterAll(async () => {
+    await spool.remove();
+  });
+
+  it('a shared-reference DAG with 2^30 paths (x = [x, x], the shape of YAML anchors)', async () => {
+    let x: unknown = [];
+    for (let i = 0; i < 30; i++) x = [x, x];
+    const { kept, ms, line } = await recordOne(spool.dir, { event: 'DAG', x });
+    expect(kept).toBe(true);
+    expect(line).toMatchObject({ event: 'DAG', oversized: true, truncated: true });
+    expect(ms).toBeLessThan(2000);
+  });
+
+  it('a wide shared-reference DAG (4^15 paths through objects)', async () => {
+    let x: unknown = { leaf: 'v' };
+    for (let i = 0; i < 15; i++) x = { a: x, b: x, c: x, d: x };
+    const { kept, ms, line } = await recordOne(spool.dir, { event: 'WIDE', x });
+    expect(kept).toBe(true);
+    expect(line).toMatchObject({ event: 'WIDE', oversized: true });
+    expect(ms).toBeLessThan(2000);
+  });
+
+  it('a DAG small enough to fit is written in full, as JSON.stringify writes it', async () => {
+    let x: unknown = ['leaf'];
+    for (let i = 0; i < 12; i++) x = [x, x];
+    const { line } = await recordOne(spool.dir, { event: 'SMALL-DAG', x });
+    expect(line?.['x']).toEqual(JSON.parse(JSON.stringify(x)));
+  });
+
+  it.each([
+    ['empty objects', () => ({})],
+    ['empty arrays', () => []],
+    ['undefined items', () => undefined],
+  ])('a list of 50 million %s is read only as far as the budget reaches', async (_name, item) => {
+    const { list, reads } = countingList(50_000_000, item);
+    const { kept, ms, line } = await recordOne(spool.dir, { event: 'EMPTIES', list });
+    expect(kept).toBe(true);
+    expect(line).toMatchObject({ event: 'EMPTIES', oversized: true });
+    // Every item costs at least 2 characters of a budget of 16 x 256 KiB (then 2 x 256 KiB to shrink).
+    expect(reads()).toBeLessThan(3_000_000);
+    expect(ms).toBeLessThan(20_000);
+  });
+
+  it('an object with 200,000 keys holding undefined (nothing written, every key visited)', async () => {
+    const many: Record<string, undefined> = {};
+    for (let i = 0; i < 200_000; i++) many[`k${i}`] = undefined;
+    const { kept, ms } = await recordOne(spool.dir, { event: 'UNDEFINEDS', many });
+    expect(kept).toBe(true);
+    expect(ms).toBeLessThan(20_000);
+  });
+});
+
 // ---- configurations -----------------------------------------------------------------------------
 
 /** Only the documented construction errors may escape a factory. */

@@ -140,7 +140,9 @@ describe('cross-user writes fail through every transport', () => {
     const a = freshIds('alice');
     const b = freshIds('bob');
     const grantA = world.mintGrant(a);
-    const body = randomBytes(256);
+    // A's own trace (the handler stores only gzip whose header names the grant's task).
+    const header = { event: 'TRAJECTORY_ARTIFACT_HEADER', task_id: a.taskId, user_id: a.userId };
+    const body = Buffer.concat([gzipSync(`${JSON.stringify(header)}\n`), gzipSync(randomBytes(256))]);
     const client = world.lambdaClient();
     const invoke = async (payload: Record<string, unknown>) => {
       const out = await client.send(

@@ -199,6 +199,9 @@ export async function startWorld(): Promise<World> {
         userId: ids.userId,
         taskId: ids.taskId,
         expiresIn: opts.expiresIn ?? 600,
+        // A bare URL minted before the trace exists: no size to sign, no way to pass headers.
+        allowUnboundedSize: true,
+        metadataIn: 'query',
       });
       secrets.add(url);
       const signature = new URL(url).searchParams.get('X-Amz-Signature');
@@ -206,7 +209,13 @@ export async function startWorld(): Promise<World> {
       return url;
     },
     mintGrant(ids, expiresIn = 600) {
-      const grant = createUploadGrant({ userId: ids.userId, taskId: ids.taskId, expiresIn, key: GRANT_KEY });
+      const grant = createUploadGrant({
+        userId: ids.userId,
+        taskId: ids.taskId,
+        expiresIn,
+        key: GRANT_KEY,
+        audience: BUCKET,
+      });
       secrets.add(grant);
       // The HMAC part alone is the credential; the claims part is not secret.
       secrets.add(grant.slice(grant.indexOf('.') + 1));

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import type { Command } from 'commander';
+import { type TraceAttributionReport, traceAttribution } from '../../read/trace-attribution.js';
 import type { CliContext } from '../context.js';
 import { ExitCode } from '../errors.js';
 import { write } from '../io.js';
@@ -38,12 +39,19 @@ export interface InspectReport {
   readonly sha256: string;
   /** Set when the trace is truncated or corrupt: the report covers the lines before the fault. */
   readonly fault: { code: string; message: string; linesRead: number } | null;
+  /** Trusted attribution (S3 key and metadata) next to what the header claims. */
+  readonly attribution?: TraceAttributionReport | undefined;
 }
 
 /** Builds the report from a scan. */
-export function inspectReport(source: string, scan: TraceScan): InspectReport {
+export function inspectReport(
+  source: string,
+  scan: TraceScan,
+  trusted: { key?: string | undefined; metadata?: Readonly<Record<string, string>> | undefined } = {},
+): InspectReport {
   const h = scan.header;
   return {
+    attribution: traceAttribution(h, trusted),
     source,
     header: h ?? null,
     events: scan.events,
@@ -65,6 +73,12 @@ export function inspectReport(source: string, scan: TraceScan): InspectReport {
   };
 }
 
+/** A runtime-written value for a terminal row: control, format (bidi) and C1 characters escaped. */
+const printable = (value: unknown): string =>
+  (typeof value === 'string' ? value : (JSON.stringify(value) ?? '-')).replace(
+    /[\p{Cc}\p{Cf}\u2028\u2029]/gu,
+    (c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`,
+  );
 const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
 /** Epoch ms as ISO 8601; header timestamps are ISO strings already. */
 const iso = (value: unknown) =>
@@ -124,6 +138,29 @@ export function formatInspectReport(r: InspectReport): string {
     ],
     ['sha256', r.sha256],
   );
+  const a = r.attribution;
+  if (a !== undefined) {
+    const t = a.trusted;
+    rows.push([
+      'trusted',
+      t === undefined
+        ? a.status === 'unattributed'
+          ? 'none (written by the legacy transport: unattributed)'
+          : 'none (no S3 key or metadata)'
+        : `user ${printable(t.userId)}, task ${printable(t.taskId)}` +
+          (t.operator === undefined ? '' : `, operator ${t.operator}`) +
+          (t.sessionId === undefined ? '' : `, session ${t.sessionId}`) +
+          ` (from ${t.source === 'key' ? 'the key' : `metadata, ${t.source}`})`,
+    ]);
+    const c = a.claimed;
+    rows.push([
+      'claimed',
+      `user ${printable(c.userId)}, task ${printable(c.taskId)}` +
+        (c.operator === undefined ? '' : `, operator ${printable(c.operator)}`) +
+        ' (header, written by the runtime)',
+    ]);
+    for (const m of a.mismatches) rows.push(['MISMATCH', m]);
+  }
   if (r.fault !== null) rows.push(['fault', `${r.fault.message} (${r.fault.code})`]);
   // Keys include event names and values header fields: both come from the artifact.
   const safe = rows.map(([k, v]) => [terminalSafe(k), terminalSafe(v)] as const);
@@ -140,7 +177,7 @@ export async function runInspect(ctx: CliContext, file: string, opts: InspectOpt
   } finally {
     source.close();
   }
-  const report = inspectReport(source.name, scan);
+  const report = inspectReport(source.name, scan, { key: source.key, metadata: source.metadata });
   await write(
     ctx.io.stdout,
     opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatInspectReport(report),

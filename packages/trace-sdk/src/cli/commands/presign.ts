@@ -74,11 +74,17 @@ export async function runPresign(ctx: CliContext, opts: PresignOptions): Promise
       userId: opts.user,
       taskId: opts.task,
       expiresIn,
+      // A bare URL for TRACE_UPLOAD_URL: the trace does not exist yet, so its size cannot be
+      // signed, and there is no way to hand the runtime headers, so the attribution rides in the
+      // signed query string.
+      allowUnboundedSize: true,
+      metadataIn: 'query',
     });
     await write(ctx.io.stdout, `${minted.url}\n`);
     ctx.io.stderr.write(
       `agent-trace: this URL lets whoever holds it write ${minted.key} until ${minted.expiresAt.toISOString()}; ` +
-        'treat it as a secret: do not log, paste or commit it. Upload with Content-Type: application/gzip.\n',
+        'treat it as a secret: do not log, paste or commit it. Upload with Content-Type: application/gzip. ' +
+        'Its size is not bound (S3 accepts up to 5 GiB): for production, mint per upload with the sealed size.\n',
     );
   } finally {
     s3.destroy();

@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { parseTraceKey, type TraceKeyParts } from '../../key.js';
+import { traceAttribution } from '../../read/trace-attribution.js';
 import type { CliContext } from '../context.js';
 import { ExitCode, plural, usageError } from '../errors.js';
 import { write } from '../io.js';
@@ -153,6 +154,12 @@ export async function runVerify(ctx: CliContext, file: string, opts: VerifyOptio
     if (typeof max === 'number' && eventBytes > max) {
       checks.problem(`header: the events hold ${eventBytes} bytes, more than max_bytes ${max}`);
     }
+  }
+  // The header is the runtime's claim; the S3 key and the metadata the orchestrator or uploader
+  // Lambda wrote are trusted. A header naming another user or task fails verification.
+  if (h !== undefined && (source.key !== undefined || source.metadata !== undefined)) {
+    const attribution = traceAttribution(h, { key: source.key, metadata: source.metadata });
+    for (const mismatch of attribution.mismatches) checks.problem(`attribution: ${mismatch}`);
   }
   if (expectedSha !== undefined && scan.sha256 !== expectedSha) {
     checks.problem(`sha256 ${scan.sha256} does not match the expected ${expectedSha}`);

@@ -25,7 +25,19 @@ export interface UploadUrlRequest {
   readonly key: string;
   readonly userId: string;
   readonly taskId: string;
+  /** The sealed body's exact size: sign it (`createTraceUploadUrl({ contentLength })`) so S3 enforces it. */
+  readonly byteLength: number;
+  /** Lowercase hex SHA-256 of the sealed body: sign it so S3 stores only these bytes. */
+  readonly sha256: string;
 }
+
+/**
+ * What a URL provider returns: the URL alone, or the URL with the headers its signature requires
+ * (`createTraceUploadUrl` returns both: the signed checksum and `x-amz-meta-*` attribution).
+ */
+export type UploadUrlResult =
+  | string
+  | { readonly url: string; readonly headers?: Readonly<Record<string, string>> | undefined };
 
 /** Options of {@link presignedPutTransport}. */
 export interface PresignedPutOptions extends HttpPutOptions {
@@ -33,11 +45,29 @@ export interface PresignedPutOptions extends HttpPutOptions {
    * The presigned PUT URL, or a function that mints one. Prefer the function for long tasks:
    * URLs signed with temporary credentials die with them, and the transport asks the function
    * once more when a URL has expired. A fixed string cannot be refreshed. The function is told
-   * which trace the URL is for, so one transport can serve several traces (e.g. `uploadSpooled`).
+   * which trace the URL is for, so one transport can serve several traces (e.g. `uploadSpooled`),
+   * including the sealed size and SHA-256 to sign. It may return `{ url, headers }`: the headers
+   * are sent with the PUT (e.g. signed `x-amz-meta-*` attribution, which S3 then requires).
    */
-  readonly url: string | ((request: UploadUrlRequest) => Promise<string>);
+  readonly url: string | ((request: UploadUrlRequest) => Promise<UploadUrlResult>);
   /** Retry policy, or `false` for a single attempt. Default: {@link DEFAULT_RETRY_POLICY}. */
   readonly retry?: RetryPolicy | false | undefined;
+}
+
+/** The target a provider's answer names, or `undefined` when it is neither a string nor `{ url, headers? }`. */
+function providedTarget(minted: unknown): PresignedTarget | undefined {
+  if (typeof minted === 'string') return { url: minted };
+  if (minted === null || typeof minted !== 'object') return undefined;
+  const { url, headers } = minted as { url?: unknown; headers?: unknown };
+  if (typeof url !== 'string') return undefined;
+  if (headers === undefined) return { url };
+  if (headers === null || typeof headers !== 'object') return undefined;
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== 'string') return undefined;
+    out[name] = value;
+  }
+  return { url, headers: out };
 }
 
 /**
@@ -50,7 +80,10 @@ export interface PresignedPutOptions extends HttpPutOptions {
  *
  * @throws {@link ConfigError} (`variable: 'url'`) for a fixed URL that is not usable.
  * @example
- * const transport = presignedPutTransport({ url: () => orchestrator.mintUploadUrl(taskId) });
+ * const transport = presignedPutTransport({
+ *   // The orchestrator signs the sealed size and hash and returns { url, headers }.
+ *   url: ({ taskId, byteLength, sha256 }) => orchestrator.mintUploadUrl({ taskId, byteLength, sha256 }),
+ * });
  */
 export function presignedPutTransport(options: PresignedPutOptions): TraceTransport {
   const { url } = options ?? ({} as PresignedPutOptions);
@@ -75,12 +108,15 @@ export function presignedPutTransport(options: PresignedPutOptions): TraceTransp
         key: artifact.key,
         userId: artifact.userId,
         taskId: artifact.taskId,
+        byteLength: artifact.byteLength,
+        sha256: artifact.sha256,
       };
-      minted = await (url as (request: UploadUrlRequest) => Promise<string>)(request);
+      minted = await (url as (request: UploadUrlRequest) => Promise<UploadUrlResult>)(request);
     } catch (err) {
       throw providerError(PRESIGNED_PUT_TRANSPORT, 'URL', err);
     }
-    if (typeof minted !== 'string') {
+    const target = providedTarget(minted);
+    if (target === undefined) {
       throw new UploadError(
         'ERR_UPLOAD_REJECTED',
         `${PRESIGNED_PUT_TRANSPORT}: the URL provider returned no URL`,
@@ -89,7 +125,6 @@ export function presignedPutTransport(options: PresignedPutOptions): TraceTransp
         },
       );
     }
-    const target = { url: minted };
     current.set(artifact, target);
     return target;
   };

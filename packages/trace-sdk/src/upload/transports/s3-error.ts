@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { UploadError } from '../../errors.js';
-import { safeCause, safeText } from '../../sanitize.js';
+import { isError, safeCause, safeText } from '../../sanitize.js';
 import { abortedError, classifyUploadError } from '../classify.js';
 import { isNetworkError, isRetryableStatus } from '../is-retryable.js';
 import { headerValue } from './http-body.js';
@@ -117,7 +117,7 @@ interface AwsSdkErrorLike {
 export function fromAwsSdkError(err: unknown, transport: string, signal?: AbortSignal): UploadError {
   if (err instanceof UploadError) return err;
   if (signal?.aborted) return abortedError(transport, err);
-  if (!(err instanceof Error)) return classifyUploadError(err, transport, signal);
+  if (!isError(err)) return classifyUploadError(err, transport, signal);
   const aws = err as unknown as AwsSdkErrorLike;
   const status = aws.$metadata?.httpStatusCode;
   if (status === undefined && isNetworkError(err)) return classifyUploadError(err, transport, signal);

@@ -11,6 +11,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError, UploadError } from '../../errors.js';
 import { booleanOption, numberOption } from '../../option-checks.js';
+import { UNATTRIBUTED_METADATA } from '../../protocol/attribution.js';
 import { uploadUrlProblem } from '../../protocol/presigned-url.js';
 import { safeCause } from '../../sanitize.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
@@ -103,7 +104,8 @@ function integerOption(
  * Legacy transport: PutObject with the runtime's own credentials. Bodies up to
  * `multipartThresholdBytes` go in one PutObject with `ChecksumSHA256` (S3 re-checks it); larger
  * ones through `@aws-sdk/lib-storage` multipart. `ContentType: application/gzip`, no
- * Content-Encoding. Emits a one-time `DeprecationWarning` (code `AGENT_TRACE_S3_PUT_OBJECT`).
+ * Content-Encoding, and `x-amz-meta-agent-trace-attribution: unattributed` (the runtime wrote
+ * the object with its own credentials, so nothing about it is attested). Emits a one-time `DeprecationWarning` (code `AGENT_TRACE_S3_PUT_OBJECT`).
  *
  * Returned already wrapped in the shared retry policy (`retry: false` to opt out).
  *
@@ -190,6 +192,8 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
           ContentLength: artifact.byteLength,
           ContentType: artifact.contentType,
           ChecksumSHA256: Buffer.from(artifact.sha256, 'hex').toString('base64'),
+          // The runtime chose these credentials and could write any metadata: say so.
+          Metadata: { ...UNATTRIBUTED_METADATA },
         }),
         { abortSignal: signal },
       );
@@ -220,7 +224,13 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
     const body = artifact.open();
     const upload = new storage.Upload({
       client,
-      params: { Bucket: bucket, Key: artifact.key, Body: body, ContentType: artifact.contentType },
+      params: {
+        Bucket: bucket,
+        Key: artifact.key,
+        Body: body,
+        ContentType: artifact.contentType,
+        Metadata: { ...UNATTRIBUTED_METADATA },
+      },
       partSize,
       queueSize,
       // Abort the multipart upload on failure so no orphaned parts are billed.

@@ -1,0 +1,31 @@
+/**
+ * `@agent-trace/trace-sdk-testing/contract/jest`: the transport contract suite for jest. Imports
+ * nothing from vitest or jest; tests are registered through jest's globals.
+ *
+ * @packageDocumentation
+ */
+export { describeTransportContract } from './bindings/jest.js';
+export {
+  ABORT_SETTLE_MS,
+  type Capability,
+  CONTRACT_BUCKET,
+  type ContractAttribution,
+  type ContractContext,
+  type ContractOptions,
+  type ContractSetup,
+  type ContractTarget,
+  DEFAULT_MAX_MEMORY_GROWTH_BYTES,
+  LARGE_BODY_BYTES,
+  largeFileArtifact,
+  localS3Reader,
+  type ObjectReader,
+  PARALLEL_UPLOADS,
+  randomTaskId,
+  type StoredObjectHeaders,
+  sampleArtifact,
+  sampleBody,
+  stallingArtifact,
+  type TransportCapabilities,
+  type Unsupported,
+  unsupported,
+} from './core.js';

@@ -1,0 +1,218 @@
+/**
+ * The OpenTelemetry GenAI adapter on the real `@opentelemetry/sdk-trace-base` pipeline: a small
+ * instrumented agent loop emits `invoke_agent` / `chat` / `execute_tool` spans with the GenAI
+ * semantic-convention attributes, as instrumented frameworks do; the processor is registered on a
+ * `BasicTracerProvider` beside an in-memory exporter. The stored artifact is read back and compared.
+ */
+import { context, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { describe, expect, it } from 'vitest';
+import { GenAiSpanProcessor } from '../../src/integrations/otel-genai/index.js';
+import { deadTransport, recordAndReadBack, throwingSink } from './support.js';
+
+interface ModelCall {
+  readonly text?: string;
+  readonly reasoning?: string;
+  readonly calls?: readonly {
+    id: string;
+    name: string;
+    args: Record<string, unknown>;
+    result: string;
+    fails?: boolean;
+  }[];
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
+const SCRIPT: readonly ModelCall[] = [
+  {
+    reasoning: 'List the bucket, then read the config.',
+    text: 'Listing files.',
+    calls: [
+      { id: 'tc_1', name: 'list_files', args: { dir: 'conf' }, result: 'app.yaml' },
+      { id: 'tc_2', name: 'read_file', args: { path: 'conf/app.yaml' }, result: '', fails: true },
+    ],
+    inputTokens: 50,
+    outputTokens: 10,
+  },
+  { text: 'The config could not be read.', inputTokens: 80, outputTokens: 7 },
+];
+
+/** An agent loop instrumented per the GenAI semantic conventions (content capture on). */
+async function instrumentedAgent(provider: BasicTracerProvider, script = SCRIPT): Promise<string> {
+  const tracer = provider.getTracer('instrumented-agent');
+  const agent = tracer.startSpan('invoke_agent ops-bot', {
+    attributes: {
+      'gen_ai.operation.name': 'invoke_agent',
+      'gen_ai.agent.name': 'ops-bot',
+      'gen_ai.conversation.id': 'conv-9',
+    },
+  });
+  const inAgent = trace.setSpan(context.active(), agent);
+  let last = '';
+  for (const step of script) {
+    const chat: Span = tracer.startSpan(
+      'chat gpt-test',
+      {
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'openai',
+          'gen_ai.request.model': 'gpt-test',
+        },
+      },
+      inAgent,
+    );
+    const parts = [
+      ...(step.reasoning === undefined ? [] : [{ type: 'reasoning', content: step.reasoning }]),
+      ...(step.text === undefined ? [] : [{ type: 'text', content: step.text }]),
+      ...(step.calls ?? []).map((c) => ({ type: 'tool_call', id: c.id, name: c.name, arguments: c.args })),
+    ];
+    chat.setAttributes({
+      'gen_ai.response.model': 'gpt-test-2026',
+      'gen_ai.usage.input_tokens': step.inputTokens,
+      'gen_ai.usage.output_tokens': step.outputTokens,
+      'gen_ai.output.messages': JSON.stringify([{ role: 'assistant', parts, finish_reason: 'stop' }]),
+    });
+    chat.end();
+    last = step.text ?? '';
+    for (const call of step.calls ?? []) {
+      const span = tracer.startSpan(
+        `execute_tool ${call.name}`,
+        {
+          attributes: {
+            'gen_ai.operation.name': 'execute_tool',
+            'gen_ai.tool.name': call.name,
+            'gen_ai.tool.call.id': call.id,
+            'gen_ai.tool.call.arguments': JSON.stringify(call.args),
+          },
+        },
+        inAgent,
+      );
+      if (call.fails) {
+        span.setAttribute('error.type', 'PermissionError');
+        span.setStatus({ code: SpanStatusCode.ERROR, message: 'permission denied: conf/app.yaml' });
+      } else span.setAttribute('gen_ai.tool.call.result', call.result);
+      span.end();
+    }
+  }
+  agent.end();
+  return last;
+}
+
+describe('otel-genai adapter (real BasicTracerProvider, GenAI semantic-convention spans)', () => {
+  it('records turns, tool results and the agent result, beside the existing exporters', async () => {
+    const exporter = new InMemorySpanExporter();
+    let exported = 0;
+    const back = await recordAndReadBack(async (rec) => {
+      const provider = new BasicTracerProvider({
+        spanProcessors: [new GenAiSpanProcessor(rec), new SimpleSpanProcessor(exporter)],
+      });
+      await instrumentedAgent(provider);
+      await provider.forceFlush();
+      exported = exporter.getFinishedSpans().length;
+      await provider.shutdown();
+    });
+    expect(exported).toBe(5); // the other exporter still sees every span
+    expect(back.of('TRAJECTORY_TURN')).toEqual([
+      {
+        event: 'TRAJECTORY_TURN',
+        turn: 1,
+        model: 'gpt-test-2026',
+        thinking: 'List the bucket, then read the config.',
+        text: 'Listing files.',
+        tool_calls: [
+          { id: 'tc_1', name: 'list_files', input: { dir: 'conf' } },
+          { id: 'tc_2', name: 'read_file', input: { path: 'conf/app.yaml' } },
+        ],
+        tool_results: [
+          { tool_use_id: 'tc_1', is_error: false, content: 'app.yaml' },
+          { tool_use_id: 'tc_2', is_error: true, content: 'permission denied: conf/app.yaml' },
+        ],
+      },
+      {
+        event: 'TRAJECTORY_TURN',
+        turn: 2,
+        model: 'gpt-test-2026',
+        text: 'The config could not be read.',
+        tool_calls: [],
+        tool_results: [],
+      },
+    ]);
+    expect(back.of('TRAJECTORY_RESULT')).toEqual([
+      {
+        event: 'TRAJECTORY_RESULT',
+        subtype: 'success',
+        num_turns: 2,
+        duration_ms: expect.any(Number),
+        session_id: 'conv-9',
+        usage: { input_tokens: 130, output_tokens: 17 },
+        agent_name: 'ops-bot',
+      },
+    ]);
+  });
+
+  it('model spans without an agent span are written on forceFlush; non-GenAI spans are ignored', async () => {
+    const back = await recordAndReadBack(async (rec) => {
+      const provider = new BasicTracerProvider({ spanProcessors: [new GenAiSpanProcessor(rec)] });
+      const tracer = provider.getTracer('t');
+      tracer.startSpan('GET /health').end();
+      tracer
+        .startSpan('chat', { attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'm' } })
+        .end();
+      await provider.forceFlush();
+      await provider.shutdown();
+    });
+    expect(back.events).toEqual([
+      { event: 'TRAJECTORY_TURN', turn: 1, model: 'm', tool_calls: [], tool_results: [] },
+    ]);
+  });
+
+  it('never throws into the instrumented code', async () => {
+    const errors: unknown[] = [];
+    const provider = new BasicTracerProvider({
+      spanProcessors: [new GenAiSpanProcessor(throwingSink, { onError: (e) => errors.push(e) })],
+    });
+    await expect(instrumentedAgent(provider)).resolves.toBe('The config could not be read.');
+    await provider.shutdown();
+    expect(errors).toHaveLength(3);
+
+    const dead = await recordAndReadBack(
+      async (rec) => {
+        const p = new BasicTracerProvider({ spanProcessors: [new GenAiSpanProcessor(rec)] });
+        await instrumentedAgent(p);
+        await p.shutdown();
+      },
+      { transport: deadTransport() },
+    );
+    expect(dead.result.status).toBe('failed');
+
+    const processor = new GenAiSpanProcessor(throwingSink);
+    const trap = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('hostile getter');
+        },
+      },
+    ) as never;
+    expect(() => processor.onEnd(trap)).not.toThrow();
+    const span = (attributes: Record<string, unknown>) => ({
+      name: 'x',
+      attributes,
+      status: { code: 0 },
+      duration: [0, 0] as const,
+      spanContext: () => ({ traceId: 't', spanId: 's' }),
+    });
+    for (const attributes of [
+      { 'gen_ai.operation.name': 'chat', 'gen_ai.output.messages': '{not json' },
+      { 'gen_ai.operation.name': 'chat', 'gen_ai.output.messages': [trap] },
+      { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.call.result': trap },
+      { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.usage.input_tokens': 'many' },
+    ])
+      expect(() => processor.onEnd(span(attributes))).not.toThrow();
+  });
+});
