@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { createTraceRecorder } from '@agent-trace/trace-sdk';
 // The built module the root entry itself loads, so patching its prototype reaches the recorder.
 import { Redactor } from '../dist/serialize/redact.js';
-import { workload } from './recorder.bench.ts';
+import { workload } from './workload.ts';
 
 const MiB = 1024 * 1024;
 const POOL_EVENTS = 2048;

@@ -51,6 +51,11 @@ export {
   traceAttribution,
 } from './read/trace-attribution.js';
 export {
+  type CheckpointOptions,
+  type CheckpointStats,
+  DEFAULT_CHECKPOINTS,
+} from './record/checkpoint.js';
+export {
   type KnownTraceEvent,
   OUTPUT_SCREENING,
   type OutputScreeningEvent,
@@ -84,6 +89,7 @@ export {
   type TraceRecorderOptions,
 } from './record/options.js';
 export { createTraceRecorder } from './record/recorder.js';
+export { DEFAULT_SIGNAL_GRACE_MS, type FinishOnSignalOptions, finishOnSignal } from './record/signals.js';
 export type {
   FinishFailed,
   FinishOptions,
@@ -102,10 +108,19 @@ export {
   redactSecrets,
 } from './serialize/redact.js';
 export {
+  DEFAULT_REDELIVERY,
+  type RedeliverOptions,
+  type RedeliverResult,
+  redeliverSpooled,
+} from './spool/redeliver.js';
+export {
   listSpooled,
+  type SpoolBrokenEntry,
+  type SpoolEntry,
   type SpooledArtifact,
   type SpooledLastError,
   type SpooledSidecar,
+  type SpoolSpillEntry,
 } from './spool/spool-store.js';
 export {
   type SpoolAuthorizer,
@@ -122,7 +137,11 @@ export { isRetryableStatus } from './upload/is-retryable.js';
 export { DEFAULT_RETRY_POLICY, type RetryEvent, type RetryPolicy, withRetry } from './upload/retry.js';
 export { type FileTransportOptions, fileTransport } from './upload/transports/file.js';
 export type { HttpPutOptions } from './upload/transports/http-put.js';
-export { type LambdaUploaderOptions, lambdaUploaderTransport } from './upload/transports/lambda-uploader.js';
+export {
+  type LambdaUploaderOptions,
+  lambdaUploaderTransport,
+  type UploadGrantRequest,
+} from './upload/transports/lambda-uploader.js';
 export {
   type PresignedPutOptions,
   presignedPutTransport,

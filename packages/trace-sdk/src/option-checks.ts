@@ -1,11 +1,23 @@
 /**
- * Option checks shared by the transports, the retry policy and the uploader handler, so every
- * bad value fails at construction the same way: a {@link ConfigError} whose `variable` names
- * the option and whose message says what was expected (never the value, which may be a secret).
+ * The one set of option checks, shared by the recorder, the transports, the retry policy and the
+ * uploader handler, so every bad value fails at construction the same way: a {@link ConfigError}
+ * whose `variable` names the option and whose message says what was expected and what kind of
+ * value came (a number is shown; anything else only by its type, since it may be a secret).
  *
  * @packageDocumentation
  */
 import { ConfigError } from './errors.js';
+
+/** What kind of value came, for a message: numbers as is, anything else by type only. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number') return String(value);
+  return typeof value;
+}
+
+/** The message prefix: `owner: ` when there is an owner. */
+const prefix = (owner: string) => (owner === '' ? '' : `${owner}: `);
 
 /** Bounds of a numeric option. */
 export interface NumberBounds {
@@ -40,7 +52,10 @@ export function numberOption(
     (integer && !Number.isInteger(value))
   ) {
     const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
-    throw new ConfigError(`${owner}: ${name} must be ${integer ? 'an integer' : 'a number'} ${range}`, name);
+    throw new ConfigError(
+      `${prefix(owner)}${name} must be ${integer ? 'an integer' : 'a number'} ${range}, got ${describeValue(value)}`,
+      name,
+    );
   }
   return value;
 }
@@ -52,7 +67,7 @@ export function functionOption<T extends (...args: never[]) => unknown>(
   value: T | undefined,
 ): T | undefined {
   if (value !== undefined && typeof value !== 'function') {
-    throw new ConfigError(`${owner}: ${name} must be a function`, name);
+    throw new ConfigError(`${prefix(owner)}${name} must be a function, got ${describeValue(value)}`, name);
   }
   return value;
 }
@@ -60,7 +75,7 @@ export function functionOption<T extends (...args: never[]) => unknown>(
 /** `value` when it is a boolean or `undefined`; a ConfigError naming the option otherwise. */
 export function booleanOption(owner: string, name: string, value: unknown): boolean | undefined {
   if (value !== undefined && typeof value !== 'boolean') {
-    throw new ConfigError(`${owner}: ${name} must be true or false`, name);
+    throw new ConfigError(`${prefix(owner)}${name} must be true or false, got ${describeValue(value)}`, name);
   }
   return value;
 }

@@ -161,7 +161,16 @@ describe('presigned URLs sign the attribution', () => {
       },
     });
     await transport.upload(artifactFromBuffer(key, body), {});
-    expect(seen).toEqual([{ key, userId, taskId, byteLength: body.byteLength, sha256: sha256(body) }]);
+    expect(seen).toEqual([
+      {
+        key,
+        userId,
+        taskId,
+        byteLength: body.byteLength,
+        sha256: sha256(body),
+        signal: expect.any(AbortSignal),
+      },
+    ]);
     const stored = await local.headObject(BUCKET, key);
     expect(stored?.metadata).toMatchObject({
       [ATTRIBUTION_METADATA.operator]: 'alice@example.com',

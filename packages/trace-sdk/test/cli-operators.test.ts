@@ -56,23 +56,27 @@ describe('spool list', () => {
     expect(flush.code).toBe(2);
   });
 
-  it('lists partial spills of killed recorders and says how to recover them', async () => {
+  it('lists spill files of recordings that never finished, with their key', async () => {
     const spoolDir = join(dir, 'spool');
     mkdirSync(spoolDir);
     const stem = '20260101T000000123Z-0a1b2c3d4e5f';
     writeFileSync(join(spoolDir, `${stem}.events.gz.part`), gzipSync('{"event":"X"}\n'));
-    writeFileSync(join(spoolDir, `${stem}.events.gz.part.json`), '{}');
+    const sidecar = {
+      version: 1,
+      key: KEY,
+      pid: 999_999,
+      hostname: 'sandbox-1',
+      startedAt: '2026-01-01T00:00:00.123Z',
+    };
+    writeFileSync(join(spoolDir, `${stem}.events.gz.part.json`), JSON.stringify(sidecar));
     const run = await runInProcess(['spool', 'list', '--spool-dir', spoolDir]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('0 spooled artifacts, 1 partial spill of unfinished recordings');
-    expect(run.stdout).toContain(`partial  ${join(spoolDir, `${stem}.events.gz.part`)}`);
-    expect(run.stdout).toContain('--recover-partials');
+    expect(run.stdout).toContain('0 spooled artifacts, 1 spill file');
+    expect(run.stdout).toContain(`spill   ${KEY}  recording pid 999999 on sandbox-1`);
     const json = JSON.parse(
       (await runInProcess(['spool', 'list', '--spool-dir', spoolDir, '--json'])).stdout,
     );
-    expect(json).toEqual([
-      expect.objectContaining({ partial: true, path: join(spoolDir, `${stem}.events.gz.part`) }),
-    ]);
+    expect(json).toEqual([expect.objectContaining({ kind: 'spill', key: KEY })]);
   });
 
   it('escapes control characters from sidecars; --json keeps them exact', async () => {

@@ -205,3 +205,31 @@ describe('the injected store', () => {
     expect((await readdir(spoolDir)).some((n) => n.endsWith('.jsonl.gz'))).toBe(true);
   });
 });
+
+describe('a bucket-wide (legacy) transport', () => {
+  it('is named as such in the result and on the span, however quiet the process warnings are', async () => {
+    const inner = memoryTransport('s3-put-object');
+    const legacy: TraceTransport = {
+      name: inner.name,
+      bucketWide: true,
+      upload: (a, o) => inner.upload(a, o),
+    };
+    const rec = createTraceRecorder({
+      userId: 'u',
+      taskId: 't',
+      transport: withRetry(legacy, noSleep),
+      spoolDir,
+    });
+    rec.record({ event: 'E' });
+    const result = await rec.finish();
+    expect(result).toMatchObject({ status: 'uploaded', legacy: true, transport: 's3-put-object' });
+    expect(spans.getFinishedSpans()[0]?.attributes['agent_trace.legacy']).toBe(true);
+  });
+
+  it('is not claimed for a key-scoped transport', async () => {
+    const rec = createTraceRecorder({ userId: 'u', taskId: 't', transport: memoryTransport(), spoolDir });
+    const result = await rec.finish();
+    expect(result.legacy).toBeUndefined();
+    expect(spans.getFinishedSpans()[0]?.attributes['agent_trace.legacy']).toBeUndefined();
+  });
+});

@@ -351,6 +351,79 @@ describe('lambdaUploaderTransport', () => {
     }
   });
 
+  it('bounds each Invoke by invokeTimeoutMs, so one hung Invoke is retried instead of spending the budget', async () => {
+    let calls = 0;
+    const hangingOnce = await startLambdaServer((event) => {
+      calls++;
+      if (calls === 1) return new Promise(() => {});
+      return createUploaderHandler({ bucket: BUCKET, s3, grantKeys: KEYS, log: false })(event);
+    });
+    const hangClient = new LambdaClient({
+      region: 'us-east-1',
+      endpoint: hangingOnce.endpoint,
+      credentials: TEST_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    try {
+      const started = performance.now();
+      const receipt = await transport({ client: hangClient, invokeTimeoutMs: 300 }).upload(
+        artifactFromBuffer(KEY, traceBytes(10)),
+        {},
+      );
+      expect(receipt.attempts).toBe(2);
+      expect(calls).toBe(2);
+      // Far below the 120 s retry deadline a hung Invoke used to spend.
+      expect(performance.now() - started).toBeLessThan(20_000);
+    } finally {
+      hangClient.destroy();
+      await hangingOnce.close();
+    }
+  });
+
+  it('reports a hung Invoke as a retryable ERR_UPLOAD_NETWORK naming the timeout', async () => {
+    const hanging = await startLambdaServer(() => new Promise(() => {}));
+    const hangClient = new LambdaClient({
+      region: 'us-east-1',
+      endpoint: hanging.endpoint,
+      credentials: TEST_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    try {
+      const err = await failure(
+        transport({ client: hangClient, invokeTimeoutMs: 200, retry: false }).upload(
+          artifactFromBuffer(KEY, randomBytes(10)),
+          {},
+        ),
+      );
+      expect(err).toMatchObject({ code: 'ERR_UPLOAD_NETWORK', retryable: true });
+      expect(err.message).toContain('200 ms');
+    } finally {
+      hangClient.destroy();
+      await hanging.close();
+    }
+  });
+
+  it('hands the grant provider the trace and a signal, and stops waiting for it after providerTimeoutMs', async () => {
+    const seen: Array<{ key: string; signal: AbortSignal }> = [];
+    const err = await failure(
+      transport({
+        providerTimeoutMs: 100,
+        retry: false,
+        grant: (request) => {
+          seen.push(request);
+          return new Promise<string>(() => {});
+        },
+      }).upload(artifactFromBuffer(KEY, randomBytes(10)), {}),
+    );
+    expect(err).toMatchObject({ code: 'ERR_UPLOAD_NETWORK', retryable: true });
+    expect(err.message).toContain('grant provider did not answer within 100 ms');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.key).toBe(KEY);
+    // The provider was told to stop too.
+    expect(seen[0]?.signal.aborted).toBe(true);
+    expect(lambda.invocations).toHaveLength(0);
+  });
+
   it('stops with ERR_UPLOAD_ABORTED when aborted', async () => {
     const controller = new AbortController();
     controller.abort();

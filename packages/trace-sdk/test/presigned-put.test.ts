@@ -166,13 +166,34 @@ describe('presignedPutTransport', () => {
     expect(server.requests).toHaveLength(2);
   });
 
-  it('refreshes a URL whose X-Amz-Date + X-Amz-Expires has passed before sending anything', async () => {
+  it('sends a URL that the local clock calls expired: S3, not this host, decides (clock skew)', async () => {
     const stale = urlFor(KEY, { signedAt: new Date(Date.now() - 3_600_000), expiresIn: 900 });
-    const urls = [stale, urlFor()];
-    const t = presignedPutTransport({ url: async () => urls.shift() ?? urlFor(), retry: fastRetry });
-    await t.upload(artifact, {});
-    expect(urls).toEqual([]);
+    let minted = 0;
+    const t = presignedPutTransport({
+      url: async () => {
+        minted++;
+        return stale;
+      },
+      retry: fastRetry,
+    });
+    await expect(t.upload(artifact, {})).resolves.toMatchObject({ attempts: 1 });
+    expect(minted).toBe(1);
     expect(server.requests).toHaveLength(1);
+  });
+
+  it('treats 400 AccessDenied "Request has expired" as an expired URL and asks the provider again', async () => {
+    server.replies.push({ status: 400, body: s3ErrorXml('AccessDenied', 'Request has expired') });
+    let minted = 0;
+    const t = presignedPutTransport({
+      url: async () => {
+        minted++;
+        return urlFor();
+      },
+      retry: fastRetry,
+    });
+    await expect(t.upload(artifact, {})).resolves.toMatchObject({ attempts: 1 });
+    expect(minted).toBe(2);
+    expect(server.requests).toHaveLength(2);
   });
 
   it('refreshes at most once: a provider that keeps returning expired URLs ends in ERR_UPLOAD_URL_EXPIRED', async () => {
@@ -212,11 +233,12 @@ describe('presignedPutTransport', () => {
     expect(minted).toBe(2);
   });
 
-  it('fails a fixed expired URL with ERR_UPLOAD_URL_EXPIRED without sending a byte', async () => {
+  it('sends a fixed URL the local clock calls expired, and fails with ERR_UPLOAD_URL_EXPIRED when S3 agrees', async () => {
     const stale = urlFor(KEY, { signedAt: new Date(Date.now() - 3_600_000), expiresIn: 60 });
+    server.replies.push({ status: 403, body: s3ErrorXml('AccessDenied', 'Request has expired') });
     const err = await failure(presignedPutTransport({ url: stale, retry: fastRetry }).upload(artifact, {}));
     expect(err).toMatchObject({ code: 'ERR_UPLOAD_URL_EXPIRED', attempts: 1 });
-    expect(server.requests).toHaveLength(0);
+    expect(server.requests).toHaveLength(1);
   });
 
   it('fails a fixed URL that S3 reports expired with ERR_UPLOAD_URL_EXPIRED, not retried', async () => {
@@ -363,23 +385,82 @@ describe('presignedPutTransport', () => {
     expect(build(`http://[::1]:9000/b/${KEY}`)).not.toThrow();
   });
 
-  it('verifies the ETag against the MD5 of the bytes sent when asked', async () => {
+  it("hands the URL provider a signal that fires with the caller's abort, and stops waiting at once", async () => {
+    const controller = new AbortController();
+    const signals: AbortSignal[] = [];
+    const t = presignedPutTransport({
+      url: ({ signal }) => {
+        signals.push(signal);
+        setImmediate(() => controller.abort());
+        return new Promise<string>(() => {});
+      },
+      retry: fastRetry,
+    });
+    const err = await failure(t.upload(artifact, { signal: controller.signal }));
+    expect(err.code).toBe('ERR_UPLOAD_ABORTED');
+    expect(signals).toHaveLength(1);
+    expect(signals[0]?.aborted).toBe(true);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('bounds a URL provider that never answers by providerTimeoutMs, then retries it', async () => {
+    let asked = 0;
+    const t = presignedPutTransport({
+      url: async () => {
+        asked++;
+        if (asked === 1) return new Promise<string>(() => {});
+        return urlFor();
+      },
+      providerTimeoutMs: 50,
+      retry: fastRetry,
+    });
+    await expect(t.upload(artifact, {})).resolves.toMatchObject({ attempts: 2 });
+    expect(asked).toBe(2);
+  });
+
+  it('verifies the ETag against the MD5 of the bytes sent by default', async () => {
     server.replies.push({ status: 200, headers: { etag: '"00000000000000000000000000000000"' } });
     const err = await failure(
-      presignedPutTransport({ url: urlFor(), verifyEtag: true, retry: fastRetry }).upload(artifact, {}),
+      presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(artifact, {}),
     );
-    expect(err.code).toBe('ERR_UPLOAD_CHECKSUM');
+    expect(err).toMatchObject({ code: 'ERR_UPLOAD_CHECKSUM', retryable: false, attempts: 1 });
     // SSE-KMS ETags are not MD5s: no false alarm.
     server.replies.push({
       status: 200,
       headers: { etag: '"00000000000000000000000000000000"', 'x-amz-server-side-encryption': 'aws:kms' },
     });
     await expect(
-      presignedPutTransport({ url: urlFor(), verifyEtag: true, retry: fastRetry }).upload(artifact, {}),
+      presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(artifact, {}),
     ).resolves.toMatchObject({ attempts: 1 });
     await expect(
       presignedPutTransport({ url: urlFor(), verifyEtag: true, retry: fastRetry }).upload(artifact, {}),
     ).resolves.toMatchObject({ attempts: 1 });
+  });
+
+  it('does not report a 200 without an ETag (a proxy that stored nothing) as uploaded, unless verifyEtag: false', async () => {
+    server.replies.push({ status: 200 });
+    const err = await failure(
+      presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(artifact, {}),
+    );
+    expect(err).toMatchObject({ code: 'ERR_UPLOAD_CHECKSUM', status: 200, retryable: false, attempts: 1 });
+    expect(err.message).toContain('without an ETag');
+    server.replies.push({ status: 200 });
+    await expect(
+      presignedPutTransport({ url: urlFor(), verifyEtag: false, retry: fastRetry }).upload(artifact, {}),
+    ).resolves.toMatchObject({ attempts: 1 });
+  });
+
+  it("learns the clock skew from S3's Date header and reports it in the receipt", async () => {
+    const serverNow = new Date(Date.now() - 2 * 3_600_000);
+    const etag = `"${createHash('md5').update(body).digest('hex')}"`;
+    server.replies.push({ status: 200, headers: { etag, date: serverNow.toUTCString() } });
+    const receipt = await presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(artifact, {});
+    // This host is two hours ahead of the server: the skew is about -2 h (Date has 1 s resolution).
+    expect(receipt.clockSkewMs).toBeGreaterThan(-2 * 3_600_000 - 5000);
+    expect(receipt.clockSkewMs).toBeLessThan(-2 * 3_600_000 + 5000);
+    // No skew worth reporting: no field.
+    const plain = await presignedPutTransport({ url: urlFor(), retry: fastRetry }).upload(artifact, {});
+    expect(plain.clockSkewMs).toBeUndefined();
   });
 });
 

@@ -5,7 +5,9 @@ import { buffer } from 'node:stream/consumers';
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GzipEngine, gzipBound, gzipMemberSync } from '../src/compress/gzip-members.js';
+import { gzipBound, gzipMemberSync } from '../src/compress/gzip-members.js';
+import { GZIP_POOL_SIZE, gzipPoolStats } from '../src/compress/gzip-pool.js';
+import { compressJob } from '../src/compress/gzip-worker-thread.js';
 import { createEventSpool } from '../src/spool/event-spool.js';
 
 const KEY = 'traces/user-1/task-1.jsonl.gz';
@@ -30,8 +32,8 @@ function line(i: number, bytes: number, multibyte: boolean): string {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-describe('spool buffer reuse (worker, inline and pooled buffers)', () => {
-  it('never corrupts, reorders or drops a line, and gives the bytes of inline-only compression', async () => {
+describe('spool buffer reuse (worker pool, raw spill and pooled buffers)', () => {
+  it('never corrupts, reorders or drops a line, and gives the bytes of the default pending bound', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(
@@ -61,6 +63,7 @@ describe('spool buffer reuse (worker, inline and pooled buffers)', () => {
               batchBytes: 4096,
               maxInFlight: mode.maxInFlight,
               memoryThresholdBytes: 64 * 1024,
+              flushIntervalMs: 0,
             });
             for (let i = 0; i < lines.length; i++) {
               spool.append(lines[i]!);
@@ -78,19 +81,33 @@ describe('spool buffer reuse (worker, inline and pooled buffers)', () => {
     );
   });
 
-  it('reuses one deflate stream for member after member, with the bytes of a fresh one each time', () => {
-    const engine = new GzipEngine({ level: 6 });
-    const out = Buffer.alloc(gzipBound(64 * 1024));
-    try {
-      fc.assert(
-        fc.property(fc.uint8Array({ maxLength: 64 * 1024 }), (data) => {
-          const n = engine.compressInto(data, out);
-          expect(out.subarray(0, n).equals(gzipMemberSync(data, { level: 6 }))).toBe(true);
-        }),
-        { numRuns: 50 },
-      );
-    } finally {
-      engine.close();
-    }
+  it('compresses on the no-allocation engine path, with the bytes of a fresh gzipSync each time', () => {
+    const out = new SharedArrayBuffer(gzipBound(64 * 1024));
+    const input = new SharedArrayBuffer(64 * 1024);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 * 1024 }), fc.integer({ min: -1, max: 9 }), (data, level) => {
+        new Uint8Array(input).set(data);
+        const { length, fast } = compressJob({ id: 0, level, input, length: data.length, output: out });
+        // If Node ever changes the internals this path drives, this fails instead of silently falling back.
+        expect(fast).toBe(true);
+        const expected = gzipMemberSync(data, level === -1 ? {} : { level });
+        expect(Buffer.from(out, 0, length).equals(expected)).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('runs every batch of a spool on the process-wide pool, on the fast path, on this Node', async () => {
+    const before = gzipPoolStats();
+    const spool = createEventSpool({ spoolDir: dir, key: KEY, batchBytes: 4096, flushIntervalMs: 0 });
+    for (let i = 0; i < 200; i++) spool.append(line(i, 500, i % 2 === 0));
+    const body = await spool.seal(HEADER);
+    await body.dispose();
+    const after = gzipPoolStats();
+    expect(after.fastJobs - before.fastJobs).toBeGreaterThanOrEqual(20);
+    expect(after.fallbackJobs).toBe(before.fallbackJobs);
+    expect(after.threadpoolJobs).toBe(before.threadpoolJobs);
+    expect(after.threads).toBeGreaterThanOrEqual(1);
+    expect(after.threads).toBeLessThanOrEqual(GZIP_POOL_SIZE);
   });
 });

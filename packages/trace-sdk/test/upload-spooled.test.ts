@@ -1,6 +1,16 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdtemp, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
+import {
+  copyFile,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  truncate,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -263,6 +273,9 @@ describe('uploadSpooled with recoverPartials', () => {
     if (opts.bytes !== undefined) await truncate(target, opts.bytes);
     const sidecar = JSON.parse(await readFile(`${part}.json`, 'utf8'));
     await writeFile(`${target}.json`, JSON.stringify({ ...sidecar, pid: opts.pid ?? deadPid() }));
+    // A killed recorder stops renewing its lease (the sidecar's mtime): an hour old, it has lapsed.
+    const lapsed = new Date(Date.now() - 3_600_000);
+    await utimes(`${target}.json`, lapsed, lapsed);
     return target;
   }
 

@@ -11,16 +11,7 @@
  * @packageDocumentation
  */
 import type { Readable } from 'node:stream';
-import {
-  constants,
-  crc32,
-  createGunzip,
-  createGzip,
-  gzip,
-  gzipSync,
-  inflateRawSync,
-  type ZlibOptions,
-} from 'node:zlib';
+import { constants, crc32, createGunzip, gzip, gzipSync, inflateRawSync, type ZlibOptions } from 'node:zlib';
 import { TraceFormatError } from '../errors.js';
 
 /** Gzip's OS byte for "unknown"; Python's `gzip` writes it too. Node writes 3 (Unix) or 10 (Windows). */
@@ -87,82 +78,6 @@ export function gzipMember(data: Uint8Array, opts: GzipMemberOptions = {}): Prom
 /** Compresses `data` as one complete gzip member on the calling thread. */
 export function gzipMemberSync(data: Uint8Array, opts: GzipMemberOptions = {}): Buffer {
   return normalizeHeader(gzipSync(data, zlibOptions(opts, data.length)));
-}
-
-/** The parts of Node's zlib stream that {@link GzipEngine} drives (stable since Node 10, not public). */
-interface ZlibInternals {
-  _handle?: { writeSync?: (...args: unknown[]) => void } | null;
-  _writeState?: unknown;
-  destroyed: boolean;
-  reset(): void;
-  close(): void;
-}
-
-/**
- * A deflate stream reused for member after member, compressing into a caller's buffer: no
- * allocation per member, and zlib's working memory (~300 KiB) is allocated once instead of per
- * batch and left for the GC. `deflateReset` starts each member afresh, so the bytes equal
- * {@link gzipMemberSync}'s. Node exposes no public API that writes into a given buffer, so this
- * drives the engine the way `zlib.gzipSync` does internally, and falls back to `gzipMemberSync`
- * (allocating) when that shape is missing.
- */
-export class GzipEngine {
-  private readonly opts: GzipMemberOptions;
-  private z: ZlibInternals | undefined;
-  private usable = true;
-
-  constructor(opts: GzipMemberOptions = {}) {
-    this.opts = opts;
-  }
-
-  /**
-   * Compresses `input` as one complete member (OS byte pinned) into the start of `out` and returns
-   * its length. `out` should hold {@link gzipBound} of the input.
-   */
-  compressInto(input: Uint8Array, out: Uint8Array): number {
-    const z = this.engine();
-    if (z !== undefined) {
-      z._handle!.writeSync!(constants.Z_FINISH, input, 0, input.length, out, 0, out.length);
-      const state = z._writeState as Uint32Array;
-      const availOut = state[0]!;
-      const availIn = state[1]!;
-      if (!z.destroyed) z.reset();
-      if (!z.destroyed && availIn === 0 && availOut > 0) {
-        out[9] = OS_UNKNOWN;
-        return out.length - availOut;
-      }
-      // An engine error destroys the stream; let gzipSync report it (or succeed) from scratch.
-      this.close();
-      this.usable = false;
-    }
-    const member = gzipMemberSync(input, this.opts);
-    if (member.length > out.length) throw new RangeError('Gzip member larger than its output buffer');
-    out.set(member);
-    return member.length;
-  }
-
-  /** Frees zlib's working memory now rather than at the next GC. */
-  close(): void {
-    try {
-      this.z?.close();
-    } catch {
-      // Already closed.
-    }
-    this.z = undefined;
-  }
-
-  private engine(): ZlibInternals | undefined {
-    if (this.z !== undefined || !this.usable) return this.z;
-    const z = createGzip({
-      level: this.opts.level ?? constants.Z_DEFAULT_COMPRESSION,
-    }) as unknown as ZlibInternals;
-    if (typeof z._handle?.writeSync === 'function' && z._writeState instanceof Uint32Array) this.z = z;
-    else {
-      z.close();
-      this.usable = false;
-    }
-    return this.z;
-  }
 }
 
 /** Result of {@link parseGzipHeader}. */

@@ -40,6 +40,10 @@ export interface ArtifactHeader {
   readonly truncated_fields: number;
   /** Who ran the task, when the recorder was told. */
   readonly attribution?: { readonly operator: string };
+  /** Present (always `true`) on a checkpoint upload: the trace so far; the final upload replaces it. */
+  readonly partial?: true;
+  /** Which checkpoint of the recording this is (1, 2, ...), on a checkpoint upload. */
+  readonly checkpoint?: number;
 }
 
 /** The counts and identity a header is built from. */
@@ -59,6 +63,8 @@ export interface HeaderInput {
   readonly redactions: number;
   readonly truncatedFields: number;
   readonly operator?: string | undefined;
+  /** Set for a checkpoint upload: its ordinal. The header then says `partial: true`. */
+  readonly checkpoint?: number | undefined;
 }
 
 /**
@@ -92,7 +98,8 @@ export function buildHeader(h: HeaderInput): ArtifactHeader {
     redactions: h.redactions,
     truncated_fields: h.truncatedFields,
   };
-  return h.operator === undefined ? header : { ...header, attribution: { operator: h.operator } };
+  const attributed = h.operator === undefined ? header : { ...header, attribution: { operator: h.operator } };
+  return h.checkpoint === undefined ? attributed : { ...attributed, partial: true, checkpoint: h.checkpoint };
 }
 
 /** The header as one JSONL line, trailing newline included. */

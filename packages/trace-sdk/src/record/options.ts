@@ -6,9 +6,11 @@
  */
 import { ConfigError } from '../errors.js';
 import { traceKey } from '../key.js';
+import { booleanOption, describeValue, functionOption, numberOption } from '../option-checks.js';
 import type { RedactionPattern } from '../serialize/redact.js';
 import { defaultSpoolDir } from '../spool/private-dir.js';
 import type { TraceTransport } from '../upload/types.js';
+import { type CheckpointOptions, type CheckpointSchedule, DEFAULT_CHECKPOINTS } from './checkpoint.js';
 import type { TraceEvent } from './events.js';
 
 /** Default cap on kept uncompressed JSONL: 50 MiB, as the Python agent. */
@@ -78,6 +80,20 @@ export interface TraceRecorderOptions {
   readonly attribution?: { readonly operator: string } | undefined;
   /** Clock in epoch milliseconds (default `Date.now`), for `ts`, `started_at` and `finished_at`. */
   readonly now?: (() => number) | undefined;
+  /**
+   * Checkpoint uploads (default off): while recording, PUT the trace so far to its key through
+   * `transport` on a geometric schedule, each a complete artifact whose header says
+   * `partial: true`; the final upload replaces it. Bounds what is lost when the sandbox dies with
+   * its disk. `true` takes the defaults (first after 5 s, then each time the trace doubled, at
+   * least 5 s apart); checkpoint bytes stay within `growth / (growth - 1)` (2x by default) times
+   * the final size. Consumers of the bucket see partial objects: check the header's `partial`.
+   */
+  readonly checkpoints?: boolean | CheckpointOptions | undefined;
+  /**
+   * zlib level of the compressed trace, -1 to 9 (default 1, or `TRACE_COMPRESSION_LEVEL` when set):
+   * measured fastest for the agent's CPU at a few percent more bytes (docs/performance.md).
+   */
+  readonly compressionLevel?: number | undefined;
 }
 
 /** Options after validation, with defaults filled in. */
@@ -99,14 +115,14 @@ export interface ResolvedOptions {
   readonly spoolMemoryBytes: number | undefined;
   readonly operator: string | undefined;
   readonly now: () => number;
+  /** Checkpoint schedule, when checkpoints are on (and there is a transport). */
+  readonly checkpoints: CheckpointSchedule | undefined;
+  /** zlib level, or undefined for the spool's default. */
+  readonly compressionLevel: number | undefined;
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'number') return String(value);
-  return typeof value;
-}
+/** The recorder's options are named bare (`maxBytes`, `limits.maxDepth`): they are the caller's own words. */
+const OWNER = '';
 
 function integer(
   name: string,
@@ -115,19 +131,7 @@ function integer(
   min: number,
   max = Number.MAX_SAFE_INTEGER,
 ): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-    throw new ConfigError(`${name} must be an integer ${range}, got ${describe(value)}`, name);
-  }
-  return value;
-}
-
-function optionalFunction<T>(name: string, value: unknown): T | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'function')
-    throw new ConfigError(`${name} must be a function, got ${describe(value)}`, name);
-  return value as T;
+  return numberOption(OWNER, name, value, fallback, { min, max, integer: true });
 }
 
 function transportOption(value: unknown): TraceTransport | null {
@@ -162,13 +166,10 @@ export function resolveOptions(opts: TraceRecorderOptions): ResolvedOptions {
   const key = traceKey({ userId: opts.userId, taskId: opts.taskId });
   const limits: RecorderLimits = opts.limits ?? {};
   if (typeof limits !== 'object' || limits === null) {
-    throw new ConfigError(`limits must be an object, got ${describe(limits)}`, 'limits');
+    throw new ConfigError(`limits must be an object, got ${describeValue(limits)}`, 'limits');
   }
   if (opts.spoolDir !== undefined && (typeof opts.spoolDir !== 'string' || opts.spoolDir === '')) {
     throw new ConfigError('spoolDir must be a non-empty path', 'spoolDir');
-  }
-  if (opts.failOpen !== undefined && typeof opts.failOpen !== 'boolean') {
-    throw new ConfigError(`failOpen must be a boolean, got ${describe(opts.failOpen)}`, 'failOpen');
   }
   if (opts.redactPatterns !== undefined && !Array.isArray(opts.redactPatterns)) {
     throw new ConfigError('redactPatterns must be an array of { label, pattern }', 'redactPatterns');
@@ -184,18 +185,20 @@ export function resolveOptions(opts: TraceRecorderOptions): ResolvedOptions {
     }
     operator = op;
   }
-  const now = optionalFunction<() => number>('now', opts.now) ?? Date.now;
+  const now = functionOption(OWNER, 'now', opts.now as (() => number) | undefined) ?? Date.now;
+  const transport = transportOption(opts.transport);
+  const checkpoints = checkpointOption(opts.checkpoints);
   return {
     key,
     userId: opts.userId,
     taskId: opts.taskId,
-    transport: transportOption(opts.transport),
+    transport,
     maxBytes: integer('maxBytes', opts.maxBytes, DEFAULT_MAX_BYTES, 1),
     spoolDir: opts.spoolDir ?? defaultSpoolDir(),
-    redact: optionalFunction<RedactHook>('redact', opts.redact),
+    redact: functionOption(OWNER, 'redact', opts.redact),
     redactPatterns: opts.redactPatterns,
-    onTruncate: optionalFunction('onTruncate', opts.onTruncate),
-    failOpen: opts.failOpen ?? true,
+    onTruncate: functionOption(OWNER, 'onTruncate', opts.onTruncate),
+    failOpen: booleanOption(OWNER, 'failOpen', opts.failOpen) ?? true,
     maxEventBytes: integer(
       'limits.maxEventBytes',
       limits.maxEventBytes,
@@ -216,5 +219,52 @@ export function resolveOptions(opts: TraceRecorderOptions): ResolvedOptions {
         : integer('limits.spoolMemoryBytes', limits.spoolMemoryBytes, 0, 0),
     operator,
     now,
+    checkpoints: transport === null ? undefined : checkpoints,
+    compressionLevel: compressionLevelOption(opts.compressionLevel),
   };
+}
+
+function checkpointOption(value: unknown): CheckpointSchedule | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return { ...DEFAULT_CHECKPOINTS };
+  if (typeof value !== 'object' || value === null) {
+    throw new ConfigError(
+      `checkpoints must be a boolean or { intervalMs, growth, timeoutMs }, got ${describeValue(value)}`,
+      'checkpoints',
+    );
+  }
+  const o = value as CheckpointOptions;
+  const growth = o.growth ?? DEFAULT_CHECKPOINTS.growth;
+  if (typeof growth !== 'number' || !(growth > 1) || growth > 1000) {
+    throw new ConfigError(
+      `checkpoints.growth must be a number above 1 (at most 1000), got ${describeValue(growth)}`,
+      'checkpoints.growth',
+    );
+  }
+  return {
+    intervalMs: integer(
+      'checkpoints.intervalMs',
+      o.intervalMs,
+      DEFAULT_CHECKPOINTS.intervalMs,
+      1,
+      2 ** 31 - 1,
+    ),
+    growth,
+    timeoutMs: integer('checkpoints.timeoutMs', o.timeoutMs, DEFAULT_CHECKPOINTS.timeoutMs, 1, 2 ** 31 - 1),
+  };
+}
+
+/** The compression level: the option, else `TRACE_COMPRESSION_LEVEL`, else the spool's default. */
+function compressionLevelOption(value: unknown): number | undefined {
+  if (value !== undefined) return integer('compressionLevel', value, 1, -1, 9);
+  const env = process.env['TRACE_COMPRESSION_LEVEL'];
+  if (env === undefined || env.trim() === '') return undefined;
+  const level = Number(env);
+  if (!Number.isInteger(level) || level < -1 || level > 9) {
+    throw new ConfigError(
+      'TRACE_COMPRESSION_LEVEL must be an integer from -1 to 9',
+      'TRACE_COMPRESSION_LEVEL',
+    );
+  }
+  return level;
 }

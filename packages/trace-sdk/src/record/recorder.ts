@@ -9,16 +9,12 @@
  *
  * @packageDocumentation
  */
-import { ConfigError, SpoolError, TraceError } from '../errors.js';
-import { safeCause, safeErrorMessage } from '../sanitize.js';
+import type { SpoolError } from '../errors.js';
 import { activeSpanIdsSafe, EventSerializer, type Serialized } from '../serialize/event-serializer.js';
 import { createEventSpool } from '../spool/event-spool.js';
-import { ensureSpoolDir } from '../spool/private-dir.js';
-import { spoolDirStore } from '../spool/spool-store.js';
 import type { EventSpool, SealedBody } from '../spool/types.js';
 import { instruments } from '../telemetry/otel.js';
-import { type ArtifactStore, deliver } from '../upload/deliver.js';
-import { TRACE_CONTENT_TYPE, type TraceArtifact, type TraceTransport } from '../upload/types.js';
+import { Checkpointer } from './checkpoint.js';
 import {
   type OutputScreeningInput,
   outputScreeningEvent,
@@ -30,6 +26,7 @@ import {
   type TurnInput,
   turnEvent,
 } from './events.js';
+import { invalidFinishOption, sealAndDeliver, spoolDirRefusal } from './finish.js';
 import { headerLine } from './header.js';
 import { type ResolvedOptions, resolveOptions, type TraceRecorderOptions } from './options.js';
 import type { FinishOptions, FinishResult, FinishResultBase, RecorderStats, TraceRecorder } from './types.js';
@@ -72,26 +69,10 @@ export function createTraceRecorder(options: TraceRecorderOptions): TraceRecorde
     key: opts.key,
     // A refused spool directory is never written: the trace stays in memory and is still uploaded.
     memoryThresholdBytes: refusal === undefined ? opts.spoolMemoryBytes : Number.MAX_SAFE_INTEGER,
+    ...(refusal === undefined ? {} : { flushIntervalMs: 0 }),
+    level: opts.compressionLevel,
   });
   return new Recorder(opts, spool, refusal);
-}
-
-/** Why the spool directory must not be used (the default one is not private), else undefined. */
-function spoolDirRefusal(spoolDir: string): SpoolError | undefined {
-  try {
-    ensureSpoolDir(spoolDir);
-    return undefined;
-  } catch (err) {
-    const refusal = err instanceof SpoolError ? err : new SpoolError(safeErrorMessage(err));
-    try {
-      process.emitWarning(`${refusal.message}; recording in memory only`, {
-        code: 'AGENT_TRACE_SPOOL_REFUSED',
-      });
-    } catch {
-      // Warnings are best effort.
-    }
-    return refusal;
-  }
 }
 
 /**
@@ -113,6 +94,8 @@ class Recorder implements TraceRecorder {
   private readonly spool: EventSpool;
   private readonly serializer: EventSerializer;
   private readonly startedAt: number;
+  /** Takes checkpoint uploads, when they are on; every kept line then goes through it. */
+  private readonly checkpoints: Checkpointer | undefined;
   /** Why the spool directory is not used, when it is not. */
   private readonly spoolRefusal: SpoolError | undefined;
 
@@ -147,6 +130,21 @@ class Recorder implements TraceRecorder {
       redactPatterns: opts.redactPatterns,
     });
     this.startedAt = this.now();
+    const transport = opts.transport;
+    this.checkpoints =
+      opts.checkpoints === undefined || transport === null
+        ? undefined
+        : new Checkpointer(
+            {
+              key: this.key,
+              userId: this.userId,
+              taskId: this.taskId,
+              transport,
+              spool,
+              headerLine: (ordinal) => this.headerLine(ordinal),
+            },
+            opts.checkpoints,
+          );
   }
 
   record(event: TraceEvent | Record<string, unknown>): boolean {
@@ -224,7 +222,10 @@ class Recorder implements TraceRecorder {
     }
     this.state = 'aborted';
     this.reportMetrics();
-    this.aborting = this.spool.discard().catch(() => {
+    this.aborting = (async () => {
+      await this.checkpoints?.stop();
+      await this.spool.discard();
+    })().catch(() => {
       // Nothing left to report to: the trace is being thrown away.
     });
     return this.aborting;
@@ -286,7 +287,8 @@ class Recorder implements TraceRecorder {
       return false;
     }
     if (out.bytes > this.opts.maxBytes - this.bytes) return this.drop();
-    this.spool.append(out.line);
+    if (this.checkpoints === undefined) this.spool.append(out.line);
+    else this.checkpoints.write(out.line);
     this.seq++;
     this.bytes += out.bytes;
     return true;
@@ -330,120 +332,59 @@ class Recorder implements TraceRecorder {
 
   /** The counts every result carries. */
   private counts(body: SealedBody | undefined): Omit<FinishResultBase, 'transport' | 'legacy'> {
+    const unavailable = this.spoolRefusal?.message ?? this.spool.unavailable?.reason;
     return {
       key: this.key,
-      events: this.seq,
-      dropped: this.dropped,
+      events: this.seq - this.spoolDropped(),
+      dropped: this.dropped + this.spoolDropped(),
       bytes: body?.byteLength ?? 0,
       uncompressedBytes: this.bytes,
       sha256: body?.sha256 ?? '',
       attempts: 0,
-      ...(this.spoolRefusal === undefined ? {} : { spoolUnavailable: this.spoolRefusal.message }),
+      ...(this.checkpoints === undefined ? {} : { checkpoints: this.checkpoints.stats() }),
+      ...(unavailable === undefined ? {} : { spoolUnavailable: unavailable }),
     };
   }
 
-  private async sealAndDeliver(opts: FinishOptions): Promise<FinishResult> {
-    this.reportMetrics();
-    const line = headerLine({
+  /** Lines the spool could not keep (its last resort when neither memory nor disk had room). */
+  private spoolDropped(): number {
+    const n = this.spool.droppedLines;
+    return typeof n === 'number' && n > 0 ? n : 0;
+  }
+
+  /** The header line for every line kept so far; a checkpoint's when `checkpoint` is given. */
+  private headerLine(checkpoint?: number): string {
+    return headerLine({
       userId: this.userId,
       taskId: this.taskId,
-      events: this.seq,
+      events: this.seq - this.spoolDropped(),
       bytes: this.bytes,
-      dropped: this.dropped,
+      dropped: this.dropped + this.spoolDropped(),
       maxBytes: this.opts.maxBytes,
       startedAt: this.startedAt,
       finishedAt: this.now(),
       redactions: this.serializer.redactions,
       truncatedFields: this.serializer.truncated,
       operator: this.opts.operator,
+      checkpoint,
     });
-    let body: SealedBody;
-    try {
-      body = await this.spool.seal(line);
-    } catch (err) {
-      const error =
-        err instanceof TraceError
-          ? err
-          : new SpoolError(`Sealing the trace failed: ${safeErrorMessage(err)}`, { cause: safeCause(err) });
-      if (!this.opts.failOpen) throw error;
-      return { ...this.counts(undefined), status: 'failed', error };
-    }
-    try {
-      const transport = this.opts.transport;
-      if (transport === null) return { ...this.counts(body), status: 'skipped', reason: 'no-transport' };
-      return await this.deliver(transport, body, opts);
-    } finally {
-      await body.dispose().catch(() => {});
-    }
   }
 
-  private async deliver(
-    transport: TraceTransport,
-    body: SealedBody,
-    opts: FinishOptions,
-  ): Promise<FinishResult> {
-    const artifact: TraceArtifact = {
-      key: this.key,
-      userId: this.userId,
-      taskId: this.taskId,
-      byteLength: body.byteLength,
-      sha256: body.sha256,
-      contentType: TRACE_CONTENT_TYPE,
-      open: () => body.open(),
-    };
-    const delivery = await deliver(transport, artifact, {
-      signal: opts.signal,
-      timeoutMs: opts.timeoutMs,
-      store:
-        this.spoolRefusal === undefined
-          ? spoolDirStore(this.opts.spoolDir, body)
-          : refusedStore(this.spoolRefusal),
-    });
-    const base = {
-      ...this.counts(body),
-      attempts: delivery.attempts,
-      transport: transport.name,
-      ...(transport.bucketWide === true ? { legacy: true } : {}),
-    };
-    if (delivery.status === 'uploaded') {
-      const uri = delivery.receipt?.uri;
-      return { ...base, status: 'uploaded', ...(uri === undefined ? {} : { uri }) };
-    }
-    if (!this.opts.failOpen) throw delivery.error;
-    return {
-      ...base,
-      status: 'failed',
-      error: delivery.error,
-      ...(delivery.keptAt === undefined ? {} : { spooledPath: delivery.keptAt }),
-    };
-  }
-}
-
-/** The store of a recorder whose spool directory was refused: it keeps nothing, and says why. */
-function refusedStore(refusal: SpoolError): ArtifactStore {
-  return {
-    location: 'the spool directory',
-    keep: async () => {
-      throw refusal;
-    },
-  };
-}
-
-/**
- * A {@link ConfigError} for a finish option of the wrong type (the recorder stays open), else
- * `undefined`. Any number is accepted for `timeoutMs`: zero, negative or NaN mean "no time left".
- */
-function invalidFinishOption(opts: FinishOptions): TraceError | undefined {
-  if (opts === null || typeof opts !== 'object')
-    return new ConfigError('finish expects an options object', 'options');
-  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) {
-    return new ConfigError('signal must be an AbortSignal', 'signal');
-  }
-  if (opts.timeoutMs !== undefined && typeof opts.timeoutMs !== 'number') {
-    return new ConfigError(
-      `timeoutMs must be a number of milliseconds, got ${typeof opts.timeoutMs}`,
-      'timeoutMs',
+  private sealAndDeliver(opts: FinishOptions): Promise<FinishResult> {
+    this.reportMetrics();
+    return sealAndDeliver(
+      {
+        key: this.key,
+        userId: this.userId,
+        taskId: this.taskId,
+        opts: this.opts,
+        spool: this.spool,
+        spoolRefusal: this.spoolRefusal,
+        checkpoints: this.checkpoints,
+        counts: (body) => this.counts(body),
+        headerLine: () => this.headerLine(),
+      },
+      opts,
     );
   }
-  return undefined;
 }

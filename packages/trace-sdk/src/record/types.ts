@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import type { TraceError } from '../errors.js';
+import type { CheckpointStats } from './checkpoint.js';
 import type {
   OutputScreeningInput,
   PolicyDecisionInput,
@@ -50,6 +51,8 @@ export interface FinishResultBase {
   readonly legacy?: boolean | undefined;
   /** Why the spool directory could not be used, when it could not (the trace was kept in memory). */
   readonly spoolUnavailable?: string | undefined;
+  /** What checkpoint uploads did, when the `checkpoints` option is on. */
+  readonly checkpoints?: CheckpointStats | undefined;
 }
 
 /** The trace was stored by the transport. */
@@ -57,6 +60,11 @@ export interface FinishUploaded extends FinishResultBase {
   readonly status: 'uploaded';
   /** Where the transport stored it, when it says. */
   readonly uri?: string | undefined;
+  /**
+   * The storage server's clock minus this host's, in ms, when the transport saw a skew of 2 s or
+   * more (from S3's `Date` header; positive: the server is ahead).
+   */
+  readonly clockSkewMs?: number | undefined;
   readonly reason?: undefined;
   readonly error?: undefined;
   readonly spooledPath?: undefined;

@@ -104,6 +104,8 @@ function recoveredHeader(sidecar: PartSidecar, scan: PartScan, discardedBytes: n
     redactions: null,
     truncated_fields: null,
     recovered: true,
+    // A valid trace, but not the whole task: what the recorder had on disk when it died.
+    partial: true,
     recovery: { reason: 'recorder_exited', discarded_compressed_bytes: discardedBytes },
   };
 }

@@ -1,14 +1,88 @@
 /**
- * The two shapes of a sealed artifact body: all in memory, or a header member in memory followed by
- * the events members in a spill file.
+ * A trace body as the spool hands it out: the header member, then the events members, each part in
+ * memory or a byte range of the spill file. `open()` is a plain `Readable` that pushes buffers and
+ * reads the file with positioned reads in large chunks: no async generator, no `Readable.from` in
+ * between, so an upload streams it at the speed of a file stream.
  *
  * @packageDocumentation
  */
-import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { close, open, read } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { RecorderStateError } from '../errors.js';
-import { ownedByThisProcess, removeFile } from './spool-files.js';
+import { RecorderStateError, SpoolError } from '../errors.js';
 import type { SealedBody } from './types.js';
+
+/**
+ * Bytes per file read: large enough that per-chunk costs vanish (4x a file stream's default), small
+ * enough that the chunks an upload has in flight stay a small part of RSS.
+ */
+const FILE_CHUNK_BYTES = 256 * 1024;
+
+/** One part of a body: bytes in memory, or `[0, bytes)` of a file. */
+export type BodyPart = Buffer | { readonly path: string; readonly bytes: number };
+
+/** A readable over `parts`, in order. */
+export class BodyStream extends Readable {
+  private readonly parts: readonly BodyPart[];
+  private index = 0;
+  private fd: number | undefined;
+  private position = 0;
+
+  constructor(parts: readonly BodyPart[]) {
+    super({ highWaterMark: FILE_CHUNK_BYTES * 2 });
+    this.parts = parts;
+  }
+
+  override _read(): void {
+    const part = this.parts[this.index];
+    if (part === undefined) {
+      this.push(null);
+      return;
+    }
+    if (Buffer.isBuffer(part)) {
+      this.index++;
+      if (part.length === 0) this._read();
+      else this.push(part);
+      return;
+    }
+    if (this.position >= part.bytes) {
+      this.closeFile(() => {
+        this.index++;
+        this.position = 0;
+        this._read();
+      });
+      return;
+    }
+    if (this.fd === undefined) {
+      open(part.path, 'r', (err, fd) => {
+        if (err !== null) return this.destroy(err);
+        this.fd = fd;
+        this._read();
+      });
+      return;
+    }
+    const want = Math.min(FILE_CHUNK_BYTES, part.bytes - this.position);
+    const chunk = Buffer.allocUnsafe(want);
+    read(this.fd, chunk, 0, want, this.position, (err, n) => {
+      if (err !== null) return this.destroy(err);
+      if (n === 0) return this.destroy(new RecorderStateError('The spill file ended before the body did'));
+      this.position += n;
+      this.push(n === want ? chunk : chunk.subarray(0, n));
+    });
+  }
+
+  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    this.closeFile(() => cb(err));
+  }
+
+  private closeFile(then: () => void): void {
+    const fd = this.fd;
+    this.fd = undefined;
+    if (fd === undefined) then();
+    else close(fd, () => then());
+  }
+}
 
 function disposedStream(): Readable {
   return new Readable({
@@ -18,55 +92,74 @@ function disposedStream(): Readable {
   });
 }
 
-/** A body held in memory as a list of gzip members (header first). */
-export function memoryBody(parts: readonly Buffer[], sha256: string): SealedBody {
-  let chunks: readonly Buffer[] | undefined = parts;
-  const byteLength = parts.reduce((n, p) => n + p.length, 0);
-  return {
-    byteLength,
-    sha256,
-    open: () => (chunks === undefined ? disposedStream() : Readable.from(chunks, { objectMode: false })),
-    dispose: async () => {
-      chunks = undefined;
-    },
-  };
-}
-
-/** Where a file-backed body lives. */
+/** Where a file-backed body's events live. */
 export interface SpillFiles {
   /** The `.part` file holding the events members. */
   readonly partPath: string;
   /** Its sidecar. */
   readonly sidecarPath: string;
-  /** Bytes of events members in the file. */
+  /** Bytes of events members in the file (the body reads `[0, eventsBytes)`). */
   readonly eventsBytes: number;
 }
 
-/** A body whose header member is in memory and whose events members are in a spill file. */
-export function spilledBody(header: Buffer, files: SpillFiles, sha256: string): SealedBody & SpillFiles {
+/**
+ * A body of `parts`. `release` runs once on the first `dispose()` (removing the spill file, say);
+ * after it, `open()` yields a stream that fails with {@link RecorderStateError}.
+ */
+export function bodyOf(
+  parts: readonly BodyPart[],
+  sha256: string,
+  release: () => Promise<void> = async () => {},
+): SealedBody {
   let disposed: Promise<void> | undefined;
-  const events = async function* (): AsyncGenerator<Buffer> {
-    yield header;
-    if (files.eventsBytes === 0) return;
-    yield* createReadStream(files.partPath, { end: files.eventsBytes - 1, highWaterMark: 64 * 1024 });
-  };
+  // Dropped on dispose, so the memory parts can be collected while the body object lives on.
+  let held: readonly BodyPart[] | undefined = parts;
+  const byteLength = parts.reduce((n, p) => n + (Buffer.isBuffer(p) ? p.length : p.bytes), 0);
   return {
-    ...files,
-    byteLength: header.length + files.eventsBytes,
+    byteLength,
     sha256,
-    open: () => (disposed === undefined ? Readable.from(events(), { objectMode: false }) : disposedStream()),
+    open: () => (held === undefined ? disposedStream() : new BodyStream(held)),
     dispose: () => {
-      disposed ??= (async () => {
-        // The body first, then its sidecar: a sidecar alone is harmless, a body alone is a leak.
-        // Still registered meanwhile, so a recovery scan in this process leaves them alone.
-        try {
-          await removeFile(files.partPath);
-          await removeFile(files.sidecarPath);
-        } finally {
-          ownedByThisProcess.delete(files.partPath);
-        }
-      })();
+      held = undefined;
+      disposed ??= release();
       return disposed;
     },
   };
+}
+
+const HASH_READ_BYTES = 256 * 1024;
+
+/**
+ * Lowercase hex SHA-256 of the parts, in order. SHA-256 cannot prepend: the hash of header ++ events
+ * needs the events after the header, so a file part is read once here. One reused buffer: no garbage
+ * for the GC to lag behind on.
+ */
+export async function hashParts(parts: readonly BodyPart[]): Promise<string> {
+  const hash = createHash('sha256');
+  let buf: Buffer | undefined;
+  for (const part of parts) {
+    if (Buffer.isBuffer(part)) {
+      hash.update(part);
+      continue;
+    }
+    buf ??= Buffer.allocUnsafeSlow(HASH_READ_BYTES);
+    const fh = await openFile(part.path, 'r');
+    try {
+      let done = 0;
+      while (done < part.bytes) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, part.bytes - done), done);
+        if (bytesRead === 0) throw new SpoolError('The spill file is shorter than the members written to it');
+        hash.update(buf.subarray(0, bytesRead));
+        done += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  return hash.digest('hex');
+}
+
+/** A body held in memory as a list of gzip members (header first). */
+export function memoryBody(parts: readonly Buffer[], sha256: string): SealedBody {
+  return bodyOf(parts, sha256);
 }

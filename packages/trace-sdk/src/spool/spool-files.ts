@@ -5,7 +5,8 @@
  * Layout of a spool directory:
  * ```
  * <stem>.events.gz.part        events members of a trace being recorded (a spill file)
- * <stem>.events.gz.part.json   its sidecar {version, key, pid, hostname, startedAt, sealed?}
+ * <stem>.events.gz.part.json   its sidecar {version, key, pid, hostname, startedAt, leaseMs, sealed?};
+ *                              its mtime is the recorder's lease, renewed while the recording lives
  * <stem>.jsonl.gz              a finished artifact body waiting to be uploaded
  * <stem>.json                  its sidecar {version, key, sha256, byteLength, transport, createdAt, ...}
  * <sidecar>.claimed-<pid>      a sidecar claimed by the process `pid` (upload or recovery in progress)
@@ -15,8 +16,17 @@
  * @packageDocumentation
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { open, rename, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 
 /** Suffix of a spill file: events members written while recording. */
@@ -57,13 +67,54 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
+/** Longest lease a sidecar may claim: a hostile or broken one cannot pin a spill file for longer. */
+export const MAX_LEASE_MS = 10 * 60 * 1000;
+
+/**
+ * Renews the lease on a spill file: its sidecar's mtime is the heartbeat. Best effort (a sidecar
+ * that vanished or a read-only disk just lets the lease lapse).
+ */
+export async function renewLease(sidecarPath: string, now = new Date()): Promise<void> {
+  await utimes(sidecarPath, now, now).catch(() => {});
+}
+
+/**
+ * Whether the lease recorded for the spill file `partPath` is still held: its sidecar names a
+ * `leaseMs` and was touched less than that long ago. Undefined when the sidecar carries no lease
+ * (written by an older SDK) or cannot be read.
+ *
+ * A lease, unlike a pid, means the same in every PID namespace and on every host that shares the
+ * directory. Clocks are compared too, so a skew up to the lease is tolerated either way.
+ */
+export function partLeaseHeld(partPath: string, now = Date.now()): boolean | undefined {
+  const sidecarPath = `${partPath}.json`;
+  let leaseMs: unknown;
+  let mtimeMs: number;
+  try {
+    leaseMs = (JSON.parse(readFileSync(sidecarPath, 'utf8')) as { leaseMs?: unknown }).leaseMs;
+    ({ mtimeMs } = statSync(sidecarPath));
+  } catch {
+    return undefined;
+  }
+  if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) return undefined;
+  const lease = Math.min(leaseMs, MAX_LEASE_MS);
+  return Math.abs(now - mtimeMs) < lease;
+}
+
 /**
  * Whether the owner recorded for `path` may still be using it. Our own pid counts only when this
  * process registered the path: after a restart a container often reuses the dead process's pid.
+ * A spill file whose sidecar carries a lease is judged by the lease alone: pids mean nothing across
+ * PID namespaces and hosts.
  */
 export function ownerMayBeAlive(path: string, pid: number, host?: string): boolean {
+  if (ownedByThisProcess.has(path)) return true;
+  if (path.endsWith(PART_SUFFIX)) {
+    const held = partLeaseHeld(path);
+    if (held !== undefined) return held;
+  }
   if (host !== undefined && host !== HOSTNAME) return false;
-  if (pid === process.pid) return ownedByThisProcess.has(path);
+  if (pid === process.pid) return false;
   return isProcessAlive(pid);
 }
 
@@ -92,8 +143,12 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
   }
 }
 
-/** Synchronous {@link writeJsonAtomic}, for the recorder's synchronous path. */
-export function writeJsonAtomicSync(path: string, value: unknown): void {
+/**
+ * Synchronous {@link writeJsonAtomic}, for the recorder's synchronous path. `fsync: false` skips the
+ * flush to the device: enough where only the process may die (the page cache survives it), and it
+ * keeps a slow disk from stalling the caller.
+ */
+export function writeJsonAtomicSync(path: string, value: unknown, opts: { fsync?: boolean } = {}): void {
   const tmp = tmpPath(path);
   try {
     const fd = openSync(tmp, 'wx', 0o600);
@@ -101,7 +156,7 @@ export function writeJsonAtomicSync(path: string, value: unknown): void {
       const bytes = Buffer.from(`${JSON.stringify(value)}\n`);
       let off = 0;
       while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-      fsyncSync(fd);
+      if (opts.fsync !== false) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }

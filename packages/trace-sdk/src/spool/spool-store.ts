@@ -293,11 +293,157 @@ export async function scanSpoolDir(spoolDir: string): Promise<SpoolDirScan> {
   return scan;
 }
 
+/** A spill file of a recording (live, or left by a killed recorder) found by `listSpooled(dir, { all: true })`. */
+export interface SpoolSpillEntry {
+  readonly kind: 'spill';
+  /** The `.events.gz.part` file. */
+  readonly path: string;
+  readonly sidecarPath: string;
+  readonly key: string;
+  /** Recording process and host. */
+  readonly pid: number;
+  readonly hostname?: string | undefined;
+  readonly startedAt: string;
+  /** Pid of the process recovering it right now, when claimed. */
+  readonly claimedBy?: number | undefined;
+}
+
+/** Something in a spool directory that nothing will deliver as it is, with the reason. */
+export interface SpoolBrokenEntry {
+  readonly kind: 'broken';
+  readonly path: string;
+  /** Why it is stuck, e.g. `torn sidecar (not JSON)`, `body without a sidecar`. */
+  readonly reason: string;
+}
+
+/** Every entry of a spool directory: deliverable artifacts, spill files, and broken entries. */
+export type SpoolEntry =
+  | ({ readonly kind: 'artifact' } & SpooledArtifact)
+  | SpoolSpillEntry
+  | SpoolBrokenEntry;
+
+/** Why a sidecar's text is not a usable artifact sidecar. */
+function sidecarProblem(text: string, parse: (v: unknown) => unknown): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'torn sidecar (not JSON: a crash mid-write, or damage)';
+  }
+  if (parse(value) !== undefined) return undefined;
+  const key = (value as { key?: unknown } | null)?.key;
+  if (typeof key === 'string') {
+    try {
+      parseTraceKey(key);
+    } catch {
+      return 'sidecar names an invalid trace key';
+    }
+  }
+  return 'not a valid spool sidecar (unknown version or fields)';
+}
+
 /**
- * Lists the artifacts waiting in a spool directory, oldest first, including those another process
- * is uploading right now (`claimedBy`). Spill files of recordings and invalid sidecars are not listed.
+ * Lists what a spool directory holds, oldest first. By default the artifacts waiting for upload,
+ * including those another process is uploading right now (`claimedBy`). With `{ all: true }`,
+ * every entry: artifacts, spill files of recordings, and everything broken that nothing will
+ * deliver (a torn or invalid sidecar, a body without a sidecar, a sidecar without its body, a
+ * spill file without a sidecar), each with the reason, so nothing stays stuck silently.
  */
-export async function listSpooled(spoolDir: string): Promise<SpooledArtifact[]> {
+export async function listSpooled(spoolDir: string): Promise<SpooledArtifact[]>;
+export async function listSpooled(spoolDir: string, options: { readonly all: true }): Promise<SpoolEntry[]>;
+export async function listSpooled(
+  spoolDir: string,
+  options?: { readonly all?: boolean | undefined },
+): Promise<SpooledArtifact[] | SpoolEntry[]> {
   assertReadableSpoolDir(spoolDir);
-  return (await scanSpoolDir(spoolDir)).artifacts;
+  if (options?.all !== true) return (await scanSpoolDir(spoolDir)).artifacts;
+  return listEverything(spoolDir);
+}
+
+async function listEverything(spoolDir: string): Promise<SpoolEntry[]> {
+  const dir = resolve(spoolDir);
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const present = new Set(names);
+  const entries: SpoolEntry[] = [];
+  /** Stems with a sidecar (claimed or not), so bodies without one can be told apart. */
+  const artifactStems = new Set<string>();
+  const partStems = new Set<string>();
+  const read = async (path: string): Promise<string | undefined> => {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // finished meanwhile
+      return '';
+    }
+  };
+  for (const name of names) {
+    if (name.includes('.tmp-')) continue; // a sidecar being written
+    const claimedBy = claimPid(name);
+    const base = unclaimedName(name);
+    if (claimedBy === undefined && base !== name) continue;
+    const path = join(dir, name);
+    if (base.endsWith(PART_SIDECAR_SUFFIX)) {
+      const stem = base.slice(0, -PART_SIDECAR_SUFFIX.length);
+      partStems.add(stem);
+      const text = await read(path);
+      if (text === undefined) continue;
+      const problem = sidecarProblem(text, parsePartSidecar);
+      if (problem !== undefined) {
+        entries.push({ kind: 'broken', path, reason: problem });
+        continue;
+      }
+      const sidecar = parsePartSidecar(JSON.parse(text))!;
+      entries.push({
+        kind: 'spill',
+        path: join(dir, `${stem}${PART_SUFFIX}`),
+        sidecarPath: path,
+        key: sidecar.key,
+        pid: sidecar.pid,
+        hostname: sidecar.hostname,
+        startedAt: sidecar.startedAt,
+        ...(claimedBy === undefined ? {} : { claimedBy }),
+      });
+      continue;
+    }
+    if (!base.endsWith(SIDECAR_SUFFIX)) continue;
+    const stem = base.slice(0, -SIDECAR_SUFFIX.length);
+    artifactStems.add(stem);
+    const text = await read(path);
+    if (text === undefined) continue;
+    const problem = sidecarProblem(text, parseSpooledSidecar);
+    if (problem !== undefined) {
+      entries.push({ kind: 'broken', path, reason: problem });
+      continue;
+    }
+    const body = `${stem}${ARTIFACT_SUFFIX}`;
+    if (!present.has(body)) {
+      entries.push({ kind: 'broken', path, reason: 'sidecar without its body (the next flush removes it)' });
+      continue;
+    }
+    const sidecar = parseSpooledSidecar(JSON.parse(text))!;
+    entries.push({ kind: 'artifact', ...sidecar, path: join(dir, body), sidecarPath: path, claimedBy });
+  }
+  for (const name of names) {
+    if (name.endsWith(ARTIFACT_SUFFIX) && !artifactStems.has(name.slice(0, -ARTIFACT_SUFFIX.length))) {
+      entries.push({
+        kind: 'broken',
+        path: join(dir, name),
+        reason: 'body without a sidecar (being written, or left by a crash): nothing will upload it',
+      });
+    }
+    if (name.endsWith(PART_SUFFIX) && !partStems.has(name.slice(0, -PART_SUFFIX.length))) {
+      entries.push({
+        kind: 'broken',
+        path: join(dir, name),
+        reason: 'spill file without a sidecar: its trace key is unknown, so it cannot be recovered',
+      });
+    }
+  }
+  return entries;
 }

@@ -45,6 +45,11 @@ export interface UploadReceipt {
   readonly etag?: string | undefined;
   /** Attempts made, counting the successful one. Filled in by the retry policy. */
   readonly attempts?: number | undefined;
+  /**
+   * The storage server's clock minus this host's, in ms, when its `Date` header showed a skew of
+   * 2 s or more (positive: the server is ahead).
+   */
+  readonly clockSkewMs?: number | undefined;
 }
 
 /**

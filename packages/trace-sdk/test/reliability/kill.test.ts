@@ -1,15 +1,18 @@
 /**
  * A recorder process killed mid-recording (SIGKILL: no exit handler, no finally, nothing flushed on
  * the way out) leaves a spill file that the reader, the CLI and `uploadSpooled` all recover, up to
- * the last point the process had flushed.
+ * the last point the process had flushed. A small trace reaches disk on the flush timer alone
+ * (durability level 1), and a recovery flusher never takes a recording whose lease is fresh, even
+ * when the recorder's pid means nothing to it (another PID namespace or host).
  *
  * The child runs the SDK from its TypeScript sources (Node strips the types; a resolve hook maps the
  * sources' `.js` imports to `.ts`), so the test needs no build and never tests a stale one.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
@@ -28,6 +31,27 @@ import {
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 /** Distinct spill-file sizes (gzip members on disk) to see before the kill. */
 const MEMBERS_BEFORE_KILL = 3;
+/** The fixture's flush interval and lease (kill-recorder.ts). */
+const FLUSH_INTERVAL_MS = 200;
+const LEASE_MS = 600;
+/** Waits until the killed recorder's lease has certainly lapsed. */
+const leaseLapse = () => sleep(LEASE_MS + 400);
+
+function spawnRecorder(spoolDir: string, ids: Ids, mode: 'stream' | 'idle'): ChildProcess {
+  return spawn(
+    process.execPath,
+    [
+      '--import',
+      join(FIXTURES, 'ts-source-hooks.mjs'),
+      join(FIXTURES, 'kill-recorder.ts'),
+      spoolDir,
+      ids.userId,
+      ids.taskId,
+      mode,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+}
 
 interface Checkpoint {
   readonly recorded: number;
@@ -53,18 +77,7 @@ async function recordThenKill(
   spoolDir: string,
   ids: Ids,
 ): Promise<{ last: Checkpoint; signal: NodeJS.Signals | null }> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      '--import',
-      join(FIXTURES, 'ts-source-hooks.mjs'),
-      join(FIXTURES, 'kill-recorder.ts'),
-      spoolDir,
-      ids.userId,
-      ids.taskId,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawnRecorder(spoolDir, ids, 'stream');
   const exited = new Promise<NodeJS.Signals | null>((resolve) =>
     child.once('exit', (_code, signal) => resolve(signal)),
   );
@@ -188,6 +201,7 @@ describe('a recorder process killed with SIGKILL mid-recording', () => {
   });
 
   it('is delivered by uploadSpooled({ recoverPartials: true }) as a recovered trace at its key', async () => {
+    await leaseLapse();
     const transport = await presignedPut.build(world, ids, { retry: FAST_RETRY });
     const delivered = await uploadSpooled({
       spoolDir: spool.dir,
@@ -214,4 +228,85 @@ describe('a recorder process killed with SIGKILL mid-recording', () => {
     expect(await readdir(spool.dir)).toEqual([]);
     expectNoSecrets([JSON.stringify(delivered)], world.secrets, 'the uploadSpooled result');
   });
+});
+
+describe('durability level 1: a small trace, idle, killed', () => {
+  let world: World;
+  let spool: { dir: string; remove: () => Promise<void> };
+  const ids = freshIds('idle');
+
+  beforeAll(async () => {
+    world = await startWorld();
+    spool = await tempDir('agent-trace-idle-');
+  });
+  afterAll(async () => {
+    await spool?.remove();
+    await world?.close();
+  });
+
+  it('is on disk within the flush interval, kept from a foreign flusher while alive, and recovered exactly', async () => {
+    const child = spawnRecorder(spool.dir, ids, 'idle');
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+    });
+    const recorded = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (c: Buffer) => {
+        out += c.toString('utf8');
+        const nl = out.indexOf('\n');
+        if (nl !== -1) resolve((JSON.parse(out.slice(0, nl)) as { recorded: number }).recorded);
+      });
+      child.once('exit', () => reject(new Error(`the recorder child exited early: ${stderr}`)));
+    });
+    try {
+      // 300 small events: far below a batch and the memory threshold. Only the flush timer puts them
+      // on disk. Timing is the benchmark's business: here, poll generously (a loaded CI machine).
+      let partPath: string | undefined;
+      for (let waited = 0; waited < 20_000; waited += FLUSH_INTERVAL_MS) {
+        await sleep(FLUSH_INTERVAL_MS);
+        const part = (await readdir(spool.dir)).find((n) => n.endsWith('.events.gz.part'));
+        if (part === undefined) continue;
+        partPath = join(spool.dir, part);
+        if ((await readLines(partPath)).lines.length === recorded) break;
+      }
+      expect(partPath, 'a spill file from the flush timer').toBeDefined();
+      expect((await readLines(partPath!)).lines).toHaveLength(recorded);
+
+      // A flusher in another PID namespace sees a pid that means nothing (here: one that does not
+      // exist); the fresh lease alone must keep it off the live recording.
+      const sidecarPath = `${partPath!}.json`;
+      const sidecar = JSON.parse(await readFile(sidecarPath, 'utf8')) as Record<string, unknown>;
+      expect(sidecar['leaseMs']).toBe(LEASE_MS);
+      await writeFile(
+        sidecarPath,
+        JSON.stringify({ ...sidecar, pid: 2 ** 22 + 12345, hostname: 'another-host' }),
+      );
+      const transport = await presignedPut.build(world, ids, { retry: FAST_RETRY });
+      // Longer than the lease: the recorder keeps renewing it meanwhile.
+      await sleep(LEASE_MS * 1.5);
+      const early = await uploadSpooled({ spoolDir: spool.dir, transport, recoverPartials: true });
+      expect(early.skipped).toEqual([{ path: partPath!, reason: 'recording' }]);
+      expect(early.uploaded).toEqual([]);
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+
+    await leaseLapse();
+    const transport = await presignedPut.build(world, ids, { retry: FAST_RETRY });
+    const delivered = await uploadSpooled({ spoolDir: spool.dir, transport, recoverPartials: true });
+    expect(delivered.failed).toEqual([]);
+    expect(delivered.uploaded.map((u) => u.key)).toEqual([ids.key]);
+    const stored = await readLines((await world.stored(ids.key))!);
+    expect(stored.fault).toBeUndefined();
+    const [header, ...events] = stored.lines;
+    expect(header).toMatchObject({ recovered: true, partial: true, accumulated_events: recorded });
+    expect(events).toHaveLength(recorded);
+    events.forEach((line, seq) => {
+      expect(line).toMatchObject({ event: 'KILL_TEST', seq, n: seq });
+    });
+    expect(await readdir(spool.dir)).toEqual([]);
+  }, 60_000);
 });

@@ -7,8 +7,9 @@
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { TraceError } from '../../errors.js';
+import { parseTraceKey } from '../../key.js';
 import { defaultSpoolDir } from '../../record/options.js';
-import { scanSpoolDir } from '../../spool/spool-store.js';
+import { listSpooled, type SpoolEntry } from '../../spool/spool-store.js';
 import {
   type UploadSpooledOptions,
   type UploadSpooledResult,
@@ -102,13 +103,37 @@ function flushAuthority(
   );
 }
 
-/** Uploads what the spool holds; exit 1 when any entry failed (it stays spooled for the next run). */
+/**
+ * What still blocks a spool after a flush: broken entries, and artifacts (with --recover-partials,
+ * spill files too) inside the flush's scope.
+ */
+function remainingAfterFlush(
+  entries: readonly SpoolEntry[],
+  recoverPartials: boolean,
+  scope: UploadSpooledOptions['scope'],
+): SpoolEntry[] {
+  return entries.filter((e) => {
+    if (e.kind === 'broken') return true;
+    if (e.kind === 'spill' && !recoverPartials) return false;
+    if (scope === undefined) return true;
+    // Entries outside the flush's --user/--task are another flush's business.
+    const { userId, taskId } = parseTraceKey(e.key);
+    return userId === scope.userId && (scope.taskId === undefined || taskId === scope.taskId);
+  });
+}
+
+/**
+ * Uploads what the spool holds; exit 1 when any entry failed or anything remains afterwards
+ * (artifacts, broken entries, and with --recover-partials spill files), so nothing stays stuck
+ * behind a zero exit code.
+ */
 export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): Promise<UploadSpooledResult> {
   const spoolDir = await spoolDirFrom(opts);
   const transport = transportFromFlags(opts, ctx);
+  const authority = flushAuthority(opts, ctx, transport);
   const result = await uploadSpooled({
     spoolDir,
-    ...flushAuthority(opts, ctx, transport),
+    ...authority,
     recoverPartials: opts.recoverPartials === true,
   });
   const report = flushReport(spoolDir, result, ctx.secrets);
@@ -128,9 +153,20 @@ export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): P
     // Keys, paths, reasons and messages come from spool files: escape what a terminal would run.
     await write(ctx.io.stdout, `${lines.map(terminalSafe).join('\n')}\n`);
   }
+  const remaining = remainingAfterFlush(
+    await listSpooled(spoolDir, { all: true }),
+    opts.recoverPartials === true,
+    authority.scope,
+  );
   if (result.failed.length > 0) {
     ctx.io.stderr.write(
       `agent-trace: ${plural(result.failed.length, 'spooled artifact')} failed to upload and stay in ${terminalSafe(spoolDir)} (ERR_SPOOL_FLUSH)\n`,
+    );
+    ctx.exitCode = ExitCode.failure;
+  } else if (remaining.length > 0) {
+    const n = remaining.length;
+    ctx.io.stderr.write(
+      `agent-trace: ${n} entr${n === 1 ? 'y remains' : 'ies remain'} in ${spoolDir}; see \`agent-trace spool list\` (ERR_SPOOL_FLUSH)\n`,
     );
     ctx.exitCode = ExitCode.failure;
   }
@@ -138,54 +174,44 @@ export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): P
 }
 
 /**
- * Lists what waits in the spool: artifacts kept after failed uploads, then spill files of
- * recordings that never finished (a killed process; `spool flush --recover-partials` delivers them).
- * With `--json`, an array of the artifacts, each partial as `{ partial: true, path, sidecarPath, claimedBy? }`.
+ * Lists everything in the spool: artifacts, spill files of recordings (`cat --recover` reads one,
+ * `spool flush --recover-partials` delivers them), and broken entries with the reason.
  */
 export async function runSpoolList(ctx: CliContext, opts: SpoolListOptions): Promise<void> {
   const spoolDir = await spoolDirFrom(opts);
-  const { artifacts: entries, partials } = await scanSpoolDir(spoolDir);
+  const entries = await listSpooled(spoolDir, { all: true });
   if (opts.json === true) {
-    const safe = [
-      ...entries.map((e) => ({
-        ...e,
-        ...(e.lastError === undefined
-          ? {}
-          : { lastError: { ...e.lastError, message: sanitize(e.lastError.message) } }),
-      })),
-      ...partials.map((p) => ({
-        partial: true,
-        path: p.partPath,
-        sidecarPath: p.sidecarPath,
-        ...(p.claimedBy === undefined ? {} : { claimedBy: p.claimedBy }),
-      })),
-    ];
+    const safe = entries.map((e) => {
+      if (e.kind === 'broken') return { ...e, path: sanitize(e.path) };
+      if (e.kind === 'artifact' && e.lastError !== undefined)
+        return { ...e, lastError: { ...e.lastError, message: sanitize(e.lastError.message) } };
+      return e;
+    });
     await write(ctx.io.stdout, `${JSON.stringify(safe, null, 2)}\n`);
     return;
   }
-  const lines = [
-    `${spoolDir}: ${plural(entries.length, 'spooled artifact')}` +
-      (partials.length === 0 ? '' : `, ${plural(partials.length, 'partial spill')} of unfinished recordings`),
-  ];
-  for (const e of entries) {
+  const artifacts = entries.filter((e) => e.kind === 'artifact');
+  const spills = entries.filter((e) => e.kind === 'spill');
+  const broken = entries.filter((e) => e.kind === 'broken');
+  const counts = [plural(artifacts.length, 'spooled artifact')];
+  if (spills.length > 0) counts.push(plural(spills.length, 'spill file'));
+  if (broken.length > 0) counts.push(`${broken.length} broken`);
+  const lines = [`${spoolDir}: ${counts.join(', ')}`];
+  for (const e of artifacts) {
     const last = e.lastError === undefined ? '' : `, last error ${e.lastError.code}`;
     lines.push(
       `  ${e.key}  ${formatBytes(e.byteLength)}  ${e.createdAt}  ${plural(e.attempts ?? 0, 'attempt')}${last}` +
         `${e.claimedBy === undefined ? '' : `  (being uploaded by pid ${e.claimedBy})`}`,
     );
   }
-  for (const p of partials) {
+  for (const e of spills) {
     lines.push(
-      `  partial  ${p.partPath}` +
-        (p.claimedBy === undefined ? '' : `  (being recovered by pid ${p.claimedBy})`),
+      `  spill   ${e.key}  recording pid ${e.pid}${e.hostname === undefined ? '' : ` on ${sanitize(e.hostname)}`}  since ${sanitize(e.startedAt)}` +
+        `${e.claimedBy === undefined ? '' : `  (being recovered by pid ${e.claimedBy})`}`,
     );
   }
-  if (partials.length > 0) {
-    lines.push(
-      '  (partials: read with `agent-trace cat --recover <file>`, deliver with `spool flush --recover-partials`)',
-    );
-  }
-  // Keys, dates and error codes come from sidecars, which the runtime writes: escape them.
+  for (const e of broken) lines.push(`  broken  ${sanitize(e.path)}: ${e.reason}`);
+  // Keys, dates, hosts and reasons come from files the runtime writes: escape them for the terminal.
   await write(ctx.io.stdout, `${lines.map(terminalSafe).join('\n')}\n`);
 }
 
@@ -211,7 +237,7 @@ export function addSpoolCommand(program: Command, ctx: CliContext): void {
     });
   spool
     .command('list')
-    .description('list the artifacts waiting in a spool directory')
+    .description('list everything in a spool directory: artifacts, spill files and broken entries')
     .option('--spool-dir <dir>', `spool directory (default: ${defaultSpoolDir()})`)
     .option('--json', 'print the list as JSON')
     .action((opts: SpoolListOptions) => runSpoolList(ctx, opts));

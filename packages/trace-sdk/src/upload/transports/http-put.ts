@@ -1,8 +1,10 @@
 /**
  * The one undici PUT of an artifact to a presigned URL, shared by the presigned-PUT transport
  * and the uploader Lambda's large-body path: local checks before any byte is sent (scheme, the
- * URL names exactly the artifact's key, not yet expired), a streamed body with a known
- * Content-Length, S3 error parsing, and one refresh of an expired URL.
+ * URL names exactly the artifact's key), a streamed body with a known Content-Length, S3 error
+ * parsing, the ETag check, the clock skew learned from S3's `Date`, and one refresh of an expired
+ * URL. Whether a URL has expired is S3's call, not the local clock's: a host whose clock runs
+ * ahead must still be able to upload.
  *
  * @packageDocumentation
  */
@@ -15,6 +17,7 @@ import { isPresignedUrlExpired, uploadUrlProblem, urlObjectLocation } from '../.
 import { describeUrl, safeCause, safeErrorMessage } from '../../sanitize.js';
 import { classifyUploadError } from '../classify.js';
 import { TRACE_CONTENT_TYPE, type TraceArtifact, type UploadReceipt } from '../types.js';
+import { clockSkewFrom, reportClockSkew } from './clock-skew.js';
 import { discardBody, headerValue, readBodyPrefix } from './http-body.js';
 import { isExpiredUrlResponse, parseS3ErrorXml, uploadErrorFromResponse } from './s3-error.js';
 
@@ -38,9 +41,12 @@ export interface HttpPutOptions {
   /** Longest gap between response body chunks, in ms. Default 60 000. */
   readonly bodyTimeoutMs?: number | undefined;
   /**
-   * Compare the response ETag with the MD5 of the bytes sent (single PUTs to plaintext or
-   * SSE-S3 buckets only; skipped for SSE-KMS/SSE-C, whose ETags are not MD5s). Costs an MD5
-   * pass over the body. Default false.
+   * Confirm the write from the response's ETag (default true): a 2xx answer must carry an ETag,
+   * and where S3 documents it as the MD5 of the body (single PUTs to plaintext or SSE-S3 buckets;
+   * not SSE-KMS/SSE-C) it must equal the MD5 of the bytes sent. A 2xx without an ETag (a proxy or
+   * gateway that answered without storing) or with a wrong one is `ERR_UPLOAD_CHECKSUM`, not
+   * retried, and the artifact is kept like any failed upload. Costs an MD5 pass over the body.
+   * `false` accepts any 2xx (for S3-compatible servers that send no ETag).
    */
   readonly verifyEtag?: boolean | undefined;
 }
@@ -151,7 +157,7 @@ export async function putOnce(
   headers['content-length'] = String(artifact.byteLength);
 
   const source = artifact.open();
-  const md5 = options.verifyEtag ? createHash('md5') : undefined;
+  const md5 = options.verifyEtag === false ? undefined : createHash('md5');
   let body: Readable = source;
   if (md5) {
     const tap = md5Tap(md5);
@@ -160,6 +166,7 @@ export async function putOnce(
   }
 
   let response: Dispatcher.ResponseData;
+  const sentAt = Date.now();
   try {
     response = await request(url, {
       method: 'PUT',
@@ -198,9 +205,19 @@ export async function putOnce(
   }
 
   const { statusCode, headers: responseHeaders } = response;
+  const clockSkewMs = clockSkewFrom(responseHeaders, sentAt, Date.now());
+  reportClockSkew(transport, clockSkewMs);
   if (statusCode >= 200 && statusCode < 300) {
     await discardBody(response.body);
     const etag = headerValue(responseHeaders, 'etag');
+    if (md5 && etag === undefined) {
+      const error = new UploadError(
+        'ERR_UPLOAD_CHECKSUM',
+        `${transport}: ${safeTarget} answered ${statusCode} without an ETag, so the write is not confirmed (verifyEtag: false accepts such servers)`,
+        { transport, status: statusCode, retryable: false },
+      );
+      return { ok: false, error, expired: false };
+    }
     if (md5 && etag !== undefined && etagIsMd5(etag, responseHeaders)) {
       const sent = md5.digest('hex');
       if (etag.replace(/"/g, '').toLowerCase() !== sent) {
@@ -218,6 +235,7 @@ export async function putOnce(
         key: artifact.key,
         ...(bucket !== undefined ? { uri: `s3://${bucket}/${artifact.key}` } : {}),
         ...(etag !== undefined ? { etag } : {}),
+        ...(clockSkewMs ? { clockSkewMs } : {}),
       },
     };
   }
@@ -231,9 +249,12 @@ export async function putOnce(
     headers: responseHeaders,
     body: text,
   });
-  // A 403 for a URL whose own expiry has passed is an expiry, whatever the body says.
+  // A 403 for a URL whose own expiry has passed by the server's clock is an expiry, whatever the
+  // body says (our clock corrected by the skew S3's Date showed; ours alone without one).
+  const serverNow = Date.now() + (clockSkewMs ?? 0);
   const expired =
-    isExpiredUrlResponse(statusCode, details) || (statusCode === 403 && isPresignedUrlExpired(url));
+    isExpiredUrlResponse(statusCode, details) ||
+    (statusCode === 403 && isPresignedUrlExpired(url, serverNow));
   return { ok: false, error, expired };
 }
 
@@ -256,17 +277,9 @@ function expiredError(
   );
 }
 
-function isExpiredTarget(target: PresignedTarget): boolean {
-  try {
-    return isPresignedUrlExpired(new URL(target.url));
-  } catch {
-    return false; // checkTarget reports the bad URL
-  }
-}
-
 /**
- * Uploads to a presigned target, refreshing an expired URL at most once: before sending when
- * the URL's own expiry has passed, or after S3 answers that it has. Without `refresh` (a fixed
+ * Uploads to a presigned target, refreshing an expired URL at most once, after S3 answers that it
+ * has expired (never on the local clock alone: S3 judges by its own). Without `refresh` (a fixed
  * URL) an expired URL is `ERR_UPLOAD_URL_EXPIRED`.
  */
 export async function uploadToPresignedTarget(params: {
@@ -283,34 +296,12 @@ export async function uploadToPresignedTarget(params: {
   const put = (target: PresignedTarget) =>
     putOnce(target, artifact, { ...params.http, transport, signal: params.signal });
 
-  let target = params.target;
-  let refreshed = false;
-  if (isExpiredTarget(target)) {
-    if (!refresh)
-      throw expiredError(transport, artifact, 'expired before the upload started and cannot be refreshed');
-    target = await refresh();
-    refreshed = true;
-    if (isExpiredTarget(target))
-      throw expiredError(transport, artifact, 'was refreshed but the new one has expired too');
-  }
-
-  const first = await put(target);
+  const first = await put(params.target);
   if (first.ok) return first.receipt;
   if (!first.expired) throw first.error;
-  if (refreshed || !refresh) {
-    throw expiredError(
-      transport,
-      artifact,
-      refresh ? 'expired again after a refresh' : 'has expired and cannot be refreshed',
-      first.error,
-    );
-  }
+  if (!refresh) throw expiredError(transport, artifact, 'has expired and cannot be refreshed', first.error);
 
-  target = await refresh();
-  if (isExpiredTarget(target)) {
-    throw expiredError(transport, artifact, 'was refreshed but the new one has expired too', first.error);
-  }
-  const second = await put(target);
+  const second = await put(await refresh());
   if (second.ok) return second.receipt;
   if (second.expired) throw expiredError(transport, artifact, 'expired again after a refresh', second.error);
   throw second.error;

@@ -22,7 +22,7 @@ import {
 } from '../../protocol/lambda-messages.js';
 import { uploadUrlProblem } from '../../protocol/presigned-url.js';
 import { safeCause, safeText } from '../../sanitize.js';
-import { abortedError, providerError } from '../classify.js';
+import { abortedError } from '../classify.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
 import type { LambdaClientLike } from './aws-client-types.js';
@@ -32,7 +32,21 @@ import {
   type PresignedTarget,
   uploadToPresignedTarget,
 } from './http-put.js';
+import { callProvider, DEFAULT_PROVIDER_TIMEOUT_MS } from './provider-call.js';
 import { fromAwsSdkError } from './s3-error.js';
+
+/** Default bound on one Invoke, in ms. */
+export const DEFAULT_INVOKE_TIMEOUT_MS = 30_000;
+
+/** What a grant provider is told: the trace the grant must be minted for. */
+export interface UploadGrantRequest {
+  /** The object key the grant must cover. */
+  readonly key: string;
+  readonly userId: string;
+  readonly taskId: string;
+  /** Fires when the upload is aborted, its deadline passes or `providerTimeoutMs` runs out. */
+  readonly signal: AbortSignal;
+}
 
 /** Name of the uploader-Lambda transport in receipts, errors and metrics. */
 export const LAMBDA_UPLOADER_TRANSPORT = 'lambda';
@@ -47,7 +61,7 @@ export interface LambdaUploaderOptions extends HttpPutOptions {
    * The upload grant, or a function returning one. A function is asked once more when the
    * Lambda reports the grant expired.
    */
-  readonly grant: string | (() => Promise<string>);
+  readonly grant: string | ((request: UploadGrantRequest) => Promise<string>);
   /** Region for the default client. */
   readonly region?: string | undefined;
   /** Endpoint override for the default client (e.g. a local Lambda). */
@@ -56,6 +70,13 @@ export interface LambdaUploaderOptions extends HttpPutOptions {
   readonly payloadLimitBytes?: number | undefined;
   /** Retry policy, or `false` for a single attempt. */
   readonly retry?: RetryPolicy | false | undefined;
+  /**
+   * Longest wait for one Invoke, in ms (default 30 000): past it the attempt is aborted and fails
+   * with a retryable `ERR_UPLOAD_NETWORK`, so one hung Invoke does not spend the whole retry budget.
+   */
+  readonly invokeTimeoutMs?: number | undefined;
+  /** Longest wait for the grant provider, in ms (default 30 000); past it the attempt fails, retryable. */
+  readonly providerTimeoutMs?: number | undefined;
 }
 
 type InvokeResult = { readonly response: UploaderResponse } | { readonly tooLarge: true };
@@ -142,6 +163,14 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
     { min: 1024, integer: true },
   );
   const http = httpPutOptions('lambdaUploaderTransport', options);
+  const timeout = (name: 'invokeTimeoutMs' | 'providerTimeoutMs', fallback: number) =>
+    numberOption('lambdaUploaderTransport', name, options[name], fallback, {
+      min: 1,
+      max: 2 ** 31 - 1,
+      integer: true,
+    });
+  const invokeTimeoutMs = timeout('invokeTimeoutMs', DEFAULT_INVOKE_TIMEOUT_MS);
+  const providerTimeoutMs = timeout('providerTimeoutMs', DEFAULT_PROVIDER_TIMEOUT_MS);
 
   let clientPromise:
     | Promise<{ client: LambdaClient; InvokeCommand: typeof import('@aws-sdk/client-lambda').InvokeCommand }>
@@ -173,16 +202,24 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
   };
 
   const grants = new WeakMap<TraceArtifact, string>();
-  const obtainGrant = async (artifact: TraceArtifact, fresh: boolean): Promise<string> => {
+  const obtainGrant = async (
+    artifact: TraceArtifact,
+    fresh: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<string> => {
     if (typeof grant === 'string') return grant;
     const cached = fresh ? undefined : grants.get(artifact);
     if (cached !== undefined) return cached;
-    let token: unknown;
-    try {
-      token = await grant();
-    } catch (err) {
-      throw providerError(LAMBDA_UPLOADER_TRANSPORT, 'grant', err);
-    }
+    const token: unknown = await callProvider(
+      (providerSignal) =>
+        grant({
+          key: artifact.key,
+          userId: artifact.userId,
+          taskId: artifact.taskId,
+          signal: providerSignal,
+        }),
+      { transport: LAMBDA_UPLOADER_TRANSPORT, what: 'grant', signal, timeoutMs: providerTimeoutMs },
+    );
     if (typeof token !== 'string') throw fail('ERR_UPLOAD_REJECTED', 'the grant provider returned no grant');
     grants.set(artifact, token);
     return token;
@@ -208,16 +245,28 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
   const invoke = async (request: UploaderRequest, signal: AbortSignal | undefined): Promise<InvokeResult> => {
     const { client, InvokeCommand } = await lambda();
     let out: InvokeCommandOutput;
+    // The per-attempt bound: its own controller, so a timeout is told apart from the caller's abort.
+    const attempt = new AbortController();
+    const timer = setTimeout(() => attempt.abort(), invokeTimeoutMs);
+    const attemptSignal = signal === undefined ? attempt.signal : AbortSignal.any([signal, attempt.signal]);
     try {
-      out = await client.send(
-        new InvokeCommand({
-          FunctionName: functionName,
-          InvocationType: 'RequestResponse',
-          Payload: Buffer.from(JSON.stringify(request), 'utf8'),
-        }),
-        { abortSignal: signal },
+      out = await untilAborted(
+        client.send(
+          new InvokeCommand({
+            FunctionName: functionName,
+            InvocationType: 'RequestResponse',
+            Payload: Buffer.from(JSON.stringify(request), 'utf8'),
+          }),
+          { abortSignal: attemptSignal },
+        ),
+        attemptSignal,
       );
     } catch (err) {
+      if (attempt.signal.aborted && signal?.aborted !== true) {
+        throw fail('ERR_UPLOAD_NETWORK', `the Invoke did not answer within ${invokeTimeoutMs} ms`, {
+          retryable: true,
+        });
+      }
       const mapped = fromAwsSdkError(err, LAMBDA_UPLOADER_TRANSPORT, signal);
       if (
         mapped.status === 413 ||
@@ -227,6 +276,8 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
         return { tooLarge: true };
       }
       throw mapped;
+    } finally {
+      clearTimeout(timer);
     }
     const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '';
     if (out.FunctionError) {
@@ -260,7 +311,7 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
     build: (token: string) => UploaderRequest,
     signal: AbortSignal | undefined,
   ): Promise<InvokeResult> => {
-    let token = await obtainGrant(artifact, false);
+    let token = await obtainGrant(artifact, false, signal);
     checkGrantScope(token, artifact);
     let result = await invoke(build(token), signal);
     if (
@@ -269,7 +320,7 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
       result.response.code === 'ERR_GRANT_EXPIRED' &&
       typeof grant === 'function'
     ) {
-      token = await obtainGrant(artifact, true);
+      token = await obtainGrant(artifact, true, signal);
       checkGrantScope(token, artifact);
       result = await invoke(build(token), signal);
     }
@@ -348,7 +399,7 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
     name: LAMBDA_UPLOADER_TRANSPORT,
     async upload(artifact, opts) {
       const signal = opts?.signal;
-      const token = await obtainGrant(artifact, false);
+      const token = await obtainGrant(artifact, false, signal);
       checkGrantScope(token, artifact);
       if (inlineRequestBytes(token, artifact.sha256, artifact.byteLength) > limit) {
         const receipt = await viaPresign(artifact, signal);
@@ -377,4 +428,23 @@ export function lambdaUploaderTransport(options: LambdaUploaderOptions): TraceTr
     },
   };
   return applyRetryOption(transport, options.retry);
+}
+
+/** Settles with `p`, or rejects with the signal's reason as soon as it fires (an SDK that ignores it). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }

@@ -5,8 +5,8 @@
  * @packageDocumentation
  */
 import { ConfigError, UploadError } from '../../errors.js';
+import { numberOption } from '../../option-checks.js';
 import { uploadUrlProblem } from '../../protocol/presigned-url.js';
-import { providerError } from '../classify.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport } from '../types.js';
 import {
@@ -15,6 +15,7 @@ import {
   type PresignedTarget,
   uploadToPresignedTarget,
 } from './http-put.js';
+import { callProvider, DEFAULT_PROVIDER_TIMEOUT_MS } from './provider-call.js';
 
 /** Name of the presigned-PUT transport in receipts, errors and metrics. */
 export const PRESIGNED_PUT_TRANSPORT = 'presigned-put';
@@ -29,6 +30,11 @@ export interface UploadUrlRequest {
   readonly byteLength: number;
   /** Lowercase hex SHA-256 of the sealed body: sign it so S3 stores only these bytes. */
   readonly sha256: string;
+  /**
+   * Fires when the upload is aborted, its deadline passes or `providerTimeoutMs` runs out: pass it
+   * on to the request that mints the URL. The SDK stops waiting then, whatever the provider does.
+   */
+  readonly signal: AbortSignal;
 }
 
 /**
@@ -52,6 +58,11 @@ export interface PresignedPutOptions extends HttpPutOptions {
   readonly url: string | ((request: UploadUrlRequest) => Promise<UploadUrlResult>);
   /** Retry policy, or `false` for a single attempt. Default: {@link DEFAULT_RETRY_POLICY}. */
   readonly retry?: RetryPolicy | false | undefined;
+  /**
+   * Longest wait for the URL provider, in ms (default 30 000). Past it the attempt fails with a
+   * retryable `ERR_UPLOAD_NETWORK` and the provider's signal fires.
+   */
+  readonly providerTimeoutMs?: number | undefined;
 }
 
 /** The target a provider's answer names, or `undefined` when it is neither a string nor `{ url, headers? }`. */
@@ -73,8 +84,9 @@ function providedTarget(minted: unknown): PresignedTarget | undefined {
 /**
  * PUTs each artifact to a presigned S3 URL with undici: the body streamed with a known
  * Content-Length, `Content-Type: application/gzip`, no Content-Encoding. Before sending, the
- * URL must be https (http only on loopback), name exactly the artifact's key, and not have
- * expired; an expired URL is refreshed once through the provider. URLs never appear in errors.
+ * URL must be https (http only on loopback) and name exactly the artifact's key; a URL S3 reports
+ * expired is refreshed once through the provider (the local clock never refuses one). The write
+ * is confirmed by the response's ETag (see `verifyEtag`). URLs never appear in errors.
  *
  * Returned already wrapped in the shared retry policy (`retry: false` to opt out).
  *
@@ -97,24 +109,30 @@ export function presignedPutTransport(options: PresignedPutOptions): TraceTransp
     );
   }
   const http = httpPutOptions('presignedPutTransport', options);
+  const providerTimeoutMs = numberOption(
+    'presignedPutTransport',
+    'providerTimeoutMs',
+    options.providerTimeoutMs,
+    DEFAULT_PROVIDER_TIMEOUT_MS,
+    { min: 1, max: 2 ** 31 - 1, integer: true },
+  );
 
   // The last URL obtained for each artifact, so a retry after a 5xx reuses it instead of
   // minting another; keyed weakly so finished artifacts are forgotten.
   const current = new WeakMap<TraceArtifact, PresignedTarget>();
-  const mint = async (artifact: TraceArtifact): Promise<PresignedTarget> => {
-    let minted: unknown;
-    try {
-      const request: UploadUrlRequest = {
-        key: artifact.key,
-        userId: artifact.userId,
-        taskId: artifact.taskId,
-        byteLength: artifact.byteLength,
-        sha256: artifact.sha256,
-      };
-      minted = await (url as (request: UploadUrlRequest) => Promise<UploadUrlResult>)(request);
-    } catch (err) {
-      throw providerError(PRESIGNED_PUT_TRANSPORT, 'URL', err);
-    }
+  const mint = async (artifact: TraceArtifact, signal: AbortSignal | undefined): Promise<PresignedTarget> => {
+    const minted: unknown = await callProvider(
+      (providerSignal) =>
+        (url as (request: UploadUrlRequest) => Promise<UploadUrlResult>)({
+          key: artifact.key,
+          userId: artifact.userId,
+          taskId: artifact.taskId,
+          byteLength: artifact.byteLength,
+          sha256: artifact.sha256,
+          signal: providerSignal,
+        }),
+      { transport: PRESIGNED_PUT_TRANSPORT, what: 'URL', signal, timeoutMs: providerTimeoutMs },
+    );
     const target = providedTarget(minted);
     if (target === undefined) {
       throw new UploadError(
@@ -132,14 +150,16 @@ export function presignedPutTransport(options: PresignedPutOptions): TraceTransp
   const transport: TraceTransport = {
     name: PRESIGNED_PUT_TRANSPORT,
     async upload(artifact, opts) {
-      const target = typeof url === 'string' ? { url } : (current.get(artifact) ?? (await mint(artifact)));
+      const signal = opts?.signal;
+      const target =
+        typeof url === 'string' ? { url } : (current.get(artifact) ?? (await mint(artifact, signal)));
       const receipt = await uploadToPresignedTarget({
         artifact,
         transport: PRESIGNED_PUT_TRANSPORT,
-        signal: opts?.signal,
+        signal,
         http,
         target,
-        refresh: typeof url === 'string' ? undefined : () => mint(artifact),
+        refresh: typeof url === 'string' ? undefined : () => mint(artifact, signal),
       });
       current.delete(artifact);
       return receipt;

@@ -50,12 +50,13 @@ export function parseS3ErrorXml(body: string): S3ErrorDetails {
 const EXPIRED_CREDENTIAL_CODES: ReadonlySet<string> = new Set(['ExpiredToken', 'TokenRefreshRequired']);
 
 /**
- * True when a response says the presigned URL has expired: 403 `AccessDenied` "Request has
- * expired", or the signing credentials' session expired (`ExpiredToken`).
+ * True when a response says the presigned URL has expired: `AccessDenied` "Request has expired"
+ * (403, or 400 as some S3 endpoints and compatible stores answer it), or the signing credentials'
+ * session expired (`ExpiredToken`).
  */
 export function isExpiredUrlResponse(status: number, details: S3ErrorDetails): boolean {
   if (details.code !== undefined && EXPIRED_CREDENTIAL_CODES.has(details.code)) return true;
-  return status === 403 && /request has expired/i.test(details.message ?? '');
+  return (status === 403 || status === 400) && /request has expired/i.test(details.message ?? '');
 }
 
 /** S3 error codes meaning "the body does not match the checksum sent with it". */
