@@ -154,6 +154,8 @@ class GzipPool {
     this.started++;
     this.slots.push(slot);
     slot.port.on('message', (r: GzipReply) => this.deliver(slot, r));
+    // Adding a 'message' listener refs the port again: only jobs in flight may keep the process alive.
+    if (slot.jobs.size === 0) slot.port.unref();
     const die = () => this.die(slot);
     slot.worker.on('error', die);
     slot.worker.on('exit', die);

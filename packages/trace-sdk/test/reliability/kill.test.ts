@@ -286,7 +286,12 @@ describe('durability level 1: a small trace, idle, killed', () => {
       const transport = await presignedPut.build(world, ids, { retry: FAST_RETRY });
       // Longer than the lease: the recorder keeps renewing it meanwhile.
       await sleep(LEASE_MS * 1.5);
-      const early = await uploadSpooled({ spoolDir: spool.dir, transport, recoverPartials: true });
+      const early = await uploadSpooled({
+        spoolDir: spool.dir,
+        transport,
+        scope: ids,
+        recoverPartials: true,
+      });
       expect(early.skipped).toEqual([{ path: partPath!, reason: 'recording' }]);
       expect(early.uploaded).toEqual([]);
     } finally {
@@ -296,7 +301,12 @@ describe('durability level 1: a small trace, idle, killed', () => {
 
     await leaseLapse();
     const transport = await presignedPut.build(world, ids, { retry: FAST_RETRY });
-    const delivered = await uploadSpooled({ spoolDir: spool.dir, transport, recoverPartials: true });
+    const delivered = await uploadSpooled({
+      spoolDir: spool.dir,
+      transport,
+      scope: ids,
+      recoverPartials: true,
+    });
     expect(delivered.failed).toEqual([]);
     expect(delivered.uploaded.map((u) => u.key)).toEqual([ids.key]);
     const stored = await readLines((await world.stored(ids.key))!);

@@ -5,7 +5,7 @@
  * per-entry credential) does, and the body must agree with the key it claims.
  */
 import { spawnSync } from 'node:child_process';
-import { chmod, chown, copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -147,6 +147,9 @@ describe('a forged spill file of a "killed" recorder', () => {
     const partSidecar = JSON.parse(await readFile(`${part}.json`, 'utf8'));
     const deadPid = spawnSync(process.execPath, ['-e', '']).pid!;
     await writeFile(`${target}.json`, JSON.stringify({ ...partSidecar, pid: deadPid }));
+    // The "recorder" stopped renewing its lease an hour ago: recovery may take the file.
+    const lapsed = new Date(Date.now() - 3_600_000);
+    await utimes(`${target}.json`, lapsed, lapsed);
     await forger.discard();
     const transport = memoryTransport();
 
