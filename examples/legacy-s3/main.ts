@@ -37,7 +37,7 @@ runExample('legacy-s3', async () => {
     const results = [];
     for (const taskId of ['01JD4QA0000000000000000001', '01JD4QA0000000000000000002']) {
       // A transport per task, as a runtime configured per task would build it: still one warning.
-      const transport = s3PutObjectTransport({ client: s3, bucket: BUCKET });
+      const transport = s3PutObjectTransport({ allowBucketWideWrites: true, client: s3, bucket: BUCKET });
       const rec = createTraceRecorder({ userId: 'legacy-user-7', taskId, transport });
       recordCodingTask(rec);
       const result = await rec.finish();

@@ -5,9 +5,14 @@
  *   agent         holds only a function that returns that URL; records and uploads its trace
  *   reader        downloads the object, checks its sha256, counts and that no secret survived
  *
- * Run: `pnpm demo` (or `pnpm build && node examples/presigned-put/main.ts`).
+ * Run: `pnpm demo` (or `pnpm build && node examples/presigned-put/main.ts`). The local S3 lives only
+ * as long as the process, so the reader also keeps a copy of the stored object on disk, at
+ * `.demo/traces/<user_id>/<task_id>.jsonl.gz` under the current directory, and prints the command
+ * that inspects it.
  */
 import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import {
   createTraceRecorder,
@@ -30,6 +35,8 @@ const BUCKET = 'traces-demo';
 const USER_ID = '3f1c2a9e-7b4d-4c1e-9a7f-0e5d2b8c6a41'; // a Cognito sub
 const TASK_ID = '01JD4Q9Z6XKQ2V8N5R3T7W1Y0M'; // a ULID
 const OTHER_USER_ID = '9b2d7e10-4c3a-4f6e-8d21-5a7c0e9f1b33';
+/** Where the demo keeps its copy of the uploaded object (the in-process S3 vanishes on exit). */
+const KEEP_DIR = join(process.cwd(), '.demo');
 
 runExample('presigned-put demo', async () => {
   const s3Server = await startLocalS3();
@@ -97,8 +104,16 @@ runExample('presigned-put demo', async () => {
       'the agent uploaded with something other than the presigned URL',
     );
 
+    const kept = join(KEEP_DIR, result.key);
+    await mkdir(dirname(kept), { recursive: true });
+    await writeFile(kept, verified.body);
+    const keptArg = relative(process.cwd(), kept);
+
     const raw = result.uncompressedBytes;
     console.log(`trace landed at s3://${BUCKET}/${result.key}`);
+    console.log(
+      `a copy of the stored object is kept at ${keptArg} (the local S3 is gone when the demo exits)`,
+    );
     console.log(
       `events ${result.events} (dropped ${verified.header.dropped}, redactions ${verified.header.redactions})   ` +
         `bytes ${formatBytes(result.bytes)} gzip / ${formatBytes(raw)} raw (ratio ${(raw / result.bytes).toFixed(1)}x)   ` +
@@ -117,6 +132,10 @@ runExample('presigned-put demo', async () => {
       `scope:   the agent's URL replayed against another user's key → ${tampered.status} ${tampered.code}, nothing written`,
     );
     console.log(`         PUT ${describeUrl(tampered.url)}`);
+    console.log('');
+    console.log('next: inspect the uploaded trace');
+    console.log(`  pnpm exec agent-trace inspect ${keptArg}`);
+    console.log(`  zcat ${keptArg} | head -1`);
   } finally {
     await s3Server.close();
   }
@@ -176,6 +195,7 @@ async function verifyStoredTrace(s3: S3Client, key: string, sha256: string) {
     },
     events,
     screened,
+    body,
   };
 }
 

@@ -15,6 +15,7 @@ describeTransportContract('s3-put-object', (ctx) => {
   });
   return {
     transport: s3PutObjectTransport({
+      allowBucketWideWrites: true,
       client,
       bucket: ctx.bucket,
       retry: { minDelayMs: 10, maxDelayMs: 100 },

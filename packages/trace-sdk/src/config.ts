@@ -37,6 +37,7 @@ export const TRANSPORT_ENV_VARS = [
   'TRACE_UPLOAD_GRANT',
   'TRACE_ARTIFACTS_BUCKET_NAME',
   'TRACE_DIR',
+  'TRACE_ALLOW_BUCKET_WIDE_PUT',
   'AWS_REGION',
   'AWS_DEFAULT_REGION',
   'AWS_ENDPOINT_URL',
@@ -81,6 +82,53 @@ function describeKind(kind: unknown): string {
 export interface TransportFromEnvOptions {
   /** Retry policy for the built transport, or `false` for a single attempt. */
   readonly retry?: RetryPolicy | false | undefined;
+  /**
+   * Called once per process for set variables the chosen transport ignores (e.g. `TRACE_UPLOAD_URL`
+   * with `TRACE_TRANSPORT=file`): the message names them, never their values. Default: a
+   * `process.emitWarning` with code `AGENT_TRACE_IGNORED_ENV`.
+   */
+  readonly onWarning?: ((message: string) => void) | undefined;
+}
+
+/**
+ * The variable that opts into the legacy s3-put-object transport, which needs a bucket-wide
+ * `s3:PutObject` grant on the runtime. It must be `1` (or `true`).
+ */
+export const ALLOW_BUCKET_WIDE_PUT_VAR = 'TRACE_ALLOW_BUCKET_WIDE_PUT';
+
+/** The transport-specific variables, by the transport that reads them. */
+const VARIABLES_OF: Readonly<Record<TransportKind, readonly string[]>> = {
+  'presigned-put': ['TRACE_UPLOAD_URL'],
+  lambda: ['TRACE_UPLOADER_FUNCTION', 'TRACE_UPLOAD_GRANT'],
+  's3-put-object': ['TRACE_ARTIFACTS_BUCKET_NAME', ALLOW_BUCKET_WIDE_PUT_VAR],
+  file: ['TRACE_DIR'],
+};
+
+let warnedIgnored = false;
+
+function warnIgnored(
+  env: Env,
+  kind: TransportKind,
+  onWarning: ((message: string) => void) | undefined,
+): void {
+  if (warnedIgnored) return;
+  const ignored = Object.entries(VARIABLES_OF)
+    .filter(([other]) => other !== kind)
+    .flatMap(([, names]) => names)
+    // TRACE_ARTIFACTS_BUCKET_NAME is also the Python agent's variable: deployments keep it set.
+    .filter((name) => name !== 'TRACE_ARTIFACTS_BUCKET_NAME' && read(env, name) !== undefined);
+  if (ignored.length === 0) return;
+  warnedIgnored = true;
+  const message =
+    `TRACE_TRANSPORT=${kind} ignores ${ignored.join(', ')}, which ${ignored.length === 1 ? 'is set; unset it' : 'are set; unset them'} ` +
+    `or choose the transport ${ignored.length === 1 ? 'it configures' : 'they configure'}`;
+  if (onWarning !== undefined) onWarning(message);
+  else process.emitWarning(message, { code: 'AGENT_TRACE_IGNORED_ENV' });
+}
+
+/** Whether `name` follows S3's bucket naming rules (checked without echoing it in errors). */
+export function isValidBucketName(name: string): boolean {
+  return BUCKET_NAME.test(name) && !name.includes('..');
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -97,6 +145,13 @@ function required(env: Env, name: string, kind: TransportKind): string {
 }
 
 function checkUrl(name: string, value: string): string {
+  // `localhost:4566` parses as a URL whose scheme is "localhost:": say what is missing instead.
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    throw new ConfigError(
+      `${name} must be an absolute URL with a scheme, e.g. http://localhost:4566 (got no "http://" or "https://")`,
+      name,
+    );
+  }
   const problem = uploadUrlProblem(value);
   if (problem !== undefined) throw new ConfigError(`${name} ${problem}`, name);
   return value;
@@ -131,6 +186,15 @@ function fromEnvConfig(env: Env, retry: RetryPolicy | false | undefined): Transp
   }
   const kind = raw as TransportKind;
   const region = read(env, 'AWS_REGION') ?? read(env, 'AWS_DEFAULT_REGION');
+  // The AWS SDK would only find out at the first upload, as a failed upload: fail at build instead.
+  const requireRegion = () => {
+    if (region === undefined) {
+      throw new ConfigError(
+        `AWS_REGION is required when TRACE_TRANSPORT=${kind} (or AWS_DEFAULT_REGION)`,
+        'AWS_REGION',
+      );
+    }
+  };
   const withRetry = retry === undefined ? {} : { retry };
   switch (kind) {
     case 'presigned-put':
@@ -148,6 +212,7 @@ function fromEnvConfig(env: Env, retry: RetryPolicy | false | undefined): Transp
         throw new ConfigError('TRACE_UPLOAD_GRANT is not a well-formed upload grant', 'TRACE_UPLOAD_GRANT');
       }
       const lambdaEndpoint = endpoint(env, 'AWS_ENDPOINT_URL_LAMBDA');
+      requireRegion();
       return {
         transport: kind,
         functionName,
@@ -158,17 +223,27 @@ function fromEnvConfig(env: Env, retry: RetryPolicy | false | undefined): Transp
       };
     }
     case 's3-put-object': {
+      const allow = read(env, ALLOW_BUCKET_WIDE_PUT_VAR);
+      if (allow !== '1' && allow !== 'true') {
+        throw new ConfigError(
+          `TRACE_TRANSPORT=s3-put-object needs a bucket-wide s3:PutObject grant on the runtime; set ` +
+            `${ALLOW_BUCKET_WIDE_PUT_VAR}=1 to accept that, or move to presigned-put or lambda (docs/migration.md)`,
+          ALLOW_BUCKET_WIDE_PUT_VAR,
+        );
+      }
       const bucket = required(env, 'TRACE_ARTIFACTS_BUCKET_NAME', kind);
-      if (!BUCKET_NAME.test(bucket)) {
+      if (!isValidBucketName(bucket)) {
         throw new ConfigError(
           'TRACE_ARTIFACTS_BUCKET_NAME is not a valid S3 bucket name',
           'TRACE_ARTIFACTS_BUCKET_NAME',
         );
       }
       const s3Endpoint = endpoint(env, 'AWS_ENDPOINT_URL_S3');
+      requireRegion();
       return {
         transport: kind,
         bucket,
+        allowBucketWideWrites: true,
         ...(region !== undefined ? { region } : {}),
         ...(s3Endpoint !== undefined ? { endpoint: s3Endpoint } : {}),
         ...withRetry,
@@ -185,11 +260,13 @@ function fromEnvConfig(env: Env, retry: RetryPolicy | false | undefined): Transp
  * | TRACE_TRANSPORT | needs                                          | optional |
  * |-----------------|------------------------------------------------|----------|
  * | `presigned-put` | `TRACE_UPLOAD_URL` (https; http only on loopback) | |
- * | `lambda`        | `TRACE_UPLOADER_FUNCTION`, `TRACE_UPLOAD_GRANT` | `AWS_REGION`, `AWS_ENDPOINT_URL_LAMBDA` |
- * | `s3-put-object` | `TRACE_ARTIFACTS_BUCKET_NAME`                   | `AWS_REGION`, `AWS_ENDPOINT_URL_S3` |
+ * | `lambda`        | `TRACE_UPLOADER_FUNCTION`, `TRACE_UPLOAD_GRANT`, `AWS_REGION` | `AWS_ENDPOINT_URL_LAMBDA` |
+ * | `s3-put-object` | `TRACE_ARTIFACTS_BUCKET_NAME`, `AWS_REGION`, `TRACE_ALLOW_BUCKET_WIDE_PUT=1` | `AWS_ENDPOINT_URL_S3` |
  * | `file`          | `TRACE_DIR`                                     | |
  *
- * (`AWS_ENDPOINT_URL` is the fallback for both endpoint variables, as in the AWS SDKs.)
+ * (`AWS_ENDPOINT_URL` is the fallback for both endpoint variables, as in the AWS SDKs, and
+ * `AWS_DEFAULT_REGION` for `AWS_REGION`.) Variables of another transport that are set are
+ * ignored, with one warning per process naming them.
  *
  * @throws {@link ConfigError} whose `variable` names the missing or malformed variable.
  */
@@ -197,5 +274,7 @@ export function transportFromEnv(
   env: Readonly<Record<string, string | undefined>> = process.env,
   options: TransportFromEnvOptions = {},
 ): TraceTransport {
-  return transportFromConfig(fromEnvConfig(env, options.retry));
+  const config = fromEnvConfig(env, options.retry);
+  warnIgnored(env, config.transport, options.onWarning);
+  return transportFromConfig(config);
 }

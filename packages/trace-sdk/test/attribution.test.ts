@@ -363,6 +363,7 @@ describe('the legacy transport', () => {
   ])('marks its objects unattributed (%s)', async (_how, multipartThresholdBytes) => {
     const key = traceKey({ userId: 'user-1', taskId: `task-legacy-${multipartThresholdBytes}` });
     const transport = s3PutObjectTransport({
+      allowBucketWideWrites: true,
       bucket: BUCKET,
       client: s3,
       multipartThresholdBytes,

@@ -4,7 +4,7 @@
  * artifacts recorded by the real recorder.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   LOCAL_S3_ACCESS_KEY_ID,
@@ -243,6 +243,7 @@ describe('upload', () => {
         TASK,
         '--transport',
         's3-put-object',
+        '--allow-bucket-wide-put',
         '--bucket',
         BUCKET,
         '--endpoint',
@@ -252,6 +253,8 @@ describe('upload', () => {
       ]);
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
+      // The receipt says the upload used the bucket-wide grant.
+      expect(run.stdout).toContain('legacy: the runtime used a bucket-wide s3:PutObject grant');
     } finally {
       process.off('warning', onWarning);
     }
@@ -538,6 +541,7 @@ describe('spool flush', () => {
   });
 
   it('reports an empty spool as success', async () => {
+    mkdirSync(join(dir, 'empty'));
     const run = await runInProcess([
       'spool',
       'flush',
@@ -555,6 +559,7 @@ describe('spool flush', () => {
   });
 
   it('refuses a transport that can write any key without an explicit --user scope', async () => {
+    mkdirSync(join(dir, 'empty'));
     const run = await runInProcess([
       'spool',
       'flush',

@@ -19,7 +19,12 @@ export interface CliRun {
 /** Runs `agent-trace <argv>` in-process with injected stdin, env and terminal facts. */
 export async function runInProcess(
   argv: readonly string[],
-  opts: { stdin?: Buffer | string; env?: Record<string, string | undefined>; tty?: boolean } = {},
+  opts: {
+    stdin?: Buffer | string;
+    env?: Record<string, string | undefined>;
+    tty?: boolean;
+    stdinTty?: boolean;
+  } = {},
 ): Promise<CliRun> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -32,6 +37,7 @@ export async function runInProcess(
     stdout,
     stderr,
     env: opts.env ?? {},
+    stdinIsTTY: opts.stdinTty ?? false,
     stderrIsTTY: opts.tty ?? false,
     columns: 80,
   });
@@ -79,7 +85,8 @@ export function handBuiltArtifact(opts: {
     task_id: opts.taskId,
     user_id: opts.userId,
     accumulated_events: opts.events.length,
-    accumulated_bytes: Buffer.byteLength(eventsText),
+    // Python's rule: bytes of the event lines without their newlines.
+    accumulated_bytes: Buffer.byteLength(eventsText) - opts.events.length,
     dropped: 0,
     max_bytes: 50 * 1024 * 1024,
     schema_version: 1,

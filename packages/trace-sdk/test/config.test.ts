@@ -83,14 +83,55 @@ describe('transportFromEnv: bad configurations fail at construction, naming the 
         AWS_ENDPOINT_URL_LAMBDA: 'http://lambda.example.com',
       },
     ],
-    ['TRACE_ARTIFACTS_BUCKET_NAME', { TRACE_TRANSPORT: 's3-put-object' }],
+    ['AWS_REGION', { TRACE_TRANSPORT: 'lambda', TRACE_UPLOADER_FUNCTION: 'fn', TRACE_UPLOAD_GRANT: grant() }],
+    [
+      'AWS_ENDPOINT_URL_LAMBDA',
+      {
+        TRACE_TRANSPORT: 'lambda',
+        TRACE_UPLOADER_FUNCTION: 'fn',
+        TRACE_UPLOAD_GRANT: grant(),
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_LAMBDA: 'localhost:4566',
+      },
+    ],
+    [
+      'TRACE_ALLOW_BUCKET_WIDE_PUT',
+      { TRACE_TRANSPORT: 's3-put-object', TRACE_ARTIFACTS_BUCKET_NAME: 'bucket' },
+    ],
+    [
+      'TRACE_ALLOW_BUCKET_WIDE_PUT',
+      {
+        TRACE_TRANSPORT: 's3-put-object',
+        TRACE_ARTIFACTS_BUCKET_NAME: 'bucket',
+        TRACE_ALLOW_BUCKET_WIDE_PUT: 'yes',
+        AWS_REGION: 'us-east-1',
+      },
+    ],
+    ['TRACE_ARTIFACTS_BUCKET_NAME', { TRACE_TRANSPORT: 's3-put-object', TRACE_ALLOW_BUCKET_WIDE_PUT: '1' }],
     [
       'TRACE_ARTIFACTS_BUCKET_NAME',
-      { TRACE_TRANSPORT: 's3-put-object', TRACE_ARTIFACTS_BUCKET_NAME: 'Bad_Bucket' },
+      {
+        TRACE_TRANSPORT: 's3-put-object',
+        TRACE_ALLOW_BUCKET_WIDE_PUT: '1',
+        TRACE_ARTIFACTS_BUCKET_NAME: 'Secret_Bucket_Name',
+      },
     ],
     [
       'AWS_ENDPOINT_URL',
-      { TRACE_TRANSPORT: 's3-put-object', TRACE_ARTIFACTS_BUCKET_NAME: 'bucket', AWS_ENDPOINT_URL: 'nope' },
+      {
+        TRACE_TRANSPORT: 's3-put-object',
+        TRACE_ALLOW_BUCKET_WIDE_PUT: '1',
+        TRACE_ARTIFACTS_BUCKET_NAME: 'bucket',
+        AWS_ENDPOINT_URL: 'nope',
+      },
+    ],
+    [
+      'AWS_REGION',
+      {
+        TRACE_TRANSPORT: 's3-put-object',
+        TRACE_ALLOW_BUCKET_WIDE_PUT: '1',
+        TRACE_ARTIFACTS_BUCKET_NAME: 'bucket',
+      },
     ],
     ['TRACE_DIR', { TRACE_TRANSPORT: 'file' }],
   ])('%s', (variable, env) => {
@@ -101,7 +142,31 @@ describe('transportFromEnv: bad configurations fail at construction, naming the 
     expect(err.message).not.toContain('X-Amz-Signature');
     expect(err.message).not.toContain('e'.repeat(64));
     expect(err.message).not.toContain('secret-ish');
+    expect(err.message).not.toContain('Secret_Bucket_Name');
     expect(err.message).not.toContain(grant().split('.')[1]);
+  });
+
+  it('says what an endpoint without a scheme lacks', () => {
+    const err = configError(() =>
+      transportFromEnv({
+        TRACE_TRANSPORT: 'lambda',
+        TRACE_UPLOADER_FUNCTION: 'fn',
+        TRACE_UPLOAD_GRANT: grant(),
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_LAMBDA: 'localhost:4566',
+      }),
+    );
+    expect(err.message).toBe(
+      'AWS_ENDPOINT_URL_LAMBDA must be an absolute URL with a scheme, e.g. http://localhost:4566 (got no "http://" or "https://")',
+    );
+  });
+
+  it('s3PutObjectTransport refuses to build without the explicit bucket-wide opt-in', () => {
+    const err = configError(() =>
+      transportFromConfig({ transport: 's3-put-object', bucket: 'bucket' } as unknown as TransportConfig),
+    );
+    expect(err.variable).toBe('allowBucketWideWrites');
+    expect(err.message).toContain('TRACE_ALLOW_BUCKET_WIDE_PUT=1');
   });
 
   it('transportFromConfig rejects an unknown transport', () => {
@@ -155,6 +220,7 @@ describe('an agent switches among all four transports by environment alone', () 
       },
       's3-put-object': {
         TRACE_TRANSPORT: 's3-put-object',
+        TRACE_ALLOW_BUCKET_WIDE_PUT: '1',
         TRACE_ARTIFACTS_BUCKET_NAME: 'trace-bucket',
         AWS_REGION: 'us-east-1',
         AWS_ENDPOINT_URL_S3: s3Server.origin,
@@ -203,5 +269,23 @@ describe('an agent switches among all four transports by environment alone', () 
     } finally {
       client.destroy();
     }
+  });
+});
+
+describe('transportFromEnv: variables of another transport', () => {
+  it('warns once, naming the ignored variables and never their values', () => {
+    const warnings: string[] = [];
+    const onWarning = (message: string) => warnings.push(message);
+    const env = {
+      TRACE_TRANSPORT: 'file',
+      TRACE_DIR: '/tmp/agent-trace-config-test',
+      TRACE_UPLOAD_URL: 'https://bucket.s3.amazonaws.com/k?X-Amz-Signature=abc',
+      TRACE_UPLOAD_GRANT: 'grant-value',
+    };
+    transportFromEnv(env, { onWarning });
+    transportFromEnv(env, { onWarning });
+    expect(warnings).toEqual([
+      'TRACE_TRANSPORT=file ignores TRACE_UPLOAD_URL, TRACE_UPLOAD_GRANT, which are set; unset them or choose the transport they configure',
+    ]);
   });
 });

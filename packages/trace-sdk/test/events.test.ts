@@ -76,7 +76,7 @@ describe('typed helpers write the Python agent snake_case fields', () => {
     });
   });
 
-  it('recordTurn fills defaults and omits what was not given', async () => {
+  it('recordTurn writes every field the Python agent writes, "" for strings not given', async () => {
     const events = await recordAndRead((rec) => {
       rec.recordTurn({ turn: 1 });
       rec.recordTurn({ turn: 2, toolResults: [{ toolUseId: 'x' }] });
@@ -84,6 +84,9 @@ describe('typed helpers write the Python agent snake_case fields', () => {
     expect(fields(events[0])).toEqual({
       event: 'TRAJECTORY_TURN',
       turn: 1,
+      model: '',
+      thinking: '',
+      text: '',
       tool_calls: [],
       tool_results: [],
     });
@@ -151,6 +154,7 @@ describe('typed helpers write the Python agent snake_case fields', () => {
       tool_name: 'bash',
       findings: [],
       redacted: false,
+      duration_ms: null,
     });
   });
 

@@ -272,7 +272,9 @@ describe('header', () => {
     const { header, upload, result } = await finishAndRead(rec, transport);
     const lines = rawLines(upload.body);
     const eventLines = lines.slice(1);
-    const accumulated = eventLines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
+    // The Python agent's accumulated_bytes: line bytes without newlines. The recorder's own
+    // count (FinishResult.uncompressedBytes) includes them.
+    const accumulated = eventLines.reduce((n, l) => n + Buffer.byteLength(l), 0);
     expect(Object.keys(header)).toEqual([
       'event',
       'task_id',
@@ -310,7 +312,7 @@ describe('header', () => {
     expect(result).toMatchObject({
       events: eventLines.length,
       dropped: header['dropped'],
-      uncompressedBytes: accumulated,
+      uncompressedBytes: accumulated + eventLines.length,
       key: 'traces/user-1/task-1.jsonl.gz',
     });
   });

@@ -51,7 +51,7 @@ afterEach(() => {
 });
 
 const transport = (over: Partial<S3PutObjectOptions> = {}) =>
-  s3PutObjectTransport({ client, bucket: BUCKET, retry: fastRetry, ...over });
+  s3PutObjectTransport({ allowBucketWideWrites: true, client, bucket: BUCKET, retry: fastRetry, ...over });
 const stored = () => server.objects.get(`/${BUCKET}/${KEY}`);
 
 async function failure(p: Promise<unknown>): Promise<UploadError> {
@@ -69,7 +69,7 @@ describe('s3PutObjectTransport (legacy)', () => {
   it('emits one DeprecationWarning per process, pointing to the migration guide', async () => {
     transport();
     transport();
-    s3PutObjectTransport({ bucket: BUCKET, region: 'us-east-1' });
+    s3PutObjectTransport({ allowBucketWideWrites: true, bucket: BUCKET, region: 'us-east-1' });
     await new Promise((resolve) => setImmediate(resolve));
     const ours = warnings.filter((w) => (w as { code?: string }).code === S3_PUT_OBJECT_WARNING_CODE);
     expect(ours).toHaveLength(1);
@@ -184,6 +184,7 @@ describe('s3PutObjectTransport (legacy)', () => {
     try {
       const body = randomBytes(10);
       const t = s3PutObjectTransport({
+        allowBucketWideWrites: true,
         bucket: BUCKET,
         region: 'eu-west-1',
         endpoint: server.origin,
@@ -197,11 +198,13 @@ describe('s3PutObjectTransport (legacy)', () => {
   });
 
   it('fails at construction on a missing bucket or a part size below S3 minimum', () => {
-    expect(() => s3PutObjectTransport({ bucket: '' })).toThrow(ConfigError);
-    expect(() => s3PutObjectTransport({ bucket: BUCKET, partSizeBytes: 1024 })).toThrow(/partSizeBytes/);
-    expect(() => s3PutObjectTransport({ bucket: BUCKET, endpoint: 'http://10.0.0.1:9000' })).toThrow(
-      /endpoint/,
-    );
+    expect(() => s3PutObjectTransport({ allowBucketWideWrites: true, bucket: '' })).toThrow(ConfigError);
+    expect(() =>
+      s3PutObjectTransport({ allowBucketWideWrites: true, bucket: BUCKET, partSizeBytes: 1024 }),
+    ).toThrow(/partSizeBytes/);
+    expect(() =>
+      s3PutObjectTransport({ allowBucketWideWrites: true, bucket: BUCKET, endpoint: 'http://10.0.0.1:9000' }),
+    ).toThrow(/endpoint/);
     for (const [extra, variable] of [
       // Above S3's 5 GiB single-PUT limit: every body in between would fail at S3.
       [{ multipartThresholdBytes: 6 * 1024 ** 3 }, 'multipartThresholdBytes'],
@@ -210,9 +213,9 @@ describe('s3PutObjectTransport (legacy)', () => {
       [{ forcePathStyle: 'yes' }, 'forcePathStyle'],
       [{ retry: { minDelayMs: -1 } }, 'retry.minDelayMs'],
     ] as const) {
-      expect(() => s3PutObjectTransport({ bucket: BUCKET, ...(extra as object) })).toThrow(
-        expect.objectContaining({ code: 'ERR_TRACE_CONFIG', variable }),
-      );
+      expect(() =>
+        s3PutObjectTransport({ allowBucketWideWrites: true, bucket: BUCKET, ...(extra as object) }),
+      ).toThrow(expect.objectContaining({ code: 'ERR_TRACE_CONFIG', variable }));
     }
   });
 });
@@ -241,7 +244,13 @@ describe('end to end against the SigV4-verifying local S3', () => {
   });
 
   const e2e = (over: Partial<S3PutObjectOptions> = {}) =>
-    s3PutObjectTransport({ client: e2eClient, bucket: E2E_BUCKET, retry: fastRetry, ...over });
+    s3PutObjectTransport({
+      allowBucketWideWrites: true,
+      client: e2eClient,
+      bucket: E2E_BUCKET,
+      retry: fastRetry,
+      ...over,
+    });
 
   it('stores a small body with one signed PutObject carrying its SHA-256', async () => {
     const body = randomBytes(50_000);

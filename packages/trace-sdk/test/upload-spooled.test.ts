@@ -307,7 +307,7 @@ describe('uploadSpooled with recoverPartials', () => {
       task_id: 'task-7',
       user_id: 'user-1',
       accumulated_events: events.length,
-      accumulated_bytes: events.reduce((n, e) => n + Buffer.byteLength(`${JSON.stringify(e)}\n`), 0),
+      accumulated_bytes: events.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)), 0),
       dropped: null,
       started_at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
       finished_at: new Date((events.at(-1) as { ts: number }).ts).toISOString(),

@@ -16,6 +16,7 @@ import {
   UploadError,
 } from '../errors.js';
 import { safeText } from '../sanitize.js';
+import { terminalSafeText } from './terminal-safe.js';
 
 /** Process exit codes of `agent-trace` (also printed by `agent-trace --help`). */
 export const ExitCode = {
@@ -41,6 +42,11 @@ export class CliError extends TraceError {
     this.exitCode = exitCode;
     this.code = code;
   }
+}
+
+/** `1 attempt`, `2 attempts`. */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 /** A usage error (exit 2) with code `ERR_USAGE`. */
@@ -106,5 +112,6 @@ export function formatError(
       cause = cause.cause;
     }
   }
-  return sanitize(text, opts.secrets);
+  // Messages quote ids and paths taken from artifacts and sidecars: no control sequence may pass.
+  return terminalSafeText(sanitize(text, opts.secrets));
 }

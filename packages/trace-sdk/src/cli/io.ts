@@ -13,6 +13,8 @@ export interface CliIo {
   readonly stderr: Writable;
   /** Environment the command sees (transport variables, AWS endpoint and credentials). */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Whether stdin is an interactive terminal (`cat` with no file then says what it waits for). */
+  readonly stdinIsTTY?: boolean | undefined;
   /** Whether stderr is an interactive terminal (enables the upload progress bar). */
   readonly stderrIsTTY: boolean;
   /** Terminal width for the progress bar; 80 when unknown. */
@@ -26,6 +28,7 @@ export function processIo(): CliIo {
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
+    stdinIsTTY: process.stdin.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
     columns: process.stderr.columns,
   };

@@ -22,6 +22,7 @@ import { addVerifyCommand } from './commands/verify.js';
 import type { CliContext } from './context.js';
 import { ExitCode, type ExitCodeValue, exitCodeFor, formatError, sanitize } from './errors.js';
 import { type CliIo, processIo } from './io.js';
+import { terminalSafeText } from './terminal-safe.js';
 
 /** Printed after the top-level help; kept in step with docs/operations.md. */
 export const HELP_EPILOG = `
@@ -37,9 +38,11 @@ Environment (upload, spool flush):
   TRACE_UPLOADER_FUNCTION      uploader Lambda name or ARN
   TRACE_UPLOAD_GRANT           upload grant for the uploader Lambda (a secret: never printed)
   TRACE_ARTIFACTS_BUCKET_NAME  bucket for the legacy s3-put-object transport
+  TRACE_ALLOW_BUCKET_WIDE_PUT  1 to accept s3-put-object's bucket-wide grant (or --allow-bucket-wide-put)
   TRACE_DIR                    directory for the file transport
-Environment (cat s3://, presign, s3-put-object):
-  AWS_ENDPOINT_URL_S3, AWS_REGION and the usual AWS credential variables
+Environment (cat s3://, presign, lambda, s3-put-object):
+  AWS_REGION (required by lambda and s3-put-object), AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_LAMBDA
+  and the usual AWS credential variables (presign needs credentials)
 
 Docs: docs/operations.md (exit codes, spool recovery), docs/transports.md`;
 
@@ -73,7 +76,9 @@ function commanderOutcome(err: CommanderError, ctx: CliContext): ExitCodeValue {
   if (err.code === 'commander.help') return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
   const [first = '', ...rest] = err.message.replace(/^error: /, '').split('\n');
   const hint = [...rest.filter((l) => l.length > 0), "Run 'agent-trace --help' for usage."].join('\n');
-  ctx.io.stderr.write(sanitize(`agent-trace: ${first} (ERR_USAGE)\n${hint}\n`, ctx.secrets));
+  ctx.io.stderr.write(
+    terminalSafeText(sanitize(`agent-trace: ${first} (ERR_USAGE)\n${hint}\n`, ctx.secrets)),
+  );
   return ExitCode.usage;
 }
 
@@ -114,7 +119,12 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
+/**
+ * Drives the real process: runs the CLI on `process.argv` and exits with its code. The package's
+ * `bin` (bin/agent-trace.js, committed so package managers can link it before `dist/` is built)
+ * calls this.
+ */
+export async function main(): Promise<never> {
   // `agent-trace cat trace.gz | head`: the reader went away; stop quietly, as cat(1) does.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(ExitCode.ok);
@@ -126,3 +136,5 @@ if (isEntryPoint()) {
   await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
   process.exit(code);
 }
+
+if (isEntryPoint()) await main();

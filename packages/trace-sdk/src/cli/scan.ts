@@ -20,7 +20,10 @@ export interface TraceScan {
   /** Smallest and largest `ts` among events (epoch ms). */
   readonly firstTs: number | undefined;
   readonly lastTs: number | undefined;
-  /** Uncompressed bytes of the event lines, newlines included (what the header's `accumulated_bytes` counts). */
+  /**
+   * Uncompressed bytes of the event lines, newlines included. The header's `accumulated_bytes`
+   * counts them without newlines (the Python agent's rule): `eventBytes - events`.
+   */
   readonly eventBytes: number;
   /** Uncompressed bytes of every line, the header included. */
   readonly uncompressedBytes: number;

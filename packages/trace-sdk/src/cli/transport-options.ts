@@ -23,6 +23,8 @@ export interface TransportFlags {
   readonly endpoint?: string | undefined;
   readonly region?: string | undefined;
   readonly retries?: string | undefined;
+  /** Sets TRACE_ALLOW_BUCKET_WIDE_PUT=1: accepts the legacy transport's bucket-wide grant. */
+  readonly allowBucketWidePut?: boolean | undefined;
 }
 
 /** Which variable each flag overrides; used for the mapping and for error hints. */
@@ -35,6 +37,13 @@ const FLAG_VARIABLES = [
   ['dir', '--dir', 'TRACE_DIR'],
   ['region', '--region', 'AWS_REGION'],
 ] as const;
+
+/** Variables named in ConfigErrors that a flag of another shape sets. */
+const OTHER_FLAGS: Readonly<Record<string, string>> = {
+  TRACE_ALLOW_BUCKET_WIDE_PUT: '--allow-bucket-wide-put',
+  AWS_ENDPOINT_URL_S3: '--endpoint',
+  AWS_ENDPOINT_URL_LAMBDA: '--endpoint',
+};
 
 /** Adds the transport flags to `command`. */
 export function addTransportOptions(command: Command): Command {
@@ -52,7 +61,11 @@ export function addTransportOptions(command: Command): Command {
     .option('--dir <dir>', 'directory for the file transport (default: TRACE_DIR)')
     .option('--endpoint <url>', 'S3 or Lambda endpoint override (default: AWS_ENDPOINT_URL_S3 / _LAMBDA)')
     .option('--region <region>', 'AWS region (default: AWS_REGION)')
-    .option('--retries <n>', 'retries after the first attempt (default 4)');
+    .option('--retries <n>', 'retries after the first attempt (default 4)')
+    .option(
+      '--allow-bucket-wide-put',
+      'accept that s3-put-object gives the runtime a bucket-wide PutObject grant (default: TRACE_ALLOW_BUCKET_WIDE_PUT)',
+    );
 }
 
 function retriesFrom(flags: TransportFlags): number | undefined {
@@ -76,16 +89,21 @@ export function transportFromFlags(flags: TransportFlags, ctx: CliContext): Trac
     if (value !== undefined) env[variable] = value;
   }
   for (const secret of [flags.url, flags.grant]) if (secret !== undefined) ctx.secrets.push(secret);
+  if (flags.allowBucketWidePut === true) env['TRACE_ALLOW_BUCKET_WIDE_PUT'] = '1';
   if (flags.endpoint !== undefined) {
     env['AWS_ENDPOINT_URL_S3'] = flags.endpoint;
     env['AWS_ENDPOINT_URL_LAMBDA'] = flags.endpoint;
   }
   const retries = retriesFrom(flags);
   try {
-    return transportFromEnv(env, retries === undefined ? {} : { retry: { retries } });
+    // One line on stderr, in the CLI's own format, instead of a process warning.
+    const onWarning = (message: string) => ctx.io.stderr.write(`agent-trace: warning: ${message}\n`);
+    return transportFromEnv(env, retries === undefined ? { onWarning } : { retry: { retries }, onWarning });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    const flag = FLAG_VARIABLES.find(([, , variable]) => variable === err.variable)?.[1];
+    const flag =
+      FLAG_VARIABLES.find(([, , variable]) => variable === err.variable)?.[1] ??
+      (err.variable === undefined ? undefined : OTHER_FLAGS[err.variable]);
     if (flag === undefined) throw err;
     throw new ConfigError(`${err.message} (or pass ${flag})`, err.variable, { cause: err });
   }

@@ -72,9 +72,9 @@ export interface ToolResultRecord {
 export interface TrajectoryTurnEvent extends TraceEvent {
   readonly event: typeof TRAJECTORY_TURN;
   readonly turn: number;
-  readonly model?: string;
-  readonly thinking?: string;
-  readonly text?: string;
+  readonly model: string;
+  readonly thinking: string;
+  readonly text: string;
   readonly tool_calls: readonly ToolCallRecord[];
   readonly tool_results: readonly ToolResultRecord[];
 }
@@ -85,12 +85,12 @@ export interface TrajectoryResultEvent extends TraceEvent {
   /** E.g. `success`, `error_max_turns`. */
   readonly subtype: string;
   readonly num_turns: number;
-  readonly cost_usd?: number;
-  readonly duration_ms?: number;
-  readonly duration_api_ms?: number;
-  readonly session_id?: string;
+  readonly cost_usd: number | null;
+  readonly duration_ms: number | null;
+  readonly duration_api_ms: number | null;
+  readonly session_id: string;
   /** Token usage as reported by the model API (field names as given). */
-  readonly usage?: Readonly<Record<string, unknown>>;
+  readonly usage: Readonly<Record<string, unknown>> | null;
 }
 
 /** `POLICY_DECISION`: whether a tool call was allowed. */
@@ -98,8 +98,8 @@ export interface PolicyDecisionEvent extends TraceEvent {
   readonly event: typeof POLICY_DECISION;
   readonly tool_name: string;
   readonly allowed: boolean;
-  readonly reason?: string;
-  readonly duration_ms?: number;
+  readonly reason: string;
+  readonly duration_ms: number | null;
 }
 
 /** `OUTPUT_SCREENING`: what screening a tool's output found. */
@@ -109,7 +109,7 @@ export interface OutputScreeningEvent extends TraceEvent {
   readonly findings: readonly unknown[];
   /** Whether the screened output was redacted before the model saw it. */
   readonly redacted: boolean;
-  readonly duration_ms?: number;
+  readonly duration_ms: number | null;
 }
 
 /** One of the four event types the typed helpers write. */
@@ -183,13 +183,17 @@ function toolResult(r: ToolResultInput): ToolResultRecord {
 }
 
 /** Builds a `TRAJECTORY_TURN` event from camelCase input. */
+// The Python agent writes every field of the four known events on every line: strings it types
+// `str` as "" when absent, numbers and objects as null. Python consumers index them directly
+// (`e["usage"]`), so a missing field would be a KeyError; omitting is not an option here.
+
 export function turnEvent(input: TurnInput): TrajectoryTurnEvent {
   return {
     event: TRAJECTORY_TURN,
     turn: input.turn,
-    model: input.model,
-    thinking: input.thinking,
-    text: input.text,
+    model: input.model ?? '',
+    thinking: input.thinking ?? '',
+    text: input.text ?? '',
     tool_calls: Array.isArray(input.toolCalls) ? input.toolCalls.map(toolCall) : [],
     tool_results: Array.isArray(input.toolResults) ? input.toolResults.map(toolResult) : [],
   };
@@ -201,11 +205,11 @@ export function resultEvent(input: ResultInput): TrajectoryResultEvent {
     event: TRAJECTORY_RESULT,
     subtype: input.subtype,
     num_turns: input.numTurns,
-    cost_usd: input.costUsd,
-    duration_ms: input.durationMs,
-    duration_api_ms: input.durationApiMs,
-    session_id: input.sessionId,
-    usage: input.usage,
+    cost_usd: input.costUsd ?? null,
+    duration_ms: input.durationMs ?? null,
+    duration_api_ms: input.durationApiMs ?? null,
+    session_id: input.sessionId ?? '',
+    usage: input.usage ?? null,
   };
 }
 
@@ -215,8 +219,8 @@ export function policyDecisionEvent(input: PolicyDecisionInput): PolicyDecisionE
     event: POLICY_DECISION,
     tool_name: input.toolName,
     allowed: input.allowed,
-    reason: input.reason,
-    duration_ms: input.durationMs,
+    reason: input.reason ?? '',
+    duration_ms: input.durationMs ?? null,
   };
 }
 
@@ -227,6 +231,6 @@ export function outputScreeningEvent(input: OutputScreeningInput): OutputScreeni
     tool_name: input.toolName,
     findings: Array.isArray(input.findings) ? input.findings : [],
     redacted: input.redacted,
-    duration_ms: input.durationMs,
+    duration_ms: input.durationMs ?? null,
   };
 }

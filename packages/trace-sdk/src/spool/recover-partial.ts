@@ -92,7 +92,9 @@ function recoveredHeader(sidecar: PartSidecar, scan: PartScan, discardedBytes: n
     event: 'TRAJECTORY_ARTIFACT_HEADER',
     task_id: taskId,
     accumulated_events: scan.events,
-    accumulated_bytes: scan.bytes,
+    // The Python agent's rule, as in the recorder's header (record/header.ts): the lines' bytes
+    // without their newlines, one per event.
+    accumulated_bytes: Math.max(0, scan.bytes - scan.events),
     // Unknown: the recorder died before it could count them.
     dropped: null,
     max_bytes: null,

@@ -76,6 +76,7 @@ const EXPECTED_TURNS = [
   },
   {
     event: 'TRAJECTORY_TURN',
+    thinking: '',
     turn: 2,
     model: 'mock-model-1',
     text: 'Sunny in Paris; your calendar is unavailable.',

@@ -90,6 +90,7 @@ describe('langchain adapter (real createAgent loop over fakeModel())', () => {
     });
     expect(turns[1]).toEqual({
       event: 'TRAJECTORY_TURN',
+      thinking: '',
       turn: 2,
       model: 'fake-claude',
       text: 'Order A-17 found; the refund failed, escalating.',

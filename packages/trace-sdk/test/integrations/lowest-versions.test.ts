@@ -172,6 +172,7 @@ describe('ai-sdk adapter on ai 6.0.0 (lowest: generateText has onFinish since 6.
       },
       {
         event: 'TRAJECTORY_TURN',
+        thinking: '',
         turn: 2,
         model: 'mock-v3',
         text: 'Snow in Oslo.',
@@ -235,6 +236,8 @@ describe('otel-genai adapter on @opentelemetry/sdk-trace-base 2.0.0 (lowest)', (
     expect(back.events).toEqual([
       {
         event: 'TRAJECTORY_TURN',
+        thinking: '',
+        text: '',
         turn: 1,
         model: 'm',
         tool_calls: [{ id: 't1', name: 'ls', input: { dir: '.' } }],
@@ -307,6 +310,7 @@ describe('langchain adapter on @langchain/core 1.0.0 (lowest)', () => {
     expect(back.events).toEqual([
       {
         event: 'TRAJECTORY_TURN',
+        thinking: '',
         turn: 1,
         model: 'scripted-1.0',
         text: 'Looking up.',
@@ -315,6 +319,7 @@ describe('langchain adapter on @langchain/core 1.0.0 (lowest)', () => {
       },
       {
         event: 'TRAJECTORY_TURN',
+        thinking: '',
         turn: 2,
         model: 'scripted-1.0',
         text: 'u7 is active.',

@@ -135,6 +135,7 @@ describe('otel-genai adapter (real BasicTracerProvider, GenAI semantic-conventio
       },
       {
         event: 'TRAJECTORY_TURN',
+        thinking: '',
         turn: 2,
         model: 'gpt-test-2026',
         text: 'The config could not be read.',
@@ -167,7 +168,15 @@ describe('otel-genai adapter (real BasicTracerProvider, GenAI semantic-conventio
       await provider.shutdown();
     });
     expect(back.events).toEqual([
-      { event: 'TRAJECTORY_TURN', turn: 1, model: 'm', tool_calls: [], tool_results: [] },
+      {
+        event: 'TRAJECTORY_TURN',
+        thinking: '',
+        text: '',
+        turn: 1,
+        model: 'm',
+        tool_calls: [],
+        tool_results: [],
+      },
     ]);
   });
 

@@ -352,7 +352,8 @@ describe('events: record never throws, and the output is always a valid, counted
           event: 'TRAJECTORY_ARTIFACT_HEADER',
           accumulated_events: kept,
           dropped: result.dropped,
-          accumulated_bytes: rest.reduce((n, l) => n + l.bytes, 0),
+          // Without newlines, as the Python agent counts.
+          accumulated_bytes: rest.reduce((n, l) => n + l.bytes - 1, 0),
         });
         rest.forEach((line, seq) => {
           expect(line.value).toMatchObject({ task_id: 'fuzz-task', seq });
@@ -667,7 +668,7 @@ function sampleArtifact(): { bytes: Buffer; lines: string[] } {
     task_id: 't',
     user_id: 'u',
     accumulated_events: events.length,
-    accumulated_bytes: Buffer.byteLength(text),
+    accumulated_bytes: Buffer.byteLength(text) - events.length,
     dropped: 0,
     max_bytes: 52428800,
   });

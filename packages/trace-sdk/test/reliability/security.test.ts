@@ -204,7 +204,7 @@ describe('cross-user writes fail through every transport', () => {
       const client = await world.s3Client({ endpoint: s3.endpoint, credentials: scoped });
       const result = await recordAndFinish(
         b,
-        s3PutObjectTransport({ client, bucket: BUCKET, retry: FAST_RETRY }),
+        s3PutObjectTransport({ allowBucketWideWrites: true, client, bucket: BUCKET, retry: FAST_RETRY }),
       );
       expect(result.status).toBe('failed');
       expect(result.error).toMatchObject({ code: 'ERR_UPLOAD_HTTP', status: 403, s3Code: 'AccessDenied' });
@@ -212,7 +212,7 @@ describe('cross-user writes fail through every transport', () => {
       // The same credentials write A's own key: the refusal is about the prefix, not the setup.
       const own = await recordAndFinish(
         a,
-        s3PutObjectTransport({ client, bucket: BUCKET, retry: FAST_RETRY }),
+        s3PutObjectTransport({ allowBucketWideWrites: true, client, bucket: BUCKET, retry: FAST_RETRY }),
       );
       expect(own.status).toBe('uploaded');
       expect((await s3.listObjects(BUCKET)).map((o) => o.key)).toEqual([a.key]);

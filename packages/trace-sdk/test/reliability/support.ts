@@ -359,7 +359,7 @@ export const s3PutObject: Harness = {
       ...(opts.requestTimeouts ? { requestTimeoutMs: REQUEST_TIMEOUT_MS } : {}),
       credentials,
     });
-    return s3PutObjectTransport({ client, bucket: BUCKET, retry: opts.retry });
+    return s3PutObjectTransport({ allowBucketWideWrites: true, client, bucket: BUCKET, retry: opts.retry });
   },
 };
 

@@ -8,6 +8,7 @@ import { TraceFormatError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { write } from '../io.js';
 import { openSource } from '../source.js';
+import { terminalSafeJsonLine } from '../terminal-safe.js';
 import { HEADER_EVENT, traceLines } from '../trace-input.js';
 
 /** Characters collected before one write to stdout. */
@@ -28,6 +29,13 @@ export interface CatOptions {
  * complete line, then fails with exit 3; with `recover`, a truncated tail is a warning (exit 0).
  */
 export async function runCat(ctx: CliContext, file: string | undefined, opts: CatOptions): Promise<void> {
+  if ((file === undefined || file === '-') && ctx.io.stdinIsTTY === true) {
+    // Reading a terminal would otherwise wait silently for gzip bytes nobody is going to type.
+    ctx.io.stderr.write(
+      'agent-trace: reading a gzip trace from stdin; pipe one in (agent-trace cat < trace.jsonl.gz) ' +
+        'or pass a file. Ctrl-D ends, Ctrl-C aborts.\n',
+    );
+  }
   const source = await openSource(file, ctx.io, opts);
   let lines = 0;
   // Lines are written in batches: one write (a syscall on a pipe) per line would dominate.
@@ -43,7 +51,8 @@ export async function runCat(ctx: CliContext, file: string | undefined, opts: Ca
       for await (const line of traceLines(source.stream, { requireHeader: opts.recover !== true })) {
         lines++;
         if (opts.eventsOnly === true && lines === 1 && line.value['event'] === HEADER_EVENT) continue;
-        pending += `${line.text}\n`;
+        // Raw C1 and bidi characters are valid inside JSON strings: escape them for the terminal.
+        pending += `${terminalSafeJsonLine(line.text)}\n`;
         if (pending.length >= WRITE_BATCH_CHARS) await flush();
       }
     } finally {
@@ -58,10 +67,24 @@ export async function runCat(ctx: CliContext, file: string | undefined, opts: Ca
       );
       return;
     }
-    throw err;
+    throw withSourceName(err, source.name, opts.recover === true);
   } finally {
     source.close();
   }
+}
+
+/**
+ * The reader's error, naming the file it came from ("Not gzip data" alone does not say which), with
+ * a hint at `--recover` for a spill file of a killed recorder (a `.part`: no header, no gzip end).
+ */
+function withSourceName(err: unknown, name: string, recovering: boolean): unknown {
+  if (!(err instanceof TraceFormatError)) return err;
+  const hint =
+    !recovering && name.endsWith('.part')
+      ? '; this is a spill file of a recording that did not finish: read it with --recover, or ' +
+        'deliver it with agent-trace spool flush --recover-partials'
+      : '';
+  return new TraceFormatError(err.code, `${name}: ${err.message}${hint}`, err.linesRead, { cause: err });
 }
 
 /** Adds the `cat` command to `program`. */

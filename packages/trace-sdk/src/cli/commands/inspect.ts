@@ -11,6 +11,7 @@ import { write } from '../io.js';
 import { formatBytes } from '../progress.js';
 import { scanTrace, type TraceScan } from '../scan.js';
 import { openSource } from '../source.js';
+import { terminalSafe, terminalSafeText } from '../terminal-safe.js';
 
 /** Options of `inspect`. */
 export interface InspectOptions {
@@ -160,10 +161,11 @@ export function formatInspectReport(r: InspectReport): string {
     ]);
     for (const m of a.mismatches) rows.push(['MISMATCH', m]);
   }
-  if (r.fault !== null)
-    rows.push(['fault', `${r.fault.message} after ${r.fault.linesRead} lines (${r.fault.code})`]);
-  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
-  return rows.map(([k, v]) => `${k.padEnd(width)}${v}\n`).join('');
+  if (r.fault !== null) rows.push(['fault', `${r.fault.message} (${r.fault.code})`]);
+  // Keys include event names and values header fields: both come from the artifact.
+  const safe = rows.map(([k, v]) => [terminalSafe(k), terminalSafe(v)] as const);
+  const width = Math.max(...safe.map(([k]) => k.length)) + 2;
+  return safe.map(([k, v]) => `${k.padEnd(width)}${v}\n`).join('');
 }
 
 /** Prints the report; a truncated or corrupt trace still prints what was read, then exits 3. */
@@ -181,7 +183,9 @@ export async function runInspect(ctx: CliContext, file: string, opts: InspectOpt
     opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatInspectReport(report),
   );
   if (report.fault !== null) {
-    ctx.io.stderr.write(`agent-trace: ${report.fault.message} (${report.fault.code})\n`);
+    ctx.io.stderr.write(
+      terminalSafeText(`agent-trace: ${source.name}: ${report.fault.message} (${report.fault.code})\n`),
+    );
     ctx.exitCode = ExitCode.io;
   }
 }

@@ -5,6 +5,8 @@
  * @packageDocumentation
  */
 import type { Command } from 'commander';
+import { isValidBucketName } from '../../config.js';
+import { ConfigError } from '../../errors.js';
 import { createTraceS3Client, createTraceUploadUrl } from '../../protocol/presign.js';
 import { credentialsFrom, regionFrom, s3EndpointFrom } from '../aws.js';
 import type { CliContext } from '../context.js';
@@ -32,11 +34,31 @@ function expiresFrom(value: string | undefined): number {
 }
 
 /**
+ * Resolves the signing credentials up front, so their absence is a configuration error naming
+ * the variables rather than the SDK's "Could not load credentials from any providers".
+ */
+async function requireCredentials(s3: { config: { credentials: () => Promise<unknown> } }): Promise<void> {
+  try {
+    await s3.config.credentials();
+  } catch (err) {
+    throw new ConfigError(
+      'presign needs AWS credentials to sign with: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY ' +
+        '(and AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE',
+      'AWS_ACCESS_KEY_ID',
+      { cause: err },
+    );
+  }
+}
+
+/**
  * Prints the URL, and only the URL, on stdout (so `$(agent-trace presign ...)` captures it); the
  * warning that it is a secret goes to stderr.
  */
 export async function runPresign(ctx: CliContext, opts: PresignOptions): Promise<void> {
   const expiresIn = expiresFrom(opts.expires);
+  // Checked here, without echoing the name: the AWS SDK's own message repeats the value.
+  if (!isValidBucketName(opts.bucket))
+    throw new ConfigError('--bucket is not a valid S3 bucket name', '--bucket');
   const endpoint = s3EndpointFrom(opts, ctx.io.env);
   const credentials = credentialsFrom(ctx.io.env);
   const s3 = await createTraceS3Client({
@@ -45,6 +67,7 @@ export async function runPresign(ctx: CliContext, opts: PresignOptions): Promise
     ...(credentials === undefined ? {} : { credentials }),
   });
   try {
+    await requireCredentials(s3);
     const minted = await createTraceUploadUrl({
       s3,
       bucket: opts.bucket,

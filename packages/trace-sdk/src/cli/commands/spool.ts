@@ -4,6 +4,7 @@
  *
  * @packageDocumentation
  */
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { TraceError } from '../../errors.js';
 import { parseTraceKey } from '../../key.js';
@@ -16,9 +17,10 @@ import {
 } from '../../spool/upload-spooled.js';
 import type { TraceTransport } from '../../upload/types.js';
 import type { CliContext } from '../context.js';
-import { ExitCode, sanitize, usageError } from '../errors.js';
+import { CliError, ExitCode, plural, sanitize, usageError } from '../errors.js';
 import { write } from '../io.js';
 import { formatBytes } from '../progress.js';
+import { terminalSafe } from '../terminal-safe.js';
 import { addTransportOptions, type TransportFlags, transportFromFlags } from '../transport-options.js';
 
 /** Options of `spool flush`. */
@@ -54,6 +56,24 @@ function flushReport(spoolDir: string, result: UploadSpooledResult, secrets: rea
     })),
     skipped: result.skipped,
   };
+}
+
+/**
+ * The spool directory to read. An explicit `--spool-dir` that does not exist is an error (a typo
+ * must not read as "nothing spooled"); the default directory may not exist yet: nothing spooled.
+ */
+async function spoolDirFrom(opts: { spoolDir?: string | undefined }): Promise<string> {
+  if (opts.spoolDir === undefined) return defaultSpoolDir();
+  let isDir = false;
+  try {
+    isDir = (await stat(opts.spoolDir)).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (!isDir) {
+    throw new CliError(ExitCode.usage, 'ERR_SPOOL_DIR', `--spool-dir ${opts.spoolDir} is not a directory`);
+  }
+  return opts.spoolDir;
 }
 
 /** Transports whose credential names exactly one key (a presigned URL, an upload grant). */
@@ -108,7 +128,7 @@ function remainingAfterFlush(
  * behind a zero exit code.
  */
 export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): Promise<UploadSpooledResult> {
-  const spoolDir = opts.spoolDir ?? defaultSpoolDir();
+  const spoolDir = await spoolDirFrom(opts);
   const transport = transportFromFlags(opts, ctx);
   const authority = flushAuthority(opts, ctx, transport);
   const result = await uploadSpooled({
@@ -123,12 +143,15 @@ export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): P
     const lines = [
       `${spoolDir}: uploaded ${report.uploaded.length}, failed ${report.failed.length}, skipped ${report.skipped.length}`,
       ...report.uploaded.map(
-        (u) => `  uploaded ${u.key} (${u.attempts} attempt${u.attempts === 1 ? '' : 's'})`,
+        (u) =>
+          `  uploaded ${u.key} (${plural(u.attempts, 'attempt')})` +
+          (transport.bucketWide === true ? ' [legacy bucket-wide PutObject]' : ''),
       ),
       ...report.failed.map((f) => `  failed   ${f.key}: ${f.message} (${f.code})`),
       ...report.skipped.map((s) => `  skipped  ${s.path}: ${s.reason}`),
     ];
-    await write(ctx.io.stdout, `${lines.join('\n')}\n`);
+    // Keys, paths, reasons and messages come from spool files: escape what a terminal would run.
+    await write(ctx.io.stdout, `${lines.map(terminalSafe).join('\n')}\n`);
   }
   const remaining = remainingAfterFlush(
     await listSpooled(spoolDir, { all: true }),
@@ -136,9 +159,8 @@ export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): P
     authority.scope,
   );
   if (result.failed.length > 0) {
-    const n = result.failed.length;
     ctx.io.stderr.write(
-      `agent-trace: ${n} spooled artifact${n === 1 ? '' : 's'} failed to upload and stay in ${spoolDir} (ERR_SPOOL_FLUSH)\n`,
+      `agent-trace: ${plural(result.failed.length, 'spooled artifact')} failed to upload and stay in ${terminalSafe(spoolDir)} (ERR_SPOOL_FLUSH)\n`,
     );
     ctx.exitCode = ExitCode.failure;
   } else if (remaining.length > 0) {
@@ -151,9 +173,12 @@ export async function runSpoolFlush(ctx: CliContext, opts: SpoolFlushOptions): P
   return result;
 }
 
-/** Lists everything in the spool: artifacts, spill files of recordings, and broken entries with the reason. */
+/**
+ * Lists everything in the spool: artifacts, spill files of recordings (`cat --recover` reads one,
+ * `spool flush --recover-partials` delivers them), and broken entries with the reason.
+ */
 export async function runSpoolList(ctx: CliContext, opts: SpoolListOptions): Promise<void> {
-  const spoolDir = opts.spoolDir ?? defaultSpoolDir();
+  const spoolDir = await spoolDirFrom(opts);
   const entries = await listSpooled(spoolDir, { all: true });
   if (opts.json === true) {
     const safe = entries.map((e) => {
@@ -168,14 +193,14 @@ export async function runSpoolList(ctx: CliContext, opts: SpoolListOptions): Pro
   const artifacts = entries.filter((e) => e.kind === 'artifact');
   const spills = entries.filter((e) => e.kind === 'spill');
   const broken = entries.filter((e) => e.kind === 'broken');
-  const counts = [`${artifacts.length} spooled artifact${artifacts.length === 1 ? '' : 's'}`];
-  if (spills.length > 0) counts.push(`${spills.length} spill file${spills.length === 1 ? '' : 's'}`);
+  const counts = [plural(artifacts.length, 'spooled artifact')];
+  if (spills.length > 0) counts.push(plural(spills.length, 'spill file'));
   if (broken.length > 0) counts.push(`${broken.length} broken`);
   const lines = [`${spoolDir}: ${counts.join(', ')}`];
   for (const e of artifacts) {
     const last = e.lastError === undefined ? '' : `, last error ${e.lastError.code}`;
     lines.push(
-      `  ${e.key}  ${formatBytes(e.byteLength)}  ${e.createdAt}  ${e.attempts ?? 0} attempts${last}` +
+      `  ${e.key}  ${formatBytes(e.byteLength)}  ${e.createdAt}  ${plural(e.attempts ?? 0, 'attempt')}${last}` +
         `${e.claimedBy === undefined ? '' : `  (being uploaded by pid ${e.claimedBy})`}`,
     );
   }
@@ -186,7 +211,8 @@ export async function runSpoolList(ctx: CliContext, opts: SpoolListOptions): Pro
     );
   }
   for (const e of broken) lines.push(`  broken  ${sanitize(e.path)}: ${e.reason}`);
-  await write(ctx.io.stdout, `${lines.join('\n')}\n`);
+  // Keys, dates, hosts and reasons come from files the runtime writes: escape them for the terminal.
+  await write(ctx.io.stdout, `${lines.map(terminalSafe).join('\n')}\n`);
 }
 
 /** Adds `spool flush` and `spool list` to `program`. */

@@ -10,7 +10,7 @@ import { readTraceHeader } from '../../read/read-trace.js';
 import { artifactFromFile } from '../../upload/artifact.js';
 import type { UploadReceipt } from '../../upload/types.js';
 import type { CliContext } from '../context.js';
-import { usageError } from '../errors.js';
+import { errorCode, plural, sanitize, usageError } from '../errors.js';
 import { write } from '../io.js';
 import { formatBytes, PROGRESS_MIN_BYTES, ProgressBar, withByteCounter } from '../progress.js';
 import { addTransportOptions, type TransportFlags, transportFromFlags } from '../transport-options.js';
@@ -28,7 +28,10 @@ export interface UploadOptions extends TransportFlags {
 
 /** What `upload` prints with `--json`. */
 export interface UploadReport extends UploadReceipt {
+  readonly ok: true;
   readonly transport: string;
+  /** True for the legacy s3-put-object transport (the runtime held a bucket-wide PutObject grant). */
+  readonly legacy: boolean;
   readonly bytes: number;
   readonly sha256: string;
 }
@@ -52,8 +55,26 @@ async function checkHeader(path: string, userId: string, taskId: string): Promis
   }
 }
 
-/** Uploads `file` to `traces/<user>/<task>.jsonl.gz` and prints the receipt. */
+/**
+ * Uploads `file` and prints the receipt. With `--json` a failure also prints a JSON report
+ * (`{ ok: false, error: { code, message } }`) on stdout, so scripts always get JSON to parse; the
+ * one-line error still goes to stderr and the exit code is unchanged.
+ */
 export async function runUpload(ctx: CliContext, file: string, opts: UploadOptions): Promise<UploadReport> {
+  try {
+    return await uploadFile(ctx, file, opts);
+  } catch (err) {
+    if (opts.json === true) {
+      const message = sanitize(err instanceof Error ? err.message : String(err), ctx.secrets);
+      const report = { ok: false, file, error: { code: errorCode(err), message } };
+      await write(ctx.io.stdout, `${JSON.stringify(report, null, 2)}\n`);
+    }
+    throw err;
+  }
+}
+
+/** Uploads `file` to `traces/<user>/<task>.jsonl.gz` and prints the receipt. */
+async function uploadFile(ctx: CliContext, file: string, opts: UploadOptions): Promise<UploadReport> {
   const key = traceKey({ userId: opts.user, taskId: opts.task });
   const transport = transportFromFlags(opts, ctx);
   if (opts.force !== true) await checkHeader(file, opts.user, opts.task);
@@ -78,19 +99,24 @@ export async function runUpload(ctx: CliContext, file: string, opts: UploadOptio
   }
 
   const report: UploadReport = {
+    ok: true,
     ...receipt,
     transport: transport.name,
+    legacy: transport.bucketWide === true,
     bytes: artifact.byteLength,
     sha256: artifact.sha256,
   };
   const attempts = receipt.attempts ?? 1;
+  const legacy = report.legacy
+    ? 'legacy: the runtime used a bucket-wide s3:PutObject grant (docs/migration.md)\n'
+    : '';
   await write(
     ctx.io.stdout,
     opts.json === true
       ? `${JSON.stringify(report, null, 2)}\n`
       : `uploaded ${receipt.key}${receipt.uri === undefined ? '' : ` to ${receipt.uri}`} ` +
-          `via ${transport.name} (${formatBytes(artifact.byteLength)}, ${attempts} attempt${attempts === 1 ? '' : 's'})\n` +
-          `sha256 ${artifact.sha256}${receipt.etag === undefined ? '' : `  etag ${receipt.etag}`}\n`,
+          `via ${transport.name} (${formatBytes(artifact.byteLength)}, ${plural(attempts, 'attempt')})\n` +
+          `sha256 ${artifact.sha256}${receipt.etag === undefined ? '' : `  etag ${receipt.etag}`}\n${legacy}`,
   );
   return report;
 }

@@ -8,10 +8,11 @@ import type { Command } from 'commander';
 import { parseTraceKey, type TraceKeyParts } from '../../key.js';
 import { traceAttribution } from '../../read/trace-attribution.js';
 import type { CliContext } from '../context.js';
-import { ExitCode, usageError } from '../errors.js';
+import { ExitCode, plural, usageError } from '../errors.js';
 import { write } from '../io.js';
 import { scanTrace, type TraceScan } from '../scan.js';
 import { openSource } from '../source.js';
+import { terminalSafe } from '../terminal-safe.js';
 import { HEADER_EVENT, type TraceLine } from '../trace-input.js';
 
 /** Options of `verify`. */
@@ -58,7 +59,7 @@ class LineChecks {
   all(): string[] {
     return this.#unlisted === 0
       ? this.problems
-      : [...this.problems, `... and ${this.#unlisted} more problems`];
+      : [...this.problems, `... and ${plural(this.#unlisted, 'more problem')}`];
   }
 
   visit(line: TraceLine, index: number): void {
@@ -130,7 +131,8 @@ export async function runVerify(ctx: CliContext, file: string, opts: VerifyOptio
   }
 
   if (scan.fault !== undefined) {
-    checks.problem(`${scan.fault.message} after ${scan.fault.linesRead} complete lines (${scan.fault.code})`);
+    // The reader's message already says how many complete lines came before the fault.
+    checks.problem(`${scan.fault.message} (${scan.fault.code})`);
   } else if (scan.header === undefined && scan.events === 0) {
     checks.problem('the trace is empty');
   }
@@ -141,14 +143,16 @@ export async function runVerify(ctx: CliContext, file: string, opts: VerifyOptio
         `header: accumulated_events ${JSON.stringify(h['accumulated_events'])}, but ${scan.events} events follow`,
       );
     }
-    if (h['accumulated_bytes'] !== scan.eventBytes) {
+    // Counted as the Python agent counts: each line's bytes without its newline.
+    const eventBytes = scan.eventBytes - scan.events;
+    if (h['accumulated_bytes'] !== eventBytes) {
       checks.problem(
-        `header: accumulated_bytes ${JSON.stringify(h['accumulated_bytes'])}, but the events hold ${scan.eventBytes} bytes`,
+        `header: accumulated_bytes ${JSON.stringify(h['accumulated_bytes'])}, but the events hold ${eventBytes} bytes (newlines not counted)`,
       );
     }
     const max = h['max_bytes'];
-    if (typeof max === 'number' && scan.eventBytes > max) {
-      checks.problem(`header: the events hold ${scan.eventBytes} bytes, more than max_bytes ${max}`);
+    if (typeof max === 'number' && eventBytes > max) {
+      checks.problem(`header: the events hold ${eventBytes} bytes, more than max_bytes ${max}`);
     }
   }
   // The header is the runtime's claim; the S3 key and the metadata the orchestrator or uploader
@@ -171,12 +175,15 @@ export async function runVerify(ctx: CliContext, file: string, opts: VerifyOptio
   };
   if (opts.json === true) await write(ctx.io.stdout, `${JSON.stringify(report, null, 2)}\n`);
   else if (report.ok)
-    await write(ctx.io.stdout, `ok ${source.name}: ${scan.events} events, sha256 ${scan.sha256}\n`);
-  else await write(ctx.io.stdout, problems.map((p) => `problem: ${p}\n`).join(''));
+    await write(
+      ctx.io.stdout,
+      `ok ${terminalSafe(source.name)}: ${plural(scan.events, 'event')}, sha256 ${scan.sha256}\n`,
+    );
+  else await write(ctx.io.stdout, problems.map((p) => `problem: ${terminalSafe(p)}\n`).join(''));
   if (!report.ok) {
     const n = problems.length;
     ctx.io.stderr.write(
-      `agent-trace: ${source.name} failed verification: ${n} problem${n === 1 ? '' : 's'} (ERR_VERIFY)\n`,
+      `agent-trace: ${terminalSafe(source.name)} failed verification: ${plural(n, 'problem')} (ERR_VERIFY)\n`,
     );
     ctx.exitCode = scan.fault === undefined ? ExitCode.failure : ExitCode.io;
   }

@@ -8,6 +8,7 @@
 import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import type { UploaderRequest, UploaderResponse } from '../../protocol/lambda-messages.js';
 import { safeCause, safeText } from '../../sanitize.js';
+import type { LambdaClientLike } from './aws-client-types.js';
 import { fail, isResponse, LAMBDA_UPLOADER_TRANSPORT } from './lambda-answers.js';
 import { fromAwsSdkError } from './s3-error.js';
 
@@ -23,7 +24,8 @@ export type LambdaInvoke = (
 /** Where to invoke: the function, and the client or how to build the default one. */
 export interface LambdaInvokeTarget {
   readonly functionName: string;
-  readonly client?: LambdaClient | undefined;
+  /** A configured client (typed structurally, so the root entry's types need no AWS SDK installed). */
+  readonly client?: LambdaClientLike | undefined;
   readonly region?: string | undefined;
   readonly endpoint?: string | undefined;
   /** Longest wait for one Invoke, in ms. */
@@ -50,7 +52,7 @@ export function lambdaInvoker(options: LambdaInvokeTarget): LambdaInvoke {
         });
       }
       const client =
-        options.client ??
+        (options.client as LambdaClient | undefined) ??
         new sdk.LambdaClient({
           ...(options.region !== undefined ? { region: options.region } : {}),
           ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),

@@ -8,7 +8,6 @@
  *
  * @packageDocumentation
  */
-import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { ConfigError } from '../../errors.js';
 import { numberOption } from '../../option-checks.js';
 import { readUploadGrantClaims } from '../../protocol/grant.js';
@@ -22,6 +21,7 @@ import { uploadUrlProblem } from '../../protocol/presigned-url.js';
 import { abortedError } from '../classify.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
+import type { LambdaClientLike } from './aws-client-types.js';
 import {
   type HttpPutOptions,
   httpPutOptions,
@@ -44,7 +44,7 @@ export interface LambdaUploaderOptions extends HttpPutOptions {
   /** Name or ARN of the uploader Lambda. */
   readonly functionName: string;
   /** A configured LambdaClient. Default: one built from `region`/`endpoint` and the environment, with `maxAttempts: 1`. */
-  readonly client?: LambdaClient | undefined;
+  readonly client?: LambdaClientLike | undefined;
   /**
    * The upload grant, or a function returning one. A function is asked once more when the
    * Lambda reports the grant expired.

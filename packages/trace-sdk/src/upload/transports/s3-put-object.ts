@@ -16,6 +16,7 @@ import { uploadUrlProblem } from '../../protocol/presigned-url.js';
 import { safeCause } from '../../sanitize.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
+import type { S3ClientLike } from './aws-client-types.js';
 import { fromAwsSdkError } from './s3-error.js';
 
 /** Name of the legacy PutObject transport in receipts, errors and metrics. */
@@ -31,9 +32,14 @@ export interface S3PutObjectOptions {
    * `maxAttempts: 1`. A client you pass keeps its own retry settings: give it `maxAttempts: 1`
    * too, so retries happen only in the shared policy.
    */
-  readonly client?: S3Client | undefined;
+  readonly client?: S3ClientLike | undefined;
   /** The artifacts bucket. */
   readonly bucket: string;
+  /**
+   * Must be `true`: an explicit acknowledgement that the runtime holds a bucket-wide
+   * `s3:PutObject` grant, which lets it overwrite any user's trace (env: `TRACE_ALLOW_BUCKET_WIDE_PUT=1`).
+   */
+  readonly allowBucketWideWrites: boolean;
   /** Region for the default client. */
   readonly region?: string | undefined;
   /** Endpoint override for the default client (e.g. a local S3). */
@@ -69,7 +75,9 @@ const quietLogger = {
   warn: (...args: unknown[]) => {
     if (!String(args[0]).includes('non-retryable streaming request')) console.warn(...args);
   },
-  error: (...args: unknown[]) => console.error(...args),
+  // The SDK logs each failed command (its whole input and error object) here; the failure itself
+  // reaches the caller as one UploadError, so printing it too only floods stderr.
+  error: noop,
 };
 
 function warnOnce(): void {
@@ -110,6 +118,14 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
   if (typeof bucket !== 'string' || bucket.length === 0) {
     throw new ConfigError('s3PutObjectTransport: bucket is required', 'bucket');
   }
+  if (options.allowBucketWideWrites !== true) {
+    throw new ConfigError(
+      's3PutObjectTransport needs allowBucketWideWrites: true (env TRACE_ALLOW_BUCKET_WIDE_PUT=1): the runtime ' +
+        "would hold a bucket-wide s3:PutObject grant able to overwrite any user's trace; prefer " +
+        'presignedPutTransport or lambdaUploaderTransport (docs/migration.md)',
+      'allowBucketWideWrites',
+    );
+  }
   if (options.endpoint !== undefined) {
     const problem = uploadUrlProblem(options.endpoint);
     if (problem !== undefined) throw new ConfigError(`s3PutObjectTransport: endpoint ${problem}`, 'endpoint');
@@ -144,7 +160,7 @@ export function s3PutObjectTransport(options: S3PutObjectOptions): TraceTranspor
         );
       }
       const client =
-        options.client ??
+        (options.client as S3Client | undefined) ??
         new s3.S3Client({
           ...(options.region !== undefined ? { region: options.region } : {}),
           ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),

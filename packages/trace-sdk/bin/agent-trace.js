@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// The `agent-trace` bin. A committed file (not dist/cli/main.js) so that pnpm and npm can link the
+// bin on the first install of a fresh clone, before `dist/` is built.
+let cli;
+try {
+  cli = await import('../dist/cli/main.js');
+} catch (err) {
+  if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes('dist')) throw err;
+  process.stderr.write(
+    'agent-trace: the CLI is not built yet; run `pnpm build` in the agent-trace repository (ERR_NOT_BUILT)\n',
+  );
+  process.exit(3);
+}
+await cli.main();
