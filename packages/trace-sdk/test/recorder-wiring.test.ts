@@ -110,3 +110,24 @@ describe('limits.flushIntervalMs', () => {
     expect(await partBytesAfter(0)).toBe(0);
   });
 });
+
+describe('maxBytes counts as the Python agent does', () => {
+  // Python: drop when accumulated + len(json.dumps(event)) > max_bytes; the newline is not counted.
+  const event = { event: 'E', text: 'some words of a turn' };
+  const recorderWith = (maxBytes: number) =>
+    createTraceRecorder({ userId: 'u', taskId: 't', transport: null, spoolDir: dir, maxBytes, now: () => 1 });
+
+  it('keeps an event whose JSON is exactly the remaining budget, and drops one byte more', async () => {
+    const probe = recorderWith(1_000_000);
+    probe.record(event);
+    const json = probe.stats().bytes;
+    await probe.abort();
+    const exact = recorderWith(json);
+    expect(exact.record(event)).toBe(true);
+    const short = recorderWith(json - 1);
+    expect(short.record(event)).toBe(false);
+    const result = await exact.finish();
+    expect(result).toMatchObject({ events: 1, uncompressedBytes: json });
+    await short.abort();
+  });
+});

@@ -272,8 +272,8 @@ describe('header', () => {
     const { header, upload, result } = await finishAndRead(rec, transport);
     const lines = rawLines(upload.body);
     const eventLines = lines.slice(1);
-    // The Python agent's accumulated_bytes: line bytes without newlines. The recorder's own
-    // count (FinishResult.uncompressedBytes) includes them.
+    // The Python agent's accumulated_bytes: line bytes without newlines; the recorder counts (and
+    // caps) the same way, so FinishResult.uncompressedBytes is the header's figure.
     const accumulated = eventLines.reduce((n, l) => n + Buffer.byteLength(l), 0);
     expect(Object.keys(header)).toEqual([
       'event',
@@ -312,7 +312,7 @@ describe('header', () => {
     expect(result).toMatchObject({
       events: eventLines.length,
       dropped: header['dropped'],
-      uncompressedBytes: accumulated + eventLines.length,
+      uncompressedBytes: accumulated,
       key: 'traces/user-1/task-1.jsonl.gz',
     });
   });

@@ -51,10 +51,7 @@ export interface HeaderInput {
   readonly userId: string;
   readonly taskId: string;
   readonly events: number;
-  /**
-   * Uncompressed bytes of the kept lines **as the recorder counts them: each with its newline**.
-   * The header subtracts one newline per kept event (see {@link accumulatedBytes}).
-   */
+  /** UTF-8 bytes of the kept events' JSON, without their newlines (the Python agent's sum). */
   readonly bytes: number;
   readonly dropped: number;
   readonly maxBytes: number;
@@ -65,15 +62,6 @@ export interface HeaderInput {
   readonly operator?: string | undefined;
   /** Set for a checkpoint upload: its ordinal. The header then says `partial: true`. */
   readonly checkpoint?: number | undefined;
-}
-
-/**
- * The header's `accumulated_bytes` from the recorder's count: the Python agent sums
- * `len(json.dumps(event))` per kept event, without the newline each line ends with, so one byte
- * per kept line comes off. (If the recorder ever counts without newlines itself, drop this.)
- */
-export function accumulatedBytes(linesBytesWithNewlines: number, events: number): number {
-  return Math.max(0, linesBytesWithNewlines - events);
 }
 
 function iso(ms: number): string {
@@ -87,7 +75,7 @@ export function buildHeader(h: HeaderInput): ArtifactHeader {
     event: TRAJECTORY_ARTIFACT_HEADER,
     task_id: h.taskId,
     accumulated_events: h.events,
-    accumulated_bytes: accumulatedBytes(h.bytes, h.events),
+    accumulated_bytes: h.bytes,
     dropped: h.dropped,
     max_bytes: h.maxBytes,
     schema_version: SCHEMA_VERSION,

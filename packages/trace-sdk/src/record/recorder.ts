@@ -33,6 +33,12 @@ import type { FinishOptions, FinishResult, FinishResultBase, RecorderStats, Trac
 
 export type { FinishOptions, FinishResult, RecorderStats, TraceRecorder } from './types.js';
 
+/**
+ * What a line counts against `maxBytes`: its JSON without the newline, as the Python agent sums
+ * `len(json.dumps(event))` (the header's `accumulated_bytes` is this sum).
+ */
+const jsonBytes = (out: Serialized): number => out.bytes - 1;
+
 /** Events between two flushes of the OpenTelemetry counters. */
 const METRICS_EVERY = 1024;
 
@@ -272,7 +278,7 @@ class Recorder implements TraceRecorder {
     const remaining = this.opts.maxBytes - this.bytes;
     const mark = this.serializer.mark();
     const out = this.serializer.line(event, this.seq, this.now(), activeSpanIdsSafe(), remaining);
-    if (out === undefined || out.bytes > remaining) {
+    if (out === undefined || jsonBytes(out) > remaining) {
       // Counts describe the kept lines only.
       this.serializer.rollback(mark);
       return this.drop();
@@ -286,11 +292,11 @@ class Recorder implements TraceRecorder {
       this.afterClose++;
       return false;
     }
-    if (out.bytes > this.opts.maxBytes - this.bytes) return this.drop();
+    if (jsonBytes(out) > this.opts.maxBytes - this.bytes) return this.drop();
     if (this.checkpoints === undefined) this.spool.append(out.line);
     else this.checkpoints.write(out.line);
     this.seq++;
-    this.bytes += out.bytes;
+    this.bytes += jsonBytes(out);
     return true;
   }
 
