@@ -661,6 +661,8 @@ describe('end to end: the orchestrator mints, the agent uploads, the SigV4-verif
       s3Code: 'SignatureDoesNotMatch',
       attempts: 1,
     });
+    // The usual cause with a URL minted by hand (boto3): says what the signature must cover.
+    expect(err.message).toContain('Content-Type application/gzip as a signed header');
     expect(await s3.listObjects(BUCKET)).toEqual([]);
   });
 

@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import { UploadError } from '../../errors.js';
+import { TRACE_CONTENT_TYPE } from '../../protocol/trace-object.js';
 import { isError, safeCause, safeText } from '../../sanitize.js';
 import { abortedError, classifyUploadError } from '../classify.js';
 import { isNetworkError, isRetryableStatus } from '../is-retryable.js';
@@ -90,7 +91,14 @@ export function uploadErrorFromResponse(params: {
     .filter((part) => part !== undefined && part !== '')
     .join(' ');
   const kind = isChecksumMismatchCode(code) ? 'ERR_UPLOAD_CHECKSUM' : 'ERR_UPLOAD_HTTP';
-  return new UploadError(kind, `${params.transport}: PUT ${params.target} failed: ${summary}`, {
+  // The usual cause with a URL minted outside this SDK (boto3's generate_presigned_url): the
+  // signature covers a Content-Type other than the one every trace is sent with.
+  const hint =
+    code === 'SignatureDoesNotMatch'
+      ? ` (the URL must be signed for exactly this key with Content-Type ${TRACE_CONTENT_TYPE} as a signed header,` +
+        ' and for any x-amz-meta-* or checksum headers the orchestrator returned)'
+      : '';
+  return new UploadError(kind, `${params.transport}: PUT ${params.target} failed: ${summary}${hint}`, {
     transport: params.transport,
     status: params.status,
     ...(code !== undefined ? { s3Code: code } : {}),
