@@ -147,8 +147,13 @@ function recorderRatio(
 /** A summary row for a `target` line, or one saying where to look. */
 function targetRow(what: string, r: ReturnType<typeof recorderRatio>, unit = 'x'): string[] {
   if (r === undefined) return [what, 'see below', '—', '—'];
-  const shown = unit === 'x' ? `${fmt(r.value, 2)}x` : `${fmt(r.value, 2)} ${unit}`;
-  const target = `${r.atMost ? '≤' : '≥'} ${r.target}${unit === 'x' ? 'x' : ` ${unit}`}`;
+  const shown =
+    unit === 'x'
+      ? `${fmt(r.value, 2)}x`
+      : unit === '%'
+        ? `${fmt(r.value, 1)}%`
+        : `${fmt(r.value, 2)} ${unit}`;
+  const target = `${r.atMost ? '≤' : '≥'} ${r.target}${unit === 'x' ? 'x' : unit === '%' ? '%' : ` ${unit}`}`;
   return [what, shown, target, verdict(r.atMost ? r.value <= r.target : r.value >= r.target)];
 }
 
@@ -188,6 +193,8 @@ function document(
   const agent = agentTitle === undefined ? undefined : found.get(agentTitle);
   const zlibTitle = [...found.keys()].find((t) => t.startsWith('Compression worker'));
   const zlibPath = zlibTitle === undefined ? undefined : found.get(zlibTitle);
+  const redactionTitle = [...found.keys()].find((t) => t.startsWith('Redaction'));
+  const redaction = redactionTitle === undefined ? undefined : found.get(redactionTitle);
   const vsFloor = recorderRatio(recorder, 'recorder / min(c, d)');
   const vsNaive = recorderRatio(recorder, 'recorder / naive');
   const rssNaive = recorder === undefined ? null : /recorder \/ naive\s+([\d.]+)\s*$/m.exec(recorder);
@@ -214,6 +221,11 @@ function document(
     ),
     targetRow('`record()` p99.9 in that burst', recorderRatio(agent, 'record() p99.9 (ms)'), 'ms'),
     targetRow('`record()` max in that burst', recorderRatio(agent, 'record() max (ms)'), 'ms'),
+    targetRow(
+      "Redaction's share of `record()` CPU on the mix (the widened rule set)",
+      recorderRatio(redaction, 'redaction share of record()'),
+      '%',
+    ),
     [
       'Recorder throughput vs the naive keep-everything approach',
       vsNaive === undefined ? 'see below' : `${fmt(vsNaive.value, 2)}x`,
@@ -317,6 +329,16 @@ are shared. The "record() ms" column (the agent's thread, summed) is only meanin
 under contention it counts time the OS ran the workers instead. Set \`level\` (0-9, or -1 for zlib's
 default) to trade back.
 
+## Redaction's share of record()
+
+\`packages/trace-sdk/bench/redaction.bench.ts\`. Main-thread CPU of a \`record()\` loop over the mix, against
+\`Redactor.redact\` over exactly the strings those calls redact (and, as a cross-check, the loop with
+redaction replaced by the identity). As printed:
+
+\`\`\`text
+${redaction ?? '(the redaction benchmark printed no section)'}
+\`\`\`
+
 ## The compression worker: private zlib handle or public API
 
 \`packages/trace-sdk/bench/zlib-path.bench.ts\` (${zlibPath === undefined ? 'not run' : 'as printed'}). The worker keeps
@@ -416,7 +438,7 @@ pnpm test:load        # the load tests (not in CI)
 }
 
 /** Sections of the current page written by hand (not by this generator), kept at the end as they are. */
-const HAND_WRITTEN = ['## Durability'];
+const HAND_WRITTEN = ["## Where record()'s time goes (profile, hand-written)", '## Durability'];
 
 function handWritten(): string {
   let previous: string;
