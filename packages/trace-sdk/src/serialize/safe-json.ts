@@ -83,14 +83,6 @@ const MEMO_MIN_CONTAINERS = 32;
 /** Quoted clean keys kept per writer. */
 const KEY_CACHE_MAX = 4096;
 const KEY_CACHE_MAX_LENGTH = 256;
-/**
- * Short string values whose redaction changed nothing are kept quoted, so a value met again (a model
- * name, a tool name, a path: most of an event's strings) costs one lookup instead of the prefilter's
- * three scans and a quote. Cleared when full, so unique values (ids) cannot crowd out repeated ones.
- */
-export const VALUE_CACHE_MAX = 1024;
-/** Longest value the cache holds (UTF-16 units). */
-export const VALUE_CACHE_MAX_LENGTH = 64;
 const SAFE_NAME = /^[\w$.:-]{1,64}$/;
 
 interface KeyInfo {
@@ -193,7 +185,6 @@ export class JsonWriter {
   /** Text of containers written in this value, kept once it has many (shared references). */
   private memo: Map<object, Memo> | undefined;
   private readonly keyCache = new Map<string, KeyInfo>();
-  private readonly valueCache = new Map<string, string>();
   private readonly redact: (s: string) => string;
 
   constructor(redactor: Redactor, opts: { maxDepth?: number } = {}) {
@@ -297,39 +288,19 @@ export class JsonWriter {
   }
 
   private string(s: string, limit: number): string {
-    const length = s.length;
-    if (length > this.longestString) this.longestString = length;
+    if (s.length > this.longestString) this.longestString = s.length;
     const cap = Math.min(limit, this.stringCap);
-    if (length <= VALUE_CACHE_MAX_LENGTH && length <= cap) return this.shortString(s);
     let text: string;
-    if (length > cap) {
+    if (s.length > cap) {
       const r = redactAndTruncate(s, cap, this.redact);
       if (r.truncated) this.truncated++;
       text = r.text;
     } else {
       // Refuse to copy a huge string twice (redaction, quoting) only to find it is too large.
-      if (length > this.budget) throw BUDGET_EXCEEDED;
+      if (s.length > this.budget) throw BUDGET_EXCEEDED;
       text = this.redactor.redact(s);
     }
     const quoted = JSON.stringify(text);
-    this.charge(quoted.length);
-    return quoted;
-  }
-
-  /** A string short enough to cache and not cut: quoted from the cache when it was clean before. */
-  private shortString(s: string): string {
-    let quoted = this.valueCache.get(s);
-    if (quoted === undefined) {
-      if (s.length > this.budget) throw BUDGET_EXCEEDED;
-      const before = this.redactor.count;
-      const text = this.redactor.redact(s);
-      quoted = JSON.stringify(text);
-      // Only strings redaction left alone: a replacement is counted (and redone) every time.
-      if (this.redactor.count === before && text === s) {
-        if (this.valueCache.size >= VALUE_CACHE_MAX) this.valueCache.clear();
-        this.valueCache.set(s, quoted);
-      }
-    }
     this.charge(quoted.length);
     return quoted;
   }
