@@ -81,6 +81,8 @@ function newRecorder(spoolDir: string) {
     transport: null,
     spoolDir,
     maxBytes: 16 * GiB,
+    // The floors gzip at LEVEL: the recorder must too, whatever TRACE_COMPRESSION_LEVEL says.
+    compressionLevel: LEVEL,
   });
 }
 

@@ -18,7 +18,8 @@
  *
  * @packageDocumentation
  */
-import { readSync } from 'node:fs';
+import { readlinkSync, readSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { constants, createGzip, gzipSync } from 'node:zlib';
 
@@ -146,6 +147,31 @@ function serve(port: MessagePort): void {
   });
 }
 
+/**
+ * Nice value of a compression thread. The agent's thread must win the CPU whenever it wants it: with
+ * the workers at the same priority, a 2-core machine ran three busy threads and the scheduler took the
+ * agent's thread off the CPU for 2/3 of a never-yielding burst (record() p99.9 8-14 ms, max 25-380 ms).
+ * At nice 10 the workers take the CPU the agent leaves (throughput within noise) and record() stays at
+ * p99.9 < 2 ms (bench/agent-thread.bench.ts, docs/performance.md).
+ */
+export const WORKER_NICE = 10;
+
+/**
+ * Lowers this thread's scheduling priority, on Linux only: there `setpriority` on a thread id applies
+ * to that thread alone. Elsewhere it would renice the whole process, so nothing is done.
+ */
+function lowerPriority(): void {
+  if (process.platform !== 'linux') return;
+  try {
+    // `/proc/thread-self` → `<pid>/task/<tid>`.
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0 && tid !== process.pid) setPriority(tid, WORKER_NICE);
+  } catch {
+    // No /proc, or a sandbox that forbids it: compress at the default priority.
+  }
+}
+
 if (parentPort !== null && (workerData as GzipWorkerData | undefined)?.port !== undefined) {
+  lowerPriority();
   serve((workerData as GzipWorkerData).port);
 }
