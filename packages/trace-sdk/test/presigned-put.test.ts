@@ -450,6 +450,35 @@ describe('presignedPutTransport', () => {
     ).resolves.toMatchObject({ attempts: 1 });
   });
 
+  it("with the SHA-256 signed in, trusts S3's own check: its echo confirms the write, a different echo fails", async () => {
+    const sha = Buffer.from(artifact.sha256, 'hex').toString('base64');
+    const signed = async () => ({ url: urlFor(), headers: { 'x-amz-checksum-sha256': sha } });
+    // Confirmed by the echoed checksum alone (no ETag, and no MD5 of the body was needed).
+    server.replies.push({ status: 200, headers: { 'x-amz-checksum-sha256': sha } });
+    await expect(
+      presignedPutTransport({ url: signed, retry: fastRetry }).upload(artifact, {}),
+    ).resolves.toMatchObject({
+      attempts: 1,
+    });
+    // An ETag that is no MD5 of the body is not held against it: S3 already checked every byte.
+    server.replies.push({
+      status: 200,
+      headers: { etag: '"00000000000000000000000000000000"', 'x-amz-checksum-sha256': sha },
+    });
+    await expect(
+      presignedPutTransport({ url: signed, retry: fastRetry }).upload(artifact, {}),
+    ).resolves.toBeDefined();
+    server.replies.push({ status: 200, headers: { etag: '"e"', 'x-amz-checksum-sha256': 'AAAA' } });
+    const err = await failure(presignedPutTransport({ url: signed, retry: fastRetry }).upload(artifact, {}));
+    expect(err).toMatchObject({ code: 'ERR_UPLOAD_CHECKSUM', retryable: false });
+    // Neither an ETag nor an echo: still not confirmed.
+    server.replies.push({ status: 200 });
+    const silent = await failure(
+      presignedPutTransport({ url: signed, retry: fastRetry }).upload(artifact, {}),
+    );
+    expect(silent).toMatchObject({ code: 'ERR_UPLOAD_CHECKSUM' });
+  });
+
   it("learns the clock skew from S3's Date header and reports it in the receipt", async () => {
     const serverNow = new Date(Date.now() - 2 * 3_600_000);
     const etag = `"${createHash('md5').update(body).digest('hex')}"`;

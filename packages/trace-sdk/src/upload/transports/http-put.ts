@@ -121,6 +121,11 @@ export function checkTarget(
   return { url, bucket: location.bucket };
 }
 
+/** A lowercase hex SHA-256 as the base64 S3 uses in `x-amz-checksum-sha256`. */
+function sha256Base64(hex: string): string {
+  return Buffer.from(hex, 'hex').toString('base64');
+}
+
 function md5Tap(hash: Hash): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -157,7 +162,11 @@ export async function putOnce(
   headers['content-length'] = String(artifact.byteLength);
 
   const source = artifact.open();
-  const md5 = options.verifyEtag === false ? undefined : createHash('md5');
+  // With the artifact's SHA-256 signed in as x-amz-checksum-sha256, S3 checks every byte itself
+  // (BadDigest otherwise) and echoes the checksum: no need to hash the body again here.
+  const sentChecksum = headers['x-amz-checksum-sha256'];
+  const s3Verifies = sentChecksum !== undefined && sentChecksum === sha256Base64(artifact.sha256);
+  const md5 = options.verifyEtag === false || s3Verifies ? undefined : createHash('md5');
   let body: Readable = source;
   if (md5) {
     const tap = md5Tap(md5);
@@ -210,7 +219,17 @@ export async function putOnce(
   if (statusCode >= 200 && statusCode < 300) {
     await discardBody(response.body);
     const etag = headerValue(responseHeaders, 'etag');
-    if (md5 && etag === undefined) {
+    const echoed = headerValue(responseHeaders, 'x-amz-checksum-sha256');
+    if (s3Verifies && options.verifyEtag !== false && echoed !== undefined && echoed !== sentChecksum) {
+      const error = new UploadError(
+        'ERR_UPLOAD_CHECKSUM',
+        `${transport}: ${safeTarget} confirmed another SHA-256 than the one sent`,
+        { transport, status: statusCode, retryable: false },
+      );
+      return { ok: false, error, expired: false };
+    }
+    const confirmed = etag !== undefined || (s3Verifies && echoed !== undefined);
+    if (options.verifyEtag !== false && !confirmed) {
       const error = new UploadError(
         'ERR_UPLOAD_CHECKSUM',
         `${transport}: ${safeTarget} answered ${statusCode} without an ETag, so the write is not confirmed (verifyEtag: false accepts such servers)`,
