@@ -1,0 +1,44 @@
+# Sourced by scripts/demo, scripts/test and .ci/run: makes sure this machine has what the repository
+# needs (Node >= 22.19 and pnpm 10, installed from the npm registry when missing, as on a fresh machine
+# with only an older Node and npm), then installs the workspace from the lockfile. Node and pnpm go
+# to AGENT_TRACE_PREFIX (default /usr/local, whose bin/ comes first on PATH on CI machines).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+# The Node floor, measured (README "Requirements"): 22.0-22.14 cannot load undici 8 (no zstd in
+# node:zlib), 22.15-22.17 cannot run the .ts examples, and undici 8 itself declares >=22.19.
+NODE_FLOOR=22.19
+# Exit 0 when the `node` on PATH is at least NODE_FLOOR, comparing major then minor as numbers.
+node_ok() {
+  node -e '
+    const [maj, min] = process.versions.node.split(".").map(Number);
+    const [fmaj, fmin] = process.argv[1].split(".").map(Number);
+    process.exit(maj > fmaj || (maj === fmaj && min >= fmin) ? 0 : 1);
+  ' "$NODE_FLOOR" 2>/dev/null
+}
+
+if ! node_ok; then
+  log "node $(node --version 2>/dev/null || echo none) is older than $NODE_FLOOR: installing Node 24 from the npm registry"
+  npm install -g --prefix "${AGENT_TRACE_PREFIX:-/usr/local}" node@24 >/dev/null
+  hash -r
+fi
+export PATH="${AGENT_TRACE_PREFIX:-/usr/local}/bin:$PATH"
+if ! node_ok; then
+  echo "Node >= $NODE_FLOOR is required, still have $(node --version)" >&2
+  exit 1
+fi
+
+if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version | cut -d. -f1)" != "10" ]; then
+  log "installing pnpm 10"
+  npm install -g --prefix "${AGENT_TRACE_PREFIX:-/usr/local}" pnpm@10 >/dev/null
+  hash -r
+fi
+log "node $(node --version), pnpm $(pnpm --version)"
+
+# Nothing here builds a native addon; the machine's nodedir (older Node headers) must not leak in.
+export npm_config_nodedir=
+
+log "install"
+pnpm install --frozen-lockfile
