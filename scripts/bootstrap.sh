@@ -19,12 +19,15 @@ node_ok() {
   ' "$NODE_FLOOR" 2>/dev/null
 }
 
+PREFIX="${AGENT_TRACE_PREFIX:-/usr/local}"
+# A Node and pnpm installed by an earlier run are used again, not reinstalled.
+export PATH="$PREFIX/bin:$PATH"
+hash -r
 if ! node_ok; then
   log "node $(node --version 2>/dev/null || echo none) is older than $NODE_FLOOR: installing Node 24 from the npm registry"
-  npm install -g --prefix "${AGENT_TRACE_PREFIX:-/usr/local}" node@24 >/dev/null
+  npm install -g --prefix "$PREFIX" node@24 >/dev/null
   hash -r
 fi
-export PATH="${AGENT_TRACE_PREFIX:-/usr/local}/bin:$PATH"
 if ! node_ok; then
   echo "Node >= $NODE_FLOOR is required, still have $(node --version)" >&2
   exit 1
@@ -32,7 +35,7 @@ fi
 
 if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version | cut -d. -f1)" != "10" ]; then
   log "installing pnpm 10"
-  npm install -g --prefix "${AGENT_TRACE_PREFIX:-/usr/local}" pnpm@10 >/dev/null
+  npm install -g --prefix "$PREFIX" pnpm@10 >/dev/null
   hash -r
 fi
 log "node $(node --version), pnpm $(pnpm --version)"
