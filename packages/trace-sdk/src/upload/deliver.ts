@@ -19,6 +19,7 @@ import { inSpan, instruments } from '../telemetry/otel.js';
 import { classifyUploadError } from './classify.js';
 import { DEFAULT_RETRY_POLICY } from './retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from './types.js';
+import { untilAborted } from './until-aborted.js';
 
 /**
  * Default bound on one delivery when the caller gives none: the retry policy's own deadline plus a
@@ -249,25 +250,6 @@ function deliveryBound(opts: DeliverOptions): Bound {
       if (timer !== undefined) clearTimeout(timer);
     },
   };
-}
-
-/** Settles with `p`, or rejects as soon as `signal` aborts, even if the transport ignores it. */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 function positive(n: unknown): number | undefined {

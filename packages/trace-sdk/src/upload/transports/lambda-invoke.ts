@@ -8,6 +8,7 @@
 import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import type { UploaderRequest, UploaderResponse } from '../../protocol/lambda-messages.js';
 import { safeCause, safeText } from '../../sanitize.js';
+import { untilAborted } from '../until-aborted.js';
 import type { LambdaClientLike } from './aws-client-types.js';
 import { fail, isResponse, LAMBDA_UPLOADER_TRANSPORT } from './lambda-answers.js';
 import { fromAwsSdkError } from './s3-error.js';
@@ -129,23 +130,4 @@ export function lambdaInvoker(options: LambdaInvokeTarget): LambdaInvoke {
       throw fail('ERR_UPLOAD_HTTP', 'the uploader returned an unexpected response', { retryable: true });
     return { response };
   };
-}
-
-/** Settles with `p`, or rejects with the signal's reason as soon as it fires (an SDK that ignores it). */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
