@@ -12,7 +12,7 @@
  * @packageDocumentation
  */
 import { activeSpanIds } from '../telemetry/otel.js';
-import { RedactionFailure, type RedactionPattern, Redactor } from './redact.js';
+import { RedactionFailure, type RedactionPattern, Redactor, warmUpRedaction } from './redact.js';
 import { type FieldShape, fieldShape, JsonWriter, SizeBudgetExceeded } from './safe-json.js';
 import { redactAndTruncate } from './truncate.js';
 
@@ -72,6 +72,8 @@ export class EventSerializer {
   constructor(limits: SerializerLimits) {
     this.limits = limits;
     this.writer = new JsonWriter(new Redactor(limits.redactPatterns), { maxDepth: limits.maxDepth });
+    // Here, when the agent creates its recorder, rather than in its first record() calls.
+    warmUpRedaction();
     this.rootShape = fieldShape({
       thinking: limits.maxTextChars,
       text: limits.maxTextChars,

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { close, open, read } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { setImmediate as turnOfEventLoop } from 'node:timers/promises';
 import { RecorderStateError, SpoolError } from '../errors.js';
 import type { SealedBody } from './types.js';
 
@@ -128,18 +129,30 @@ export function bodyOf(
 }
 
 const HASH_READ_BYTES = 256 * 1024;
+/** Hashing runs on the agent's thread: let its event loop in this often (about 2 ms of SHA-256). */
+const HASH_YIELD_BYTES = 1024 * 1024;
 
 /**
  * Lowercase hex SHA-256 of the parts, in order. SHA-256 cannot prepend: the hash of header ++ events
  * needs the events after the header, so a file part is read once here. One reused buffer: no garbage
- * for the GC to lag behind on.
+ * for the GC to lag behind on. Parts in memory are hashed in slices with a turn of the event loop
+ * between them: a body kept in memory (a broken spool disk) can be 64 MiB, over 100 ms of hashing.
  */
 export async function hashParts(parts: readonly BodyPart[]): Promise<string> {
   const hash = createHash('sha256');
   let buf: Buffer | undefined;
+  let sinceYield = 0;
   for (const part of parts) {
     if (Buffer.isBuffer(part)) {
-      hash.update(part);
+      for (let off = 0; off < part.length; off += HASH_READ_BYTES) {
+        const slice = part.subarray(off, off + HASH_READ_BYTES);
+        hash.update(slice);
+        sinceYield += slice.length;
+        if (sinceYield >= HASH_YIELD_BYTES) {
+          sinceYield = 0;
+          await turnOfEventLoop();
+        }
+      }
       continue;
     }
     buf ??= Buffer.allocUnsafeSlow(HASH_READ_BYTES);
