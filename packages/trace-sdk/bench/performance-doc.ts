@@ -413,12 +413,19 @@ ${rssTable(rss)}
 
 Reading it: compressed members go to the spill file as they finish once the first flush interval (2 s)
 has passed (durability level 1: a killed process loses at most that), so the trace itself never sits in memory
-(compare the gzip column with the growth). With default flags V8 sizes its heap lazily: short-lived
-strings promoted while recording make it grow the old space toward a plateau, and that growth is what the
-"peak over baseline" column shows. The capped run completing shows the live JavaScript heap stays
-under 96 MiB whatever the trace size; its column is what remains on top (new space, Buffers in flight,
-zlib state) and how V8 paces collection under the cap. The summary's target applies from the second
-size on (4x the data, once V8 has sized its heap). \`pnpm bench --full\` adds a 4 GiB trace.
+(compare the gzip column with the growth). The peak while recording is flat from the second size on; what
+grows with the trace is the upload, and it is not data the SDK holds. Measured by hand (a discarding
+consumer instead of S3, \`process.memoryUsage()\` sampled every 5 ms): reading a body streams it in
+256 KiB chunks, each a fresh Buffer that is garbage once written, and V8 frees Buffers only when a GC
+runs, which it paces by heap size: after recording 1 GiB the heap V8 has sized is larger (heap total 56 →
+94 MiB for 256 MiB → 1 GiB, live heap 16 MiB both times), so more dead chunks wait (Buffers peak 57 → 77 MiB).
+A GC forced right before the upload made the 256 MiB task's upload add nothing, and a plain
+\`fs.createReadStream\` of the same file into the same consumer shows the same pattern (dead Buffers
+41 → 66 MiB over a 88 → 353 MiB file). A chunk cannot be reused safely: undici may still hold it in the
+socket's queue after taking the next. The capped run completing shows the live JavaScript heap stays under
+96 MiB whatever the trace size; its column is what remains on top (new space, Buffers in flight, zlib
+state) and how V8 paces collection under the cap. The summary's target applies from the second size on
+(4x the data, once V8 has sized its heap). \`pnpm bench --full\` adds a 4 GiB trace.
 
 ## Load tests (not run in CI)
 

@@ -197,6 +197,30 @@ describe('s3PutObjectTransport (legacy)', () => {
     }
   });
 
+  it('says which option or variable to set when no region is found anywhere, and sends nothing', async () => {
+    vi.stubEnv('AWS_ACCESS_KEY_ID', TEST_CREDENTIALS.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', TEST_CREDENTIALS.secretAccessKey);
+    vi.stubEnv('AWS_REGION', undefined);
+    vi.stubEnv('AWS_DEFAULT_REGION', undefined);
+    // No shared config file to find a profile's region in either.
+    vi.stubEnv('AWS_CONFIG_FILE', '/nonexistent/agent-trace-test/config');
+    vi.stubEnv('AWS_SDK_LOAD_CONFIG', undefined);
+    try {
+      const t = s3PutObjectTransport({
+        allowBucketWideWrites: true,
+        bucket: BUCKET,
+        endpoint: server.origin,
+        retry: false,
+      });
+      const err = await failure(t.upload(artifactFromBuffer(KEY, randomBytes(10)), {}));
+      expect(err).toMatchObject({ code: 'ERR_UPLOAD_REJECTED', retryable: false });
+      expect(err.message).toMatch(/no AWS region: pass `region` .*AWS_REGION/);
+      expect(server.requests).toHaveLength(0);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
   it('fails at construction on a missing bucket or a part size below S3 minimum', () => {
     expect(() => s3PutObjectTransport({ allowBucketWideWrites: true, bucket: '' })).toThrow(ConfigError);
     expect(() =>

@@ -120,7 +120,8 @@ interface AwsSdkErrorLike {
  * Maps an AWS SDK v3 error (S3, Lambda) into an {@link UploadError} by the same rules as
  * {@link uploadErrorFromResponse}: the HTTP status and the service's error name (`SlowDown`,
  * `TooManyRequestsException`, ...) decide `retryable`; a checksum mismatch (`BadDigest`, ...)
- * is `ERR_UPLOAD_CHECKSUM`; network failures become `ERR_UPLOAD_NETWORK`. The cause is kept
+ * is `ERR_UPLOAD_CHECKSUM`; network failures become `ERR_UPLOAD_NETWORK`; a client without a region
+ * is `ERR_UPLOAD_REJECTED` saying which option or variable to set. The cause is kept
  * only as a {@link safeCause} copy.
  */
 export function fromAwsSdkError(err: unknown, transport: string, signal?: AbortSignal): UploadError {
@@ -131,6 +132,15 @@ export function fromAwsSdkError(err: unknown, transport: string, signal?: AbortS
   const status = aws.$metadata?.httpStatusCode;
   if (status === undefined && isNetworkError(err)) return classifyUploadError(err, transport, signal);
   if (err.name === 'AbortError') return abortedError(transport, err);
+  if (status === undefined && err.message === 'Region is missing') {
+    // The SDK found no region anywhere (options, AWS_REGION, the shared config file): nothing was
+    // sent, and no retry can fix it. Say what to set instead of "Error: Region is missing".
+    return new UploadError(
+      'ERR_UPLOAD_REJECTED',
+      `${transport}: no AWS region: pass \`region\` (or a configured \`client\`), or set AWS_REGION`,
+      { transport, retryable: false },
+    );
+  }
   const retryAfterMs = parseRetryAfter(aws.$response?.headers?.['retry-after']);
   const retryable =
     status !== undefined
