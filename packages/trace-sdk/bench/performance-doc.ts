@@ -450,6 +450,7 @@ Run one with \`pnpm test:load packages/trace-sdk/test/load/ten-million-events.lo
 
 ## Reproducing
 
+<!-- doc-test: skip runs the benchmarks for minutes (and bench:doc rewrites this file); not part of CI -->
 \`\`\`sh
 pnpm bench            # every benchmark, printed (builds first)
 pnpm bench --full     # plus the long variants (recording 1 GiB, a 4 GiB trace)
