@@ -37,7 +37,9 @@ export interface TraceBucketProps {
   readonly accessLogsBucket?: s3.IBucket | undefined;
   /**
    * CloudTrail S3 data events for writes under `traces/`: `true` creates a trail (with its own
-   * private, TLS-only bucket), a `Trail` adds the selector to yours. Default: off.
+   * private, TLS-only bucket), a `Trail` adds the selector to yours (which must set
+   * `managementEvents` explicitly, or the added selector would turn its default management events
+   * off). Default: off.
    */
   readonly auditWrites?: boolean | cloudtrail.Trail | undefined;
   /**
@@ -134,7 +136,7 @@ export class TraceBucket extends Construct {
 
     if (props.auditWrites) {
       this.trail =
-        props.auditWrites instanceof cloudtrail.Trail ? props.auditWrites : this.createTrail(removalPolicy);
+        props.auditWrites === true ? this.createTrail(removalPolicy) : checkedTrail(props.auditWrites);
       this.trail.addS3EventSelector([{ bucket: this.bucket, objectPrefix: TRACES_PREFIX }], {
         readWriteType: cloudtrail.ReadWriteType.WRITE_ONLY,
         includeManagementEvents: false,
@@ -293,6 +295,26 @@ export class TraceBucket extends Construct {
       managementEvents: cloudtrail.ReadWriteType.NONE,
     });
   }
+}
+
+/**
+ * A caller's trail, refused when it logs management events only by CloudTrail's default: that
+ * default holds while a trail has no event selector, so adding the `traces/` selector (which
+ * excludes management events) would silently stop the trail recording them.
+ */
+function checkedTrail(trail: cloudtrail.Trail): cloudtrail.Trail {
+  // The prop is private on Trail; CDK keeps it as given (undefined when not set).
+  const managementEvents = (trail as unknown as { managementEvents?: cloudtrail.ReadWriteType })
+    .managementEvents;
+  if (managementEvents === undefined) {
+    throw new ConfigError(
+      `auditWrites: trail ${trail.node.path} records management events only by default, which adding the ` +
+        'traces/ data-event selector would turn off; create it with managementEvents set ' +
+        '(ReadWriteType.ALL to keep them, NONE for a data-events-only trail)',
+      'auditWrites',
+    );
+  }
+  return trail;
 }
 
 /** The construct behind a principal (a `Role`, a `User`), if it is one. */

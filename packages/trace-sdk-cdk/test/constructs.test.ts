@@ -5,6 +5,7 @@
 import { ConfigError } from '@agent-trace/trace-sdk';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { describe, expect, it } from 'vitest';
@@ -117,6 +118,46 @@ describe('TraceBucket', () => {
         },
       ],
     });
+  });
+
+  it('auditWrites with your trail adds the traces/ selector and keeps the trail’s management events', () => {
+    const shared = synth((stack) => {
+      const trail = new cloudtrail.Trail(stack, 'AccountTrail', {
+        managementEvents: cloudtrail.ReadWriteType.ALL,
+      });
+      new TraceBucket(stack, 'Traces', { auditWrites: trail });
+    });
+    shared.resourceCountIs('AWS::CloudTrail::Trail', 1);
+    shared.hasResourceProperties('AWS::CloudTrail::Trail', {
+      EventSelectors: [
+        { IncludeManagementEvents: true, ReadWriteType: 'All' },
+        {
+          DataResources: [
+            {
+              Type: 'AWS::S3::Object',
+              Values: [{ 'Fn::Join': ['', [arnOf(bucketId(shared)), '/traces/']] }],
+            },
+          ],
+          IncludeManagementEvents: false,
+          ReadWriteType: 'WriteOnly',
+        },
+      ],
+    });
+  });
+
+  it('refuses a trail that logs management events by default, which a data-event selector would turn off', () => {
+    // CloudTrail logs all management events only while a trail has no event selector; the first
+    // selector replaces that default, so adding ours to such a trail would silence it.
+    const stack = new Stack(app(), 'T');
+    const trail = new cloudtrail.Trail(stack, 'AccountTrail');
+    expect(() => new TraceBucket(stack, 'Traces', { auditWrites: trail })).toThrow(
+      expect.objectContaining({ name: 'ConfigError', message: expect.stringMatching(/managementEvents/) }),
+    );
+    // A data-events-only trail (managementEvents: NONE) is fine.
+    const dataOnly = new cloudtrail.Trail(stack, 'DataTrail', {
+      managementEvents: cloudtrail.ReadWriteType.NONE,
+    });
+    expect(new TraceBucket(stack, 'Traces2', { auditWrites: dataOnly }).trail).toBe(dataOnly);
   });
 
   it('with SSE-KMS, writers may generate data keys and readers decrypt, nothing more', () => {
