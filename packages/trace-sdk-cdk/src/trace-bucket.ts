@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { ConfigError } from '@agent-trace/trace-sdk';
-import { Annotations, type CfnResource, Duration, Lazy, RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, Aspects, type CfnResource, Duration, Lazy, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -95,6 +95,10 @@ export class TraceBucket extends Construct {
 
   private readonly writerArns: string[] = [];
   private readonly restrictWriters: boolean;
+  /** Principals whose IAM5 finding on traces/* is acknowledged at synth, and why. */
+  private readonly traceGrantees = new Map<IConstruct, 'read' | 'write'>();
+  /** Principals holding the legacy grant: never acknowledged, whatever else they hold. */
+  private readonly legacyWriters = new Set<IConstruct>();
 
   constructor(scope: Construct, id: string, props: TraceBucketProps = {}) {
     super(scope, id);
@@ -104,6 +108,9 @@ export class TraceBucket extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.restrictWriters = props.restrictWriters ?? true;
     this.encryptionKey = props.encryptionKey;
+    // Acknowledgments wait for synth: the legacy grant's finding has the same id as the trusted
+    // grants', so a role holding both must not be acknowledged, whichever grant came first.
+    Aspects.of(this).add({ visit: (node) => node === this && this.acknowledgeTraceGrantees() });
 
     this.accessLogsBucket = props.accessLogsBucket ?? this.createLogBucket('AccessLogs', removalPolicy);
 
@@ -189,7 +196,9 @@ export class TraceBucket extends Construct {
       objects: tag === undefined ? TRACES_OBJECTS : `${TRACES_PREFIX}\${aws:PrincipalTag/${tag}}/*`,
       acknowledge: false,
     });
-    Annotations.of(asConstruct(runtime.grantPrincipal) ?? this).addWarningV2(
+    const runtimeConstruct = asConstruct(runtime.grantPrincipal);
+    if (runtimeConstruct !== undefined) this.legacyWriters.add(runtimeConstruct);
+    Annotations.of(runtimeConstruct ?? this).addWarningV2(
       '@agent-trace/trace-sdk-cdk:legacyRuntimePutObject',
       'INSECURE: this agent runtime holds s3:PutObject on the traces bucket, so it can overwrite other ' +
         "users' traces. Move it to presigned PUT or the uploader Lambda (docs/migration.md) and remove " +
@@ -248,13 +257,24 @@ export class TraceBucket extends Construct {
 
   private acknowledgeTracesWildcard(grantee: iam.IGrantable, what: 'read' | 'write'): void {
     const target = asConstruct(grantee.grantPrincipal);
-    const ref = target && nagRef(target, this.bucket.node.defaultChild as CfnResource);
-    if (target === undefined || ref === undefined) return; // another stack: the caller acknowledges
-    acknowledge(
-      target,
-      `AwsSolutions-IAM5[Resource::${ref}/${TRACES_OBJECTS}]`,
-      what === 'write' ? IAM5_TRACES_REASON : 'Reading traces is scoped to traces/*, never the whole bucket.',
-    );
+    if (target === undefined) return; // not a construct: the caller acknowledges
+    if (this.traceGrantees.get(target) !== 'write') this.traceGrantees.set(target, what);
+  }
+
+  /** Acknowledges each trusted grantee's IAM5 finding on traces/*, except legacy writers'. */
+  private acknowledgeTraceGrantees(): void {
+    for (const [target, what] of this.traceGrantees) {
+      if (this.legacyWriters.has(target)) continue;
+      const ref = nagRef(target, this.bucket.node.defaultChild as CfnResource);
+      if (ref === undefined) continue; // another stack: the caller acknowledges
+      acknowledge(
+        target,
+        `AwsSolutions-IAM5[Resource::${ref}/${TRACES_OBJECTS}]`,
+        what === 'write'
+          ? IAM5_TRACES_REASON
+          : 'Reading traces is scoped to traces/*, never the whole bucket.',
+      );
+    }
   }
 
   private createLogBucket(id: string, removalPolicy: RemovalPolicy): s3.Bucket {
