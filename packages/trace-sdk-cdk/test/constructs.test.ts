@@ -274,6 +274,20 @@ describe('TraceUploader', () => {
     });
   });
 
+  it('only Secrets Manager acting for this account may invoke the rotation function', () => {
+    // Without SourceAccount a service-principal grant is open to that service acting for any
+    // account (a confused deputy; Security Hub Lambda.1 reports it as public).
+    const permissions = Object.values(t.findResources('AWS::Lambda::Permission'));
+    expect(permissions.map((p) => p.Properties)).toEqual([
+      {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: arnOf(logicalId(t, 'AWS::Lambda::Function', 'UploaderRotationFunction')),
+        Principal: 'secretsmanager.amazonaws.com',
+        SourceAccount: '123456789012',
+      },
+    ]);
+  });
+
   it('the rotation role can change the secret and write its logs, nothing else', () => {
     const secret = { Ref: logicalId(t, 'AWS::SecretsManager::Secret', 'UploaderGrantKeySecret') };
     expect(policyOf(t, roleId(t, 'UploaderRotationRole'))).toEqual([
