@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { ConfigError } from '@agent-trace/trace-sdk';
-import { Annotations, Aspects, type CfnResource, Duration, Lazy, RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, Aspects, type CfnResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -44,8 +44,8 @@ export interface TraceBucketProps {
   readonly auditWrites?: boolean | cloudtrail.Trail | undefined;
   /**
    * Add a bucket-policy Deny of `s3:PutObject` on `traces/*` for every principal that was not
-   * granted write through this construct, so a broad grant added elsewhere later has no effect.
-   * Default: true.
+   * granted write through this construct (every principal while none is), so a broad grant added
+   * elsewhere later has no effect. Default: true.
    */
   readonly restrictWriters?: boolean | undefined;
   /** Default: `RETAIN` (traces are evidence). */
@@ -108,9 +108,16 @@ export class TraceBucket extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.restrictWriters = props.restrictWriters ?? true;
     this.encryptionKey = props.encryptionKey;
-    // Acknowledgments wait for synth: the legacy grant's finding has the same id as the trusted
-    // grants', so a role holding both must not be acknowledged, whichever grant came first.
-    Aspects.of(this).add({ visit: (node) => node === this && this.acknowledgeTraceGrantees() });
+    // The writers' Deny and the acknowledgments wait for synth, when every grant is known: the
+    // legacy grant's finding has the same id as the trusted grants', so a role holding both must
+    // not be acknowledged, whichever grant came first.
+    Aspects.of(this).add({
+      visit: (node) => {
+        if (node !== this) return;
+        this.restrictTraceWriters();
+        this.acknowledgeTraceGrantees();
+      },
+    });
 
     this.accessLogsBucket = props.accessLogsBucket ?? this.createLogBucket('AccessLogs', removalPolicy);
 
@@ -238,21 +245,27 @@ export class TraceBucket extends Construct {
         'restrictWriters',
       );
     }
-    if (this.writerArns.length === 0) {
-      this.bucket.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: 'OnlyTraceWritersWriteTraces',
-          effect: iam.Effect.DENY,
-          principals: [new iam.AnyPrincipal()],
-          actions: ['s3:PutObject'],
-          resources: [this.tracesArn],
-          conditions: {
-            ArnNotEquals: { 'aws:PrincipalArn': Lazy.list({ produce: () => this.writerArns }) },
-          },
-        }),
-      );
-    }
     if (!this.writerArns.includes(arn)) this.writerArns.push(arn);
+  }
+
+  /**
+   * The bucket-policy Deny of `traces/` writes to everyone but the granted writers, added at synth
+   * when every grant is known: with no writer granted it denies every principal.
+   */
+  private restrictTraceWriters(): void {
+    if (!this.restrictWriters) return;
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyTraceWritersWriteTraces',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [this.tracesArn],
+        ...(this.writerArns.length > 0
+          ? { conditions: { ArnNotEquals: { 'aws:PrincipalArn': [...this.writerArns] } } }
+          : {}),
+      }),
+    );
   }
 
   private acknowledgeTracesWildcard(grantee: iam.IGrantable, what: 'read' | 'write'): void {

@@ -215,6 +215,28 @@ describe('TraceBucket', () => {
     ).toThrow(ConfigError);
   });
 
+  it('restrictWriters with no writer granted yet denies traces/ writes to every principal', () => {
+    // Nobody was granted write through the construct, so nobody may write: a grantPut added
+    // beside it (the mistake the construct exists to stop) must not take effect.
+    const t2 = synth((stack) => {
+      const traces = new TraceBucket(stack, 'Traces');
+      traces.grantReadTraces(role(stack, 'Reader'));
+      traces.bucket.grantPut(role(stack, 'Runtime'));
+    });
+    const statements = Object.values(t2.findResources('AWS::S3::BucketPolicy')).flatMap(
+      (r) => r.Properties.PolicyDocument.Statement as { Sid?: string }[],
+    );
+    expect(statements.filter((s) => s.Sid === 'OnlyTraceWritersWriteTraces')).toEqual([
+      {
+        Sid: 'OnlyTraceWritersWriteTraces',
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 's3:PutObject',
+        Resource: tracesObjects(bucketId(t2)),
+      },
+    ]);
+  });
+
   it('restrictWriters: false leaves the bucket policy to the caller', () => {
     const t2 = synth((stack) => {
       new TraceBucket(stack, 'Traces', { restrictWriters: false }).grantMintUploadUrls(
