@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { ConfigError } from '@agent-trace/trace-sdk';
-import { Annotations, type CfnResource, Duration, Lazy, RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, Aspects, type CfnResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -37,13 +37,15 @@ export interface TraceBucketProps {
   readonly accessLogsBucket?: s3.IBucket | undefined;
   /**
    * CloudTrail S3 data events for writes under `traces/`: `true` creates a trail (with its own
-   * private, TLS-only bucket), a `Trail` adds the selector to yours. Default: off.
+   * private, TLS-only bucket), a `Trail` adds the selector to yours (which must set
+   * `managementEvents` explicitly, or the added selector would turn its default management events
+   * off). Default: off.
    */
   readonly auditWrites?: boolean | cloudtrail.Trail | undefined;
   /**
    * Add a bucket-policy Deny of `s3:PutObject` on `traces/*` for every principal that was not
-   * granted write through this construct, so a broad grant added elsewhere later has no effect.
-   * Default: true.
+   * granted write through this construct (every principal while none is), so a broad grant added
+   * elsewhere later has no effect. Default: true.
    */
   readonly restrictWriters?: boolean | undefined;
   /** Default: `RETAIN` (traces are evidence). */
@@ -93,6 +95,10 @@ export class TraceBucket extends Construct {
 
   private readonly writerArns: string[] = [];
   private readonly restrictWriters: boolean;
+  /** Principals whose IAM5 finding on traces/* is acknowledged at synth, and why. */
+  private readonly traceGrantees = new Map<IConstruct, 'read' | 'write'>();
+  /** Principals holding the legacy grant: never acknowledged, whatever else they hold. */
+  private readonly legacyWriters = new Set<IConstruct>();
 
   constructor(scope: Construct, id: string, props: TraceBucketProps = {}) {
     super(scope, id);
@@ -102,6 +108,16 @@ export class TraceBucket extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.restrictWriters = props.restrictWriters ?? true;
     this.encryptionKey = props.encryptionKey;
+    // The writers' Deny and the acknowledgments wait for synth, when every grant is known: the
+    // legacy grant's finding has the same id as the trusted grants', so a role holding both must
+    // not be acknowledged, whichever grant came first.
+    Aspects.of(this).add({
+      visit: (node) => {
+        if (node !== this) return;
+        this.restrictTraceWriters();
+        this.acknowledgeTraceGrantees();
+      },
+    });
 
     this.accessLogsBucket = props.accessLogsBucket ?? this.createLogBucket('AccessLogs', removalPolicy);
 
@@ -134,7 +150,7 @@ export class TraceBucket extends Construct {
 
     if (props.auditWrites) {
       this.trail =
-        props.auditWrites instanceof cloudtrail.Trail ? props.auditWrites : this.createTrail(removalPolicy);
+        props.auditWrites === true ? this.createTrail(removalPolicy) : checkedTrail(props.auditWrites);
       this.trail.addS3EventSelector([{ bucket: this.bucket, objectPrefix: TRACES_PREFIX }], {
         readWriteType: cloudtrail.ReadWriteType.WRITE_ONLY,
         includeManagementEvents: false,
@@ -187,7 +203,9 @@ export class TraceBucket extends Construct {
       objects: tag === undefined ? TRACES_OBJECTS : `${TRACES_PREFIX}\${aws:PrincipalTag/${tag}}/*`,
       acknowledge: false,
     });
-    Annotations.of(asConstruct(runtime.grantPrincipal) ?? this).addWarningV2(
+    const runtimeConstruct = asConstruct(runtime.grantPrincipal);
+    if (runtimeConstruct !== undefined) this.legacyWriters.add(runtimeConstruct);
+    Annotations.of(runtimeConstruct ?? this).addWarningV2(
       '@agent-trace/trace-sdk-cdk:legacyRuntimePutObject',
       'INSECURE: this agent runtime holds s3:PutObject on the traces bucket, so it can overwrite other ' +
         "users' traces. Move it to presigned PUT or the uploader Lambda (docs/migration.md) and remove " +
@@ -227,32 +245,49 @@ export class TraceBucket extends Construct {
         'restrictWriters',
       );
     }
-    if (this.writerArns.length === 0) {
-      this.bucket.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: 'OnlyTraceWritersWriteTraces',
-          effect: iam.Effect.DENY,
-          principals: [new iam.AnyPrincipal()],
-          actions: ['s3:PutObject'],
-          resources: [this.tracesArn],
-          conditions: {
-            ArnNotEquals: { 'aws:PrincipalArn': Lazy.list({ produce: () => this.writerArns }) },
-          },
-        }),
-      );
-    }
     if (!this.writerArns.includes(arn)) this.writerArns.push(arn);
+  }
+
+  /**
+   * The bucket-policy Deny of `traces/` writes to everyone but the granted writers, added at synth
+   * when every grant is known: with no writer granted it denies every principal.
+   */
+  private restrictTraceWriters(): void {
+    if (!this.restrictWriters) return;
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyTraceWritersWriteTraces',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [this.tracesArn],
+        ...(this.writerArns.length > 0
+          ? { conditions: { ArnNotEquals: { 'aws:PrincipalArn': [...this.writerArns] } } }
+          : {}),
+      }),
+    );
   }
 
   private acknowledgeTracesWildcard(grantee: iam.IGrantable, what: 'read' | 'write'): void {
     const target = asConstruct(grantee.grantPrincipal);
-    const ref = target && nagRef(target, this.bucket.node.defaultChild as CfnResource);
-    if (target === undefined || ref === undefined) return; // another stack: the caller acknowledges
-    acknowledge(
-      target,
-      `AwsSolutions-IAM5[Resource::${ref}/${TRACES_OBJECTS}]`,
-      what === 'write' ? IAM5_TRACES_REASON : 'Reading traces is scoped to traces/*, never the whole bucket.',
-    );
+    if (target === undefined) return; // not a construct: the caller acknowledges
+    if (this.traceGrantees.get(target) !== 'write') this.traceGrantees.set(target, what);
+  }
+
+  /** Acknowledges each trusted grantee's IAM5 finding on traces/*, except legacy writers'. */
+  private acknowledgeTraceGrantees(): void {
+    for (const [target, what] of this.traceGrantees) {
+      if (this.legacyWriters.has(target)) continue;
+      const ref = nagRef(target, this.bucket.node.defaultChild as CfnResource);
+      if (ref === undefined) continue; // another stack: the caller acknowledges
+      acknowledge(
+        target,
+        `AwsSolutions-IAM5[Resource::${ref}/${TRACES_OBJECTS}]`,
+        what === 'write'
+          ? IAM5_TRACES_REASON
+          : 'Reading traces is scoped to traces/*, never the whole bucket.',
+      );
+    }
   }
 
   private createLogBucket(id: string, removalPolicy: RemovalPolicy): s3.Bucket {
@@ -293,6 +328,26 @@ export class TraceBucket extends Construct {
       managementEvents: cloudtrail.ReadWriteType.NONE,
     });
   }
+}
+
+/**
+ * A caller's trail, refused when it logs management events only by CloudTrail's default: that
+ * default holds while a trail has no event selector, so adding the `traces/` selector (which
+ * excludes management events) would silently stop the trail recording them.
+ */
+function checkedTrail(trail: cloudtrail.Trail): cloudtrail.Trail {
+  // The prop is private on Trail; CDK keeps it as given (undefined when not set).
+  const managementEvents = (trail as unknown as { managementEvents?: cloudtrail.ReadWriteType })
+    .managementEvents;
+  if (managementEvents === undefined) {
+    throw new ConfigError(
+      `auditWrites: trail ${trail.node.path} records management events only by default, which adding the ` +
+        'traces/ data-event selector would turn off; create it with managementEvents set ' +
+        '(ReadWriteType.ALL to keep them, NONE for a data-events-only trail)',
+      'auditWrites',
+    );
+  }
+  return trail;
 }
 
 /** The construct behind a principal (a `Role`, a `User`), if it is one. */

@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -132,6 +132,13 @@ export class TraceUploader extends Construct {
       automaticallyAfter: props.grantKeyRotation ?? Duration.days(30),
       rotateImmediatelyOnUpdate: false,
     });
+    // RotationSchedule lets secretsmanager.amazonaws.com invoke the function on behalf of any
+    // account; pin it to this one so another account's secret cannot drive it (confused deputy).
+    for (const child of this.rotationFunction.node.children) {
+      if (child instanceof lambda.CfnPermission && child.principal === 'secretsmanager.amazonaws.com') {
+        child.sourceAccount = Stack.of(this).account;
+      }
+    }
     acknowledge(
       rotationRole,
       'AwsSolutions-IAM5[Resource::*]',

@@ -5,6 +5,7 @@
 import { ConfigError } from '@agent-trace/trace-sdk';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { describe, expect, it } from 'vitest';
@@ -119,6 +120,46 @@ describe('TraceBucket', () => {
     });
   });
 
+  it('auditWrites with your trail adds the traces/ selector and keeps the trail’s management events', () => {
+    const shared = synth((stack) => {
+      const trail = new cloudtrail.Trail(stack, 'AccountTrail', {
+        managementEvents: cloudtrail.ReadWriteType.ALL,
+      });
+      new TraceBucket(stack, 'Traces', { auditWrites: trail });
+    });
+    shared.resourceCountIs('AWS::CloudTrail::Trail', 1);
+    shared.hasResourceProperties('AWS::CloudTrail::Trail', {
+      EventSelectors: [
+        { IncludeManagementEvents: true, ReadWriteType: 'All' },
+        {
+          DataResources: [
+            {
+              Type: 'AWS::S3::Object',
+              Values: [{ 'Fn::Join': ['', [arnOf(bucketId(shared)), '/traces/']] }],
+            },
+          ],
+          IncludeManagementEvents: false,
+          ReadWriteType: 'WriteOnly',
+        },
+      ],
+    });
+  });
+
+  it('refuses a trail that logs management events by default, which a data-event selector would turn off', () => {
+    // CloudTrail logs all management events only while a trail has no event selector; the first
+    // selector replaces that default, so adding ours to such a trail would silence it.
+    const stack = new Stack(app(), 'T');
+    const trail = new cloudtrail.Trail(stack, 'AccountTrail');
+    expect(() => new TraceBucket(stack, 'Traces', { auditWrites: trail })).toThrow(
+      expect.objectContaining({ name: 'ConfigError', message: expect.stringMatching(/managementEvents/) }),
+    );
+    // A data-events-only trail (managementEvents: NONE) is fine.
+    const dataOnly = new cloudtrail.Trail(stack, 'DataTrail', {
+      managementEvents: cloudtrail.ReadWriteType.NONE,
+    });
+    expect(new TraceBucket(stack, 'Traces2', { auditWrites: dataOnly }).trail).toBe(dataOnly);
+  });
+
   it('with SSE-KMS, writers may generate data keys and readers decrypt, nothing more', () => {
     const t2 = synth((stack) => {
       const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
@@ -172,6 +213,28 @@ describe('TraceBucket', () => {
     expect(() =>
       traces.dangerouslyGrantLegacyRuntimePutObject(role(stack, 'R'), { userIdPrincipalTag: 'bad tag*' }),
     ).toThrow(ConfigError);
+  });
+
+  it('restrictWriters with no writer granted yet denies traces/ writes to every principal', () => {
+    // Nobody was granted write through the construct, so nobody may write: a grantPut added
+    // beside it (the mistake the construct exists to stop) must not take effect.
+    const t2 = synth((stack) => {
+      const traces = new TraceBucket(stack, 'Traces');
+      traces.grantReadTraces(role(stack, 'Reader'));
+      traces.bucket.grantPut(role(stack, 'Runtime'));
+    });
+    const statements = Object.values(t2.findResources('AWS::S3::BucketPolicy')).flatMap(
+      (r) => r.Properties.PolicyDocument.Statement as { Sid?: string }[],
+    );
+    expect(statements.filter((s) => s.Sid === 'OnlyTraceWritersWriteTraces')).toEqual([
+      {
+        Sid: 'OnlyTraceWritersWriteTraces',
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 's3:PutObject',
+        Resource: tracesObjects(bucketId(t2)),
+      },
+    ]);
   });
 
   it('restrictWriters: false leaves the bucket policy to the caller', () => {
@@ -231,6 +294,20 @@ describe('TraceUploader', () => {
       RotationRules: { ScheduleExpression: 'rate(7 days)' },
       RotateImmediatelyOnUpdate: false,
     });
+  });
+
+  it('only Secrets Manager acting for this account may invoke the rotation function', () => {
+    // Without SourceAccount a service-principal grant is open to that service acting for any
+    // account (a confused deputy; Security Hub Lambda.1 reports it as public).
+    const permissions = Object.values(t.findResources('AWS::Lambda::Permission'));
+    expect(permissions.map((p) => p.Properties)).toEqual([
+      {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: arnOf(logicalId(t, 'AWS::Lambda::Function', 'UploaderRotationFunction')),
+        Principal: 'secretsmanager.amazonaws.com',
+        SourceAccount: '123456789012',
+      },
+    ]);
   });
 
   it('the rotation role can change the secret and write its logs, nothing else', () => {

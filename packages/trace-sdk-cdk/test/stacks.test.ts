@@ -5,8 +5,9 @@
  */
 
 import type { Stack } from 'aws-cdk-lib';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
+import { TraceBucket } from '../src/index.js';
 import {
   allows,
   arnOf,
@@ -209,6 +210,34 @@ describe('cdk-nag AwsSolutions', () => {
       },
     ]);
   });
+
+  it.each([
+    ['grantReadTraces', 'after'],
+    ['grantMintUploadUrls', 'after'],
+    ['grantReadTraces', 'before'],
+    ['grantMintUploadUrls', 'before'],
+  ] as const)(
+    'legacy: the finding stays visible when the runtime role also gets %s (%s the opt-in)',
+    (grant, when) => {
+      // The trusted grants acknowledge the same finding id (IAM5 on traces/*) on their role; on a
+      // role that also holds the legacy grant, that acknowledgment would hide the legacy finding.
+      const s = synthesize((stack) => {
+        const traces = new TraceBucket(stack, 'Traces');
+        const runtime = new iam.Role(stack, 'RuntimeRole', {
+          assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+        });
+        if (when === 'before') traces[grant](runtime);
+        traces.dangerouslyGrantLegacyRuntimePutObject(runtime);
+        if (when === 'after') traces[grant](runtime);
+      });
+      expect(s.findings).toEqual([
+        {
+          rule: `AwsSolutions-IAM5[Resource::<${BUCKET}.Arn>/traces/*]`,
+          path: 'TraceStack/RuntimeRole/DefaultPolicy/Resource',
+        },
+      ]);
+    },
+  );
 
   it('legacy: the opt-in also warns at synth', () => {
     const runtime = modes.legacy.stack.node.findChild('RuntimeRole');
