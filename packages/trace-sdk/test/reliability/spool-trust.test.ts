@@ -208,6 +208,8 @@ describe('the default spool directory', () => {
     }
   });
 
+  it('is refused when it exists readable by other users (0755): spooled traces stay private', () =>
+    expectRefused((path) => chmod(path, 0o755), /open to other users \(mode 755/));
   const isRoot = process.getuid?.() === 0;
   it('is refused when it exists world-writable: recording still uploads, and says so', () =>
     expectRefused((path) => chmod(path, 0o777), /writable by every user/));
