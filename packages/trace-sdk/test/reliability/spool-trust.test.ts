@@ -5,7 +5,19 @@
  * per-entry credential) does, and the body must agree with the key it claims.
  */
 import { spawnSync } from 'node:child_process';
-import { chmod, chown, copyFile, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  copyFile,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -210,6 +222,13 @@ describe('the default spool directory', () => {
 
   it('is refused when it exists readable by other users (0755): spooled traces stay private', () =>
     expectRefused((path) => chmod(path, 0o755), /open to other users \(mode 755/));
+  it('is refused when it is a symbolic link, even to a private directory of this user', () =>
+    expectRefused(async (path) => {
+      const elsewhere = join(dir, 'elsewhere');
+      await mkdir(elsewhere, { mode: 0o700 });
+      await rm(path, { recursive: true });
+      await symlink(elsewhere, path);
+    }, /is a symbolic link/));
   const isRoot = process.getuid?.() === 0;
   it('is refused when it exists world-writable: recording still uploads, and says so', () =>
     expectRefused((path) => chmod(path, 0o777), /writable by every user/));
