@@ -393,6 +393,8 @@ async function bodyProblem(claim: SpooledClaim): Promise<SpoolSkipReason | undef
   }
   const userId = header['user_id'];
   if (header['task_id'] !== claim.taskId) return 'header-mismatch';
-  if (userId !== undefined && userId !== null && userId !== claim.userId) return 'header-mismatch';
+  // Absent (the Python agent writes none) is allowed; any other value must be the key's user, as
+  // the uploader Lambda and readers require (`null` included).
+  if (userId !== undefined && userId !== claim.userId) return 'header-mismatch';
   return undefined;
 }

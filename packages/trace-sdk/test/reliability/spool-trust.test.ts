@@ -5,6 +5,7 @@
  * per-entry credential) does, and the body must agree with the key it claims.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   chmod,
   chown,
@@ -19,6 +20,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ConfigError,
@@ -137,6 +139,28 @@ describe('a body that disagrees with its key', () => {
     ]);
     expect(transport.uploads).toEqual([]);
     expect((await readdir(spoolDir)).filter((n) => n.endsWith('.jsonl.gz'))).toHaveLength(1);
+  });
+});
+
+describe('a body whose header says user_id: null', () => {
+  it('is refused with header-mismatch, as the uploader Lambda and readers refuse it', async () => {
+    const spoolDir = join(dir, 'spool');
+    const path = await spoolTrace(spoolDir, ALICE, 'task-a');
+    const [header, ...rest] = gunzipSync(await readFile(path))
+      .toString('utf8')
+      .split('\n');
+    const body = gzipSync([JSON.stringify({ ...JSON.parse(header!), user_id: null }), ...rest].join('\n'));
+    await writeFile(path, body);
+    const sidecarPath = path.replace(/\.jsonl\.gz$/, '.json');
+    const sidecar = JSON.parse(await readFile(sidecarPath, 'utf8'));
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    await writeFile(sidecarPath, JSON.stringify({ ...sidecar, sha256, byteLength: body.byteLength }));
+    const transport = memoryTransport();
+
+    const result = await uploadSpooled({ spoolDir, transport, scope: { userId: ALICE } });
+
+    expect(result.skipped.map((s) => s.reason)).toEqual(['header-mismatch']);
+    expect(transport.uploads).toEqual([]);
   });
 });
 
