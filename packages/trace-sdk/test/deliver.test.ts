@@ -150,6 +150,23 @@ describe('secrets never pass the delivery boundary', () => {
     expect(own.s3Code).toContain(SIGNATURE);
   });
 
+  it('keeps a presigned URL a custom transport returns as its receipt uri out of the result', async () => {
+    const transport: TraceTransport = {
+      name: 'custom',
+      upload: async (a) => {
+        for await (const _ of a.open());
+        return { key: a.key, uri: PRESIGNED };
+      },
+    };
+    const rec = createTraceRecorder({ userId: 'u', taskId: 't', transport, spoolDir });
+    rec.record({ event: 'E' });
+    const result = await rec.finish();
+    expect(result).toMatchObject({
+      status: 'uploaded',
+      uri: 'https://b.s3.amazonaws.com/traces/u/t.jsonl.gz?<redacted>',
+    });
+  });
+
   it('passes the SDK’s own errors through as they are', async () => {
     const own = new UploadError(
       'ERR_UPLOAD_HTTP',
