@@ -62,7 +62,10 @@ export function safeText(text: string, opts: SafeTextOptions = {}): string {
       if (secret.length >= 8) out = out.split(secret).join('<redacted>');
     }
     out = out
-      .replace(URL_IN_TEXT, (url) => describeUrl(url))
+      // A URL cut at `?<redacted>` (text sanitized before) keeps its `?`: sanitizing is idempotent.
+      .replace(URL_IN_TEXT, (url) =>
+        url.endsWith('?') ? `${describeUrl(url.slice(0, -1))}?` : describeUrl(url),
+      )
       .replace(SIGNED_PARAM, '<redacted>')
       .replace(TOKEN_LIKE, '<redacted-token>');
     out = redactSecrets(out);
@@ -96,10 +99,12 @@ export function safeErrorMessage(err: unknown, opts?: SafeTextOptions): string {
  * fields run through {@link safeText}, the stack frames, and a safe copy of its own cause;
  * everything else (sockets, responses, request objects) is dropped.
  *
- * Errors of this SDK ({@link TraceError}) are built safe and pass through unchanged.
+ * Errors of this SDK ({@link TraceError}) pass through unchanged when their message, fields and
+ * cause chain are safe (as the SDK builds them); otherwise they are copied like any other.
  */
 export function safeCause(err: unknown, depth = 0): unknown {
-  if (err === undefined || err === null || err instanceof TraceError) return err;
+  if (err === undefined || err === null || SAFE_COPIES.has(err as object)) return err;
+  if (err instanceof TraceError && isSafeTraceError(err, depth)) return err;
   if (!isError(err)) {
     return typeof err === 'object' || typeof err === 'function' ? '<non-error value>' : safeText(String(err));
   }
@@ -108,6 +113,29 @@ export function safeCause(err: unknown, depth = 0): unknown {
   } catch {
     // A hostile getter or proxy: keep nothing of it but that it happened.
     return new Error('<unreadable error>');
+  }
+}
+
+/** Copies made by {@link safeCause}: already safe, passed through as they are. */
+const SAFE_COPIES = new WeakSet<object>();
+const VERBATIM: SafeTextOptions = { maxChars: Number.POSITIVE_INFINITY, multiline: true };
+
+/**
+ * Whether a {@link TraceError} is safe as it is: its message, string fields and cause chain are
+ * unchanged by the sanitizer. The SDK builds its own errors safe, but `UploadError` is public: a
+ * custom transport may build one around a raw URL, in a field or in its `cause`.
+ */
+function isSafeTraceError(err: TraceError, depth: number): boolean {
+  try {
+    if (safeText(String(err.message), VERBATIM) !== err.message) return false;
+    for (const value of Object.values(err)) {
+      if (typeof value === 'string' && safeText(value, VERBATIM) !== value) return false;
+    }
+    const cause: unknown = err.cause;
+    if (cause === undefined) return true;
+    return depth < MAX_CAUSE_DEPTH && safeCause(cause, depth + 1) === cause;
+  } catch {
+    return false;
   }
 }
 
@@ -159,5 +187,6 @@ function copyError(err: Error, depth: number): Error {
   ].join('\n');
   if (err.cause !== undefined && depth < MAX_CAUSE_DEPTH)
     define(copy, 'cause', safeCause(err.cause, depth + 1), false);
+  SAFE_COPIES.add(copy);
   return copy;
 }

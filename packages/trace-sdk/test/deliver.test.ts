@@ -127,6 +127,57 @@ describe('secrets never pass the delivery boundary', () => {
     // The transport's own object is left as it was.
     expect(own.message).toContain(SIGNATURE);
   });
+
+  it('sanitizes the cause and s3Code of a custom UploadError whose message is clean', async () => {
+    const own = new UploadError('ERR_UPLOAD_HTTP', 'HTTP 403', {
+      status: 403,
+      s3Code: `AccessDenied for ${PRESIGNED}`,
+      cause: new UploadError('ERR_UPLOAD_HTTP', 'inner', {
+        cause: new Error(`PUT ${PRESIGNED} grant ${GRANT}`),
+      }),
+    });
+    const rec = createTraceRecorder({ userId: 'u', taskId: 't', transport: failingTransport(own), spoolDir });
+    rec.record({ event: 'E' });
+    const result = await rec.finish();
+    expect(result).toMatchObject({ status: 'failed', error: { code: 'ERR_UPLOAD_HTTP', status: 403 } });
+    const [span] = spans.getFinishedSpans();
+    for (const text of [inspect(result.error, { depth: 10 }), JSON.stringify(span?.events)]) {
+      expect(text).not.toContain(SIGNATURE);
+      expect(text).not.toContain('tok3n');
+      expect(text).not.toContain(GRANT);
+    }
+    expect(result.error?.cause).toBeInstanceOf(UploadError);
+    expect(own.s3Code).toContain(SIGNATURE);
+  });
+
+  it('keeps a presigned URL a custom transport returns as its receipt uri out of the result', async () => {
+    const transport: TraceTransport = {
+      name: 'custom',
+      upload: async (a) => {
+        for await (const _ of a.open());
+        return { key: a.key, uri: PRESIGNED };
+      },
+    };
+    const rec = createTraceRecorder({ userId: 'u', taskId: 't', transport, spoolDir });
+    rec.record({ event: 'E' });
+    const result = await rec.finish();
+    expect(result).toMatchObject({
+      status: 'uploaded',
+      uri: 'https://b.s3.amazonaws.com/traces/u/t.jsonl.gz?<redacted>',
+    });
+  });
+
+  it('passes the SDK’s own errors through as they are', async () => {
+    const own = new UploadError(
+      'ERR_UPLOAD_HTTP',
+      'PUT https://b.s3.amazonaws.com/k?<redacted> answered 503',
+      {
+        status: 503,
+      },
+    );
+    const outcome = await deliver(failingTransport(own), artifact());
+    expect(outcome.status === 'failed' && outcome.error).toBe(own);
+  });
 });
 
 describe('time bounds', () => {

@@ -2,7 +2,7 @@
  * The default spool directory lives under the shared temp directory, where any local user can
  * create it first and plant traces for a later flush to deliver. Like ssh-agent and gpg-agent
  * sockets, it must be private: created `0700`, owned by this user, a real directory (not a link),
- * writable by nobody else. An existing one that is not is refused, never repaired or trusted.
+ * with no access for anybody else. An existing one that is not is refused, never repaired or trusted.
  *
  * @packageDocumentation
  */
@@ -47,8 +47,12 @@ export function privateDirProblem(dir: string): string | undefined {
   const me = uid();
   if (me !== undefined && st.uid !== me)
     return `${dir} belongs to uid ${st.uid}, not to this user (uid ${me})`;
-  if (me !== undefined && (st.mode & 0o022) !== 0) {
-    return `${dir} is writable by ${st.mode & 0o002 ? 'every user' : 'its group'} (mode ${(st.mode & 0o777).toString(8)})`;
+  if (me !== undefined && (st.mode & 0o077) !== 0) {
+    const mode = (st.mode & 0o777).toString(8);
+    if ((st.mode & 0o022) !== 0)
+      return `${dir} is writable by ${st.mode & 0o002 ? 'every user' : 'its group'} (mode ${mode})`;
+    // Readable or listable: spooled traces (tool inputs and outputs) would be open to other users.
+    return `${dir} is open to other users (mode ${mode}, not 700)`;
   }
   return undefined;
 }

@@ -48,8 +48,10 @@ export interface SpooledClaim {
 
 /**
  * The trusted authority for one entry: return a transport whose credential is bound to exactly
- * `claim.key` (e.g. a presigned PUT URL the orchestrator minted after checking, in its own records,
- * that `claim.taskId` belongs to `claim.userId`), or `null` to refuse the entry (it stays spooled).
+ * `claim.key`, or `null` to refuse the entry (it stays spooled). Decide from the orchestrator's own
+ * records: `claim.userId` must be the user whose sandbox wrote this spool (from your configuration)
+ * and that user must own `claim.taskId`. Checking only that the task belongs to `claim.userId` is
+ * not enough: a compromised runtime can name another user's real task.
  */
 export type SpoolAuthorizer = (
   claim: SpooledClaim,
@@ -391,6 +393,8 @@ async function bodyProblem(claim: SpooledClaim): Promise<SpoolSkipReason | undef
   }
   const userId = header['user_id'];
   if (header['task_id'] !== claim.taskId) return 'header-mismatch';
-  if (userId !== undefined && userId !== null && userId !== claim.userId) return 'header-mismatch';
+  // Absent (the Python agent writes none) is allowed; any other value must be the key's user, as
+  // the uploader Lambda and readers require (`null` included).
+  if (userId !== undefined && userId !== claim.userId) return 'header-mismatch';
   return undefined;
 }

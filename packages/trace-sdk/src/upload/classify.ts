@@ -40,12 +40,13 @@ export function providerError(transport: string, what: string, err: unknown): Up
 }
 
 /**
- * `err` with its message run through the sanitizer. A custom transport may build an UploadError
- * around a raw server message or URL; the SDK's own messages come back unchanged (same instance).
+ * `err` with its message, fields and cause chain run through the sanitizer. A custom transport may
+ * build an UploadError around a raw server message or URL, in its message, its `s3Code` or its
+ * `cause`; the SDK's own errors come back unchanged (same instance).
  */
 export function sanitizedUploadError(err: UploadError): UploadError {
   const message = safeText(err.message, { maxChars: MAX_UPLOAD_MESSAGE_CHARS });
-  if (message === err.message) return err;
+  if (message === err.message && safeCause(err) === err) return err;
   return new UploadError(err.code, message, {
     ...(err.status === undefined ? {} : { status: err.status }),
     ...(err.s3Code === undefined ? {} : { s3Code: safeText(err.s3Code) }),

@@ -14,7 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Span } from '@opentelemetry/api';
 import { SpoolError, type TraceError, UploadError } from '../errors.js';
-import { safeCause, safeErrorMessage } from '../sanitize.js';
+import { describeUrl, safeCause, safeErrorMessage } from '../sanitize.js';
 import { inSpan, instruments } from '../telemetry/otel.js';
 import { classifyUploadError } from './classify.js';
 import { DEFAULT_RETRY_POLICY } from './retry.js';
@@ -142,7 +142,7 @@ async function attempt(
     try {
       // Promise.resolve().then: a transport that throws synchronously is classified like any other.
       const upload = Promise.resolve().then(() => transport.upload(artifact, { signal: bound.signal }));
-      const receipt = await untilAborted(upload, bound.signal);
+      const receipt = safeReceipt(await untilAborted(upload, bound.signal));
       result = { receipt, attempts: positive(receipt?.attempts) ?? 1 };
     } catch (err) {
       const error = bound.stopped(name, err) ?? classifyUploadError(err, name, bound.signal);
@@ -157,6 +157,20 @@ async function attempt(
     throw new SpanFailure(result);
   }
   return result;
+}
+
+/**
+ * The receipt with a `uri` that carries a query string or user info (a custom transport returning
+ * the presigned URL it used) reduced by {@link describeUrl}: the result is logged as it is.
+ */
+function safeReceipt(receipt: UploadReceipt): UploadReceipt {
+  try {
+    const uri: unknown = receipt?.uri;
+    if (typeof uri !== 'string' || !/[?@]/.test(uri)) return receipt;
+    return { ...receipt, uri: describeUrl(uri) };
+  } catch {
+    return receipt;
+  }
 }
 
 /** Carries a classified failure out of the span callback so the span ends with ERROR status. */

@@ -5,8 +5,22 @@
  * per-entry credential) does, and the body must agree with the key it claims.
  */
 import { spawnSync } from 'node:child_process';
-import { chmod, chown, copyFile, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import {
+  chmod,
+  chown,
+  copyFile,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ConfigError,
@@ -128,6 +142,28 @@ describe('a body that disagrees with its key', () => {
   });
 });
 
+describe('a body whose header says user_id: null', () => {
+  it('is refused with header-mismatch, as the uploader Lambda and readers refuse it', async () => {
+    const spoolDir = join(dir, 'spool');
+    const path = await spoolTrace(spoolDir, ALICE, 'task-a');
+    const [header, ...rest] = gunzipSync(await readFile(path))
+      .toString('utf8')
+      .split('\n');
+    const body = gzipSync([JSON.stringify({ ...JSON.parse(header!), user_id: null }), ...rest].join('\n'));
+    await writeFile(path, body);
+    const sidecarPath = path.replace(/\.jsonl\.gz$/, '.json');
+    const sidecar = JSON.parse(await readFile(sidecarPath, 'utf8'));
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    await writeFile(sidecarPath, JSON.stringify({ ...sidecar, sha256, byteLength: body.byteLength }));
+    const transport = memoryTransport();
+
+    const result = await uploadSpooled({ spoolDir, transport, scope: { userId: ALICE } });
+
+    expect(result.skipped.map((s) => s.reason)).toEqual(['header-mismatch']);
+    expect(transport.uploads).toEqual([]);
+  });
+});
+
 describe('a forged spill file of a "killed" recorder', () => {
   it('is recovered under the key it claims, and then refused out of scope', async () => {
     const spoolDir = join(dir, 'alice-spool');
@@ -208,6 +244,15 @@ describe('the default spool directory', () => {
     }
   });
 
+  it('is refused when it exists readable by other users (0755): spooled traces stay private', () =>
+    expectRefused((path) => chmod(path, 0o755), /open to other users \(mode 755/));
+  it('is refused when it is a symbolic link, even to a private directory of this user', () =>
+    expectRefused(async (path) => {
+      const elsewhere = join(dir, 'elsewhere');
+      await mkdir(elsewhere, { mode: 0o700 });
+      await rm(path, { recursive: true });
+      await symlink(elsewhere, path);
+    }, /is a symbolic link/));
   const isRoot = process.getuid?.() === 0;
   it('is refused when it exists world-writable: recording still uploads, and says so', () =>
     expectRefused((path) => chmod(path, 0o777), /writable by every user/));

@@ -12,7 +12,11 @@ import type { TraceArtifact } from '../types.js';
 import { fail, LAMBDA_UPLOADER_TRANSPORT } from './lambda-answers.js';
 import { callProvider } from './provider-call.js';
 
-/** What a grant provider is told: the trace the grant must be minted for. */
+/**
+ * What a grant provider is told: the trace the grant must be minted for. Untrusted when the artifact
+ * comes from a spool directory (`uploadSpooled`): mint only after checking, in the orchestrator's
+ * own records, that the task belongs to the user this runtime serves.
+ */
 export interface UploadGrantRequest {
   /** The object key the grant must cover. */
   readonly key: string;

@@ -20,7 +20,11 @@ import { callProvider, DEFAULT_PROVIDER_TIMEOUT_MS } from './provider-call.js';
 /** Name of the presigned-PUT transport in receipts, errors and metrics. */
 export const PRESIGNED_PUT_TRANSPORT = 'presigned-put';
 
-/** What a URL provider is told: the trace the URL must be minted for. */
+/**
+ * What a URL provider is told: the trace the URL must be minted for. Untrusted when the artifact
+ * comes from a spool directory (`uploadSpooled`): mint only after checking, in the orchestrator's
+ * own records, that the task belongs to the user this runtime serves.
+ */
 export interface UploadUrlRequest {
   /** The object key the URL must name exactly. */
   readonly key: string;
