@@ -199,6 +199,11 @@ export async function createTraceUploadUrl(options: CreateTraceUploadUrlOptions)
   if (options.metadataIn !== undefined && options.metadataIn !== 'headers' && !inQuery) {
     throw new ConfigError("metadataIn must be 'headers' or 'query'", 'metadataIn');
   }
+  // A truthy non-boolean (e.g. the string "true" from an environment variable) must not mint
+  // silently without the CloudTrail binding it asked for.
+  if (options.requireSourceIdentity !== undefined && typeof options.requireSourceIdentity !== 'boolean') {
+    throw new ConfigError('requireSourceIdentity must be true or false', 'requireSourceIdentity');
+  }
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_TRACE_OBJECT_BYTES;
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > S3_MAX_PUT_BYTES) {
     throw new ConfigError(
