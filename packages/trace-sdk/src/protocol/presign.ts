@@ -25,7 +25,10 @@ export interface CreateTraceUploadUrlOptions extends AttributionClaims {
   readonly userId: string;
   /** Task of the trace (a valid id). */
   readonly taskId: string;
-  /** URL lifetime in seconds, 1 to 604 800 (SigV4's maximum). Default 3600. */
+  /**
+   * URL lifetime in seconds, 1 to 604 800 (SigV4's maximum). Default 3600. Cut to the expiry of
+   * temporary signing credentials: S3 refuses the URL once they expire.
+   */
   readonly expiresIn?: number | undefined;
   /**
    * The body's exact size, signed as `Content-Length`: S3 then accepts only that many bytes.
@@ -139,6 +142,19 @@ async function loadPresigner() {
 export async function createTraceS3Client(config: S3ClientConfig = {}): Promise<S3Client> {
   const { S3Client } = await loadS3();
   return new S3Client({ ...config, requestChecksumCalculation: 'WHEN_REQUIRED' });
+}
+
+/** When the client's (temporary) signing credentials expire, in epoch ms; undefined when they do not say. */
+async function credentialsExpiration(s3: S3Client): Promise<number | undefined> {
+  const provider: unknown = s3?.config?.credentials;
+  if (typeof provider !== 'function') return undefined;
+  try {
+    const identity = (await provider()) as { expiration?: unknown } | undefined;
+    return identity?.expiration instanceof Date ? identity.expiration.getTime() : undefined;
+  } catch {
+    // The signer resolves them again and reports its own error.
+    return undefined;
+  }
 }
 
 /** Throws unless the client presigns without the SDK's default body checksum (see {@link createTraceS3Client}). */
@@ -262,8 +278,15 @@ export async function createTraceUploadUrl(options: CreateTraceUploadUrlOptions)
   const unhoistableHeaders = new Set(inQuery ? [] : metaHeaders);
   if (checksum !== undefined) unhoistableHeaders.add('x-amz-checksum-sha256');
   const signedAt = Date.now();
+  // S3 refuses a URL signed with temporary credentials once they expire, whatever X-Amz-Expires
+  // says (e.g. a createSourceIdentityS3Client session): sign no longer than they last.
+  const credentialsEnd = await credentialsExpiration(s3);
+  const lifetime =
+    credentialsEnd === undefined
+      ? expiresIn
+      : Math.max(1, Math.min(expiresIn, Math.floor((credentialsEnd - signedAt) / 1000)));
   const url = await getSignedUrl(s3, command, {
-    expiresIn,
+    expiresIn: lifetime,
     signableHeaders,
     unhoistableHeaders,
   });
@@ -278,6 +301,6 @@ export async function createTraceUploadUrl(options: CreateTraceUploadUrlOptions)
   const headers: Record<string, string> = { 'content-type': TRACE_CONTENT_TYPE };
   if (checksum !== undefined) headers['x-amz-checksum-sha256'] = checksum;
   if (!inQuery) for (const [name, value] of Object.entries(metadata)) headers[`x-amz-meta-${name}`] = value;
-  const expiresAt = presignedUrlExpiresAt(new URL(url)) ?? signedAt + expiresIn * 1000;
+  const expiresAt = presignedUrlExpiresAt(new URL(url)) ?? signedAt + lifetime * 1000;
   return { url, key, expiresAt: new Date(expiresAt), headers };
 }
