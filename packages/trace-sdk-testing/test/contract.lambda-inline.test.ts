@@ -1,5 +1,5 @@
 import { describeTransportContract, unsupported } from '../src/contract/index.js';
-import { uploaderLambda } from './lambda-uploader-fixture.js';
+import { grantAttribution, uploaderLambda } from './lambda-uploader-fixture.js';
 
 // Bodies inline in the Invoke payload; network faults hit the Lambda API, so the transport's own
 // retry policy is what gets them through.
@@ -9,7 +9,9 @@ describeTransportContract('lambda (inline)', async (ctx) => {
     transport,
     ...ctx.objects,
     faults: { injector: lambda.faults },
+    attribution: grantAttribution(ctx, 'uploader-lambda'),
     capabilities: {
+      attribution: true,
       refreshOnExpiry: unsupported(
         'an expired grant is an ERR_GRANT_EXPIRED answer from the handler, not an HTTP 403 from the endpoint',
       ),

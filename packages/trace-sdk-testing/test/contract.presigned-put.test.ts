@@ -22,10 +22,22 @@ describeTransportContract('presigned-put', async (ctx) => {
       contentLength: byteLength,
       sha256,
       maxBytes: 1024 ** 3,
+      operator: ctx.attribution.operator,
+      sessionId: ctx.attribution.sessionId,
     });
   return {
     transport: presignedPutTransport({ url: mintUrl, retry: { minDelayMs: 10, maxDelayMs: 100 } }),
     ...ctx.objects,
+    capabilities: { attribution: true },
+    attribution: {
+      metadata: {
+        'agent-trace-user-id': ctx.userId,
+        'agent-trace-task-id': ctx.taskId,
+        'agent-trace-operator': ctx.attribution.operator,
+        'agent-trace-session-id': ctx.attribution.sessionId,
+        'agent-trace-attribution': 'presigned-url',
+      },
+    },
     teardown: () => orchestratorS3.destroy(),
   };
 });

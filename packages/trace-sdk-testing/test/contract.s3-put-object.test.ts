@@ -21,7 +21,10 @@ describeTransportContract('s3-put-object', (ctx) => {
       retry: { minDelayMs: 10, maxDelayMs: 100 },
     }),
     ...ctx.objects,
+    // The runtime writes its own metadata: the object says so, and nothing more.
+    attribution: { metadata: { 'agent-trace-attribution': 'unattributed' } },
     capabilities: {
+      attribution: true,
       refreshOnExpiry: unsupported(
         'signs every request with the runtime credentials; there is no URL to refresh',
       ),

@@ -43,6 +43,8 @@ export async function uploaderLambda(ctx: ContractContext, payloadLimitBytes?: n
         expiresIn: 600,
         key: grantKey,
         audience: ctx.bucket,
+        operator: ctx.attribution.operator,
+        sessionId: ctx.attribution.sessionId,
       }),
     retry: { minDelayMs: 10, maxDelayMs: 100 },
     ...(payloadLimitBytes === undefined ? {} : { payloadLimitBytes }),
@@ -53,4 +55,17 @@ export async function uploaderLambda(ctx: ContractContext, payloadLimitBytes?: n
     await lambda.close();
   };
   return { lambda, transport, teardown };
+}
+
+/** The metadata the handler must store from the grant's claims (`source` names the writer). */
+export function grantAttribution(ctx: ContractContext, source: 'uploader-lambda' | 'presigned-url') {
+  return {
+    metadata: {
+      'agent-trace-user-id': ctx.userId,
+      'agent-trace-task-id': ctx.taskId,
+      'agent-trace-operator': ctx.attribution.operator,
+      'agent-trace-session-id': ctx.attribution.sessionId,
+      'agent-trace-attribution': source,
+    },
+  };
 }

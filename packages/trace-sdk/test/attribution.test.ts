@@ -226,6 +226,14 @@ describe('presigned URLs sign the attribution', () => {
     await expect(
       createTraceUploadUrl({ ...base, operator: 'alice', requireSourceIdentity: true }),
     ).rejects.toMatchObject({ code: 'ERR_ATTRIBUTION', reason: 'source_identity_unbound' });
+    // Asked for with a string (say, from an environment variable): refused, never minted unbound.
+    await expect(
+      createTraceUploadUrl({
+        ...base,
+        operator: 'alice',
+        requireSourceIdentity: 'true' as unknown as boolean,
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_TRACE_CONFIG', variable: 'requireSourceIdentity' });
   });
 
   it('percent-encodes ids a header cannot carry, and reads them back', async () => {

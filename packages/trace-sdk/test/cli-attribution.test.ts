@@ -11,7 +11,7 @@ import {
 import type { S3Client } from '@aws-sdk/client-s3';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { traceKey } from '../src/index.js';
+import { artifactFromBuffer, s3PutObjectTransport, traceKey } from '../src/index.js';
 import { createTraceS3Client, createTraceUploadUrl } from '../src/orchestrator/index.js';
 import { handBuiltArtifact, runInProcess, sampleEvents } from './cli-support.js';
 
@@ -97,6 +97,29 @@ describe('trusted vs claimed in the CLI', () => {
     const inspect = await runInProcess(['inspect', uri], { env });
     expect(inspect.stdout).toMatch(/claimed\s+user user-2/);
     expect(inspect.stdout).toMatch(/MISMATCH\s+the header claims user "user-2"/);
+  });
+
+  it('inspect shows no trusted attribution for an object the legacy transport wrote', async () => {
+    // A runtime with bucket-wide writes chose this key: it names user-1, but nothing vouches for it.
+    const key = traceKey({ userId: 'user-1', taskId: 'task-1' });
+    const { bytes } = handBuiltArtifact({
+      userId: 'user-1',
+      taskId: 'task-1',
+      events: sampleEvents('task-1', 2),
+    });
+    await s3PutObjectTransport({
+      allowBucketWideWrites: true,
+      bucket: BUCKET,
+      client: s3,
+      retry: false,
+    }).upload(artifactFromBuffer(key, bytes), {});
+    const uri = `s3://${BUCKET}/${key}`;
+    const inspect = await runInProcess(['inspect', uri], { env });
+    expect(inspect.stdout).toMatch(/trusted\s+none \(written by the legacy transport: unattributed/);
+    expect(inspect.stdout).not.toMatch(/from the key/);
+    const json = JSON.parse((await runInProcess(['inspect', '--json', uri], { env })).stdout);
+    expect(json.attribution).toMatchObject({ status: 'unattributed', claimed: { userId: 'user-1' } });
+    expect(json.attribution.trusted).toBeUndefined();
   });
 
   it('inspect escapes terminal controls in the claimed attribution', async () => {

@@ -101,6 +101,24 @@ describe('trusted vs claimed attribution', () => {
     expect(traceAttribution(header, { metadata: raw }).status).toBe('attested');
   });
 
+  it('trusts nothing of an unattributed object, not even its key (its runtime chose both)', () => {
+    const legacy = { 'agent-trace-attribution': 'unattributed' };
+    const header = { event: 'TRAJECTORY_ARTIFACT_HEADER', task_id: 'task-1', user_id: 'user-1' };
+    expect(traceAttribution(header, { key: KEY, metadata: legacy })).toEqual({
+      status: 'unattributed',
+      trusted: undefined,
+      claimed: { userId: 'user-1', taskId: 'task-1' },
+      mismatches: [],
+    });
+    // A header that disagrees with the key is still flagged, without calling the key trusted.
+    const other = traceAttribution({ ...header, user_id: 'user-2' }, { key: KEY, metadata: legacy });
+    expect(other.status).toBe('mismatch');
+    expect(other.trusted).toBeUndefined();
+    expect(other.mismatches).toEqual([
+      'the header claims user "user-2", the key of this unattributed object names user "user-1"',
+    ]);
+  });
+
   it('readTraceHeader and readTrace refuse a header that contradicts the trusted metadata', async () => {
     const forged = trace({ task_id: 'task-1', user_id: 'user-2' });
     expect(await codeOf(readTraceHeader(forged, { metadata: META }))).toBe('ERR_TRACE_ATTRIBUTION');

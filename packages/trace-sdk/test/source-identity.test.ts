@@ -135,4 +135,28 @@ describe('createSourceIdentityS3Client', () => {
     ).rejects.toMatchObject({ code: 'ERR_ATTRIBUTION', reason: 'source_identity_unbound' });
     s3.destroy();
   });
+
+  it('mints no URL that outlives the session it was signed with (S3 refuses it once the session expires)', async () => {
+    const sessionEnds = new Date(Date.now() + 10 * 60_000);
+    interceptAssumeRole({ status: 200, body: assumeRoleXml('alice', sessionEnds.toISOString()) });
+    const s3 = await createSourceIdentityS3Client({
+      roleArn: ROLE,
+      operator: 'alice',
+      stsConfig,
+      s3Config: { region: 'us-east-1' },
+    });
+    const minted = await createTraceUploadUrl({
+      s3,
+      bucket: 'trace-bucket',
+      userId: 'u',
+      taskId: 't',
+      contentLength: 100,
+      expiresIn: 3600,
+      operator: 'alice',
+      requireSourceIdentity: true,
+    });
+    expect(minted.expiresAt.getTime()).toBeLessThanOrEqual(sessionEnds.getTime());
+    expect(Number(new URL(minted.url).searchParams.get('X-Amz-Expires'))).toBeLessThanOrEqual(600);
+    s3.destroy();
+  });
 });

@@ -10,7 +10,8 @@
  *   printable ASCII (S3 metadata travels in HTTP headers);
  * - `agent-trace-operator`: the operator, an STS-clean `SourceIdentity`, when stated;
  * - `agent-trace-session-id`: the session id, when stated;
- * - `agent-trace-attribution`: who wrote it: `presigned-url` (signed by the orchestrator),
+ * - `agent-trace-attribution`: who wrote it: `presigned-url` (signed into a presigned URL by the
+ *   orchestrator, or by the uploader Lambda's `presign` route from a verified grant's claims),
  *   `uploader-lambda` (written by the Lambda from a verified grant), or `unattributed` (the
  *   legacy transport, whose runtime writes its own metadata).
  *

@@ -25,7 +25,10 @@ export interface CreateTraceUploadUrlOptions extends AttributionClaims {
   readonly userId: string;
   /** Task of the trace (a valid id). */
   readonly taskId: string;
-  /** URL lifetime in seconds, 1 to 604 800 (SigV4's maximum). Default 3600. */
+  /**
+   * URL lifetime in seconds, 1 to 604 800 (SigV4's maximum). Default 3600. Cut to the expiry of
+   * temporary signing credentials: S3 refuses the URL once they expire.
+   */
   readonly expiresIn?: number | undefined;
   /**
    * The body's exact size, signed as `Content-Length`: S3 then accepts only that many bytes.
@@ -141,6 +144,19 @@ export async function createTraceS3Client(config: S3ClientConfig = {}): Promise<
   return new S3Client({ ...config, requestChecksumCalculation: 'WHEN_REQUIRED' });
 }
 
+/** When the client's (temporary) signing credentials expire, in epoch ms; undefined when they do not say. */
+async function credentialsExpiration(s3: S3Client): Promise<number | undefined> {
+  const provider: unknown = s3?.config?.credentials;
+  if (typeof provider !== 'function') return undefined;
+  try {
+    const identity = (await provider()) as { expiration?: unknown } | undefined;
+    return identity?.expiration instanceof Date ? identity.expiration.getTime() : undefined;
+  } catch {
+    // The signer resolves them again and reports its own error.
+    return undefined;
+  }
+}
+
 /** Throws unless the client presigns without the SDK's default body checksum (see {@link createTraceS3Client}). */
 export async function assertPresignableClient(s3: S3Client): Promise<void> {
   const setting = s3?.config?.requestChecksumCalculation;
@@ -198,6 +214,11 @@ export async function createTraceUploadUrl(options: CreateTraceUploadUrlOptions)
   const inQuery = options.metadataIn === 'query';
   if (options.metadataIn !== undefined && options.metadataIn !== 'headers' && !inQuery) {
     throw new ConfigError("metadataIn must be 'headers' or 'query'", 'metadataIn');
+  }
+  // A truthy non-boolean (e.g. the string "true" from an environment variable) must not mint
+  // silently without the CloudTrail binding it asked for.
+  if (options.requireSourceIdentity !== undefined && typeof options.requireSourceIdentity !== 'boolean') {
+    throw new ConfigError('requireSourceIdentity must be true or false', 'requireSourceIdentity');
   }
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_TRACE_OBJECT_BYTES;
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > S3_MAX_PUT_BYTES) {
@@ -257,8 +278,15 @@ export async function createTraceUploadUrl(options: CreateTraceUploadUrlOptions)
   const unhoistableHeaders = new Set(inQuery ? [] : metaHeaders);
   if (checksum !== undefined) unhoistableHeaders.add('x-amz-checksum-sha256');
   const signedAt = Date.now();
+  // S3 refuses a URL signed with temporary credentials once they expire, whatever X-Amz-Expires
+  // says (e.g. a createSourceIdentityS3Client session): sign no longer than they last.
+  const credentialsEnd = await credentialsExpiration(s3);
+  const lifetime =
+    credentialsEnd === undefined
+      ? expiresIn
+      : Math.max(1, Math.min(expiresIn, Math.floor((credentialsEnd - signedAt) / 1000)));
   const url = await getSignedUrl(s3, command, {
-    expiresIn,
+    expiresIn: lifetime,
     signableHeaders,
     unhoistableHeaders,
   });
@@ -273,6 +301,6 @@ export async function createTraceUploadUrl(options: CreateTraceUploadUrlOptions)
   const headers: Record<string, string> = { 'content-type': TRACE_CONTENT_TYPE };
   if (checksum !== undefined) headers['x-amz-checksum-sha256'] = checksum;
   if (!inQuery) for (const [name, value] of Object.entries(metadata)) headers[`x-amz-meta-${name}`] = value;
-  const expiresAt = presignedUrlExpiresAt(new URL(url)) ?? signedAt + expiresIn * 1000;
+  const expiresAt = presignedUrlExpiresAt(new URL(url)) ?? signedAt + lifetime * 1000;
   return { url, key, expiresAt: new Date(expiresAt), headers };
 }

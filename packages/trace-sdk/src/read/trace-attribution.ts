@@ -20,7 +20,10 @@ export interface TrustedTraceContext {
 
 /** Attribution from the trusted side: the key, and the metadata when the object carries it. */
 export interface TrustedAttribution {
-  /** `presigned-url` / `uploader-lambda` when metadata stated it, `key` when only the key did. */
+  /**
+   * `presigned-url` / `uploader-lambda` when metadata stated it, `key` when only the key did (never
+   * for an object marked `unattributed`: its runtime held bucket-wide writes and chose the key).
+   */
   readonly source: 'presigned-url' | 'uploader-lambda' | 'key';
   readonly userId: string;
   readonly taskId: string;
@@ -40,12 +43,13 @@ export interface TraceAttributionReport {
   /**
    * - `attested`: metadata written by the trusted side, and the header agrees with it;
    * - `key-only`: no attribution metadata, the header agrees with the key;
-   * - `unattributed`: the object was written by the legacy transport (its runtime chose the metadata);
+   * - `unattributed`: the object was written by the legacy transport (its runtime chose the metadata
+   *   and the key, so nothing is trusted; the header is still compared with the key);
    * - `unknown`: neither key nor metadata was given;
    * - `mismatch`: the header, key or metadata disagree (see `mismatches`).
    */
   readonly status: 'attested' | 'key-only' | 'unattributed' | 'unknown' | 'mismatch';
-  /** Trusted attribution, when a key or metadata gave it. */
+  /** Trusted attribution, when a key or metadata gave it (none for an `unattributed` object). */
   readonly trusted: TrustedAttribution | undefined;
   /** What the header claims. */
   readonly claimed: ClaimedAttribution;
@@ -87,17 +91,25 @@ export function traceAttribution(
     }
   }
   const stored: StoredAttribution | undefined = readAttributionMetadata(context.metadata);
-  let trusted: TrustedAttribution | undefined;
+  const unattributed = stored?.source === 'unattributed';
+  // What the header is compared with: the trusted attribution, or for an unattributed object the
+  // key alone, which its runtime chose (a disagreement is still a mismatch, never "trusted").
+  let reference: TrustedAttribution | undefined;
   if (stored !== undefined && stored.source !== 'unattributed') {
-    trusted = stored;
+    reference = stored;
     if (fromKey !== undefined && (fromKey.userId !== stored.userId || fromKey.taskId !== stored.taskId)) {
       mismatches.push(
         `the metadata names user ${show(stored.userId)} task ${show(stored.taskId)}, the key user ${show(fromKey.userId)} task ${show(fromKey.taskId)}`,
       );
     }
   } else if (fromKey !== undefined) {
-    trusted = { source: 'key', ...fromKey };
+    reference = { source: 'key', ...fromKey };
   }
+  const trusted = unattributed ? undefined : reference;
+  const named = (what: string, value: unknown) =>
+    trusted === undefined
+      ? `the key of this unattributed object names ${what} ${show(value)}`
+      : `the trusted ${what} is ${show(value)}`;
 
   const attribution = header?.['attribution'];
   const claimedOperator =
@@ -110,32 +122,28 @@ export function traceAttribution(
     ...(claimedOperator !== undefined ? { operator: claimedOperator } : {}),
   };
 
-  if (trusted !== undefined && header !== undefined) {
-    if (claimed.taskId !== trusted.taskId) {
-      mismatches.push(
-        `the header claims task ${show(claimed.taskId)}, the trusted task is ${show(trusted.taskId)}`,
-      );
+  if (reference !== undefined && header !== undefined) {
+    if (claimed.taskId !== reference.taskId) {
+      mismatches.push(`the header claims task ${show(claimed.taskId)}, ${named('task', reference.taskId)}`);
     }
     // Older artifacts (the Python agent) carry no user_id; a present one must agree.
-    if (claimed.userId !== undefined && claimed.userId !== trusted.userId) {
-      mismatches.push(
-        `the header claims user ${show(claimed.userId)}, the trusted user is ${show(trusted.userId)}`,
-      );
+    if (claimed.userId !== undefined && claimed.userId !== reference.userId) {
+      mismatches.push(`the header claims user ${show(claimed.userId)}, ${named('user', reference.userId)}`);
     }
     if (
-      trusted.operator !== undefined &&
+      reference.operator !== undefined &&
       claimed.operator !== undefined &&
-      claimed.operator !== trusted.operator
+      claimed.operator !== reference.operator
     ) {
       mismatches.push(
-        `the header claims operator ${show(claimed.operator)}, the trusted operator is ${show(trusted.operator)}`,
+        `the header claims operator ${show(claimed.operator)}, ${named('operator', reference.operator)}`,
       );
     }
   }
 
   let status: TraceAttributionReport['status'];
   if (mismatches.length > 0) status = 'mismatch';
-  else if (stored?.source === 'unattributed') status = 'unattributed';
+  else if (unattributed) status = 'unattributed';
   else if (trusted === undefined) status = 'unknown';
   else status = trusted.source === 'key' ? 'key-only' : 'attested';
   return { status, trusted, claimed, mismatches };

@@ -144,9 +144,11 @@ export function formatInspectReport(r: InspectReport): string {
     rows.push([
       'trusted',
       t === undefined
-        ? a.status === 'unattributed'
-          ? 'none (written by the legacy transport: unattributed)'
-          : 'none (no S3 key or metadata)'
+        ? a.status === 'unknown'
+          ? 'none (no S3 key or metadata)'
+          : a.status === 'unattributed'
+            ? 'none (written by the legacy transport: unattributed; its runtime chose the key)'
+            : 'none (see MISMATCH)'
         : `user ${printable(t.userId)}, task ${printable(t.taskId)}` +
           (t.operator === undefined ? '' : `, operator ${t.operator}`) +
           (t.sessionId === undefined ? '' : `, session ${t.sessionId}`) +
