@@ -93,6 +93,10 @@ function expectResult(events: Record<string, unknown>[]) {
     finish_reason: 'stop',
     num_turns: 2,
     usage: expect.objectContaining({ inputTokens: 260, outputTokens: 32, totalTokens: 292 }),
+    // Every field the Python agent writes, so Python consumers indexing them meet no KeyError.
+    cost_usd: null,
+    duration_api_ms: null,
+    session_id: '',
   });
   expect(events[0]?.['duration_ms']).toEqual(expect.any(Number));
 }

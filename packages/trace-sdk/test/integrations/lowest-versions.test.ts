@@ -247,7 +247,10 @@ describe('otel-genai adapter on @opentelemetry/sdk-trace-base 2.0.0 (lowest)', (
         event: 'TRAJECTORY_RESULT',
         subtype: 'success',
         num_turns: 1,
+        cost_usd: null,
         duration_ms: expect.any(Number),
+        duration_api_ms: null,
+        session_id: '',
         usage: { input_tokens: 7, output_tokens: 0 },
       },
     ]);
@@ -330,7 +333,10 @@ describe('langchain adapter on @langchain/core 1.0.0 (lowest)', () => {
         event: 'TRAJECTORY_RESULT',
         subtype: 'success',
         num_turns: 2,
+        cost_usd: null,
         duration_ms: expect.any(Number),
+        duration_api_ms: null,
+        session_id: '',
         usage: { input_tokens: 31, output_tokens: 7, total_tokens: 38 },
       },
     ]);

@@ -177,7 +177,10 @@ describe('openai-agents adapter (real run() loop over a scripted Model)', () => 
         event: 'TRAJECTORY_RESULT',
         subtype: 'success',
         num_turns: 2,
+        cost_usd: null,
         duration_ms: expect.any(Number),
+        duration_api_ms: null,
+        session_id: '',
         usage: expect.objectContaining({
           input_tokens: 200,
           output_tokens: 40,

@@ -25,7 +25,7 @@
  *
  * @packageDocumentation
  */
-import { type ToolCallInput, type ToolResultInput, TRAJECTORY_RESULT } from '../../record/events.js';
+import { resultEvent, type ToolCallInput, type ToolResultInput } from '../../record/events.js';
 import { type AdapterOptions, guarded, num, rec, str, type TraceSink, toolContent } from '../shared/sink.js';
 
 export type { AdapterOptions, TraceSink } from '../shared/sink.js';
@@ -128,12 +128,14 @@ export function traceAiSdk<P extends object>(sink: TraceSink, params: P, options
       const e = rec(event);
       const finishReason = str(e?.['finishReason']) ?? 'unknown';
       const allSteps = e?.['steps'];
+      // Every field the Python agent writes (via resultEvent), plus the SDK's own finish reason.
       sink.record({
-        event: TRAJECTORY_RESULT,
-        subtype: SUBTYPES[finishReason] ?? finishReason,
-        num_turns: Array.isArray(allSteps) ? allSteps.length : steps,
-        duration_ms: Math.round(performance.now() - started),
-        usage: rec(e?.['totalUsage']) ?? rec(e?.['usage']),
+        ...resultEvent({
+          subtype: SUBTYPES[finishReason] ?? finishReason,
+          numTurns: Array.isArray(allSteps) ? allSteps.length : steps,
+          durationMs: Math.round(performance.now() - started),
+          usage: rec(e?.['totalUsage']) ?? rec(e?.['usage']),
+        }),
         finish_reason: finishReason,
       });
     });

@@ -27,7 +27,7 @@
  *
  * @packageDocumentation
  */
-import { type ToolCallInput, type ToolResultInput, TRAJECTORY_RESULT } from '../../record/events.js';
+import type { ToolCallInput, ToolResultInput } from '../../record/events.js';
 import {
   type AdapterOptions,
   guarded,
@@ -269,16 +269,15 @@ export class AgentTraceProcessor {
 
   #writeResult(state: TraceState, span: AgentsSpanInfo): void {
     const error = span.error;
-    state.sink.record({
-      event: TRAJECTORY_RESULT,
+    state.sink.recordResult({
       subtype:
         error === null
           ? 'success'
           : state.maxTurns || isMaxTurns(error)
             ? 'error_max_turns'
             : 'error_during_execution',
-      num_turns: state.count,
-      duration_ms: durationMs(span),
+      numTurns: state.count,
+      durationMs: durationMs(span),
       usage: rec(span.spanData['usage']),
     });
     state.count = 0;

@@ -29,7 +29,7 @@
  *
  * @packageDocumentation
  */
-import { type ToolCallInput, type ToolResultInput, TRAJECTORY_RESULT } from '../../record/events.js';
+import { resultEvent, type ToolCallInput, type ToolResultInput } from '../../record/events.js';
 import {
   type AdapterOptions,
   guarded,
@@ -205,13 +205,15 @@ export class GenAiSpanProcessor {
     if (state === undefined) return;
     this.#flush(state);
     const [seconds, nanos] = span.duration;
+    // Every field the Python agent writes (via resultEvent), plus the agent's name.
     state.sink.record({
-      event: TRAJECTORY_RESULT,
-      subtype: span.status.code === STATUS_ERROR ? 'error_during_execution' : 'success',
-      num_turns: state.turns,
-      duration_ms: Math.round(seconds * 1000 + nanos / 1e6),
-      session_id: str(attrs['gen_ai.conversation.id']),
-      usage: { ...state.usage },
+      ...resultEvent({
+        subtype: span.status.code === STATUS_ERROR ? 'error_during_execution' : 'success',
+        numTurns: state.turns,
+        durationMs: Math.round(seconds * 1000 + nanos / 1e6),
+        sessionId: str(attrs['gen_ai.conversation.id']),
+        usage: { ...state.usage },
+      }),
       agent_name: str(attrs['gen_ai.agent.name']),
     });
     this.#traces.delete(span.spanContext().traceId);
