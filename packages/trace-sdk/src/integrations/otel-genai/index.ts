@@ -18,8 +18,8 @@
  *   `tool_use_id`, `gen_ai.tool.call.result` → `content`, span status ERROR or `error.type` →
  *   `is_error` (and a `tool_calls` entry from `gen_ai.tool.name` / `gen_ai.tool.call.arguments` when
  *   the model span did not list the call);
- * - a turn is written when the next model span of its trace ends, when the agent span ends, or on
- *   `forceFlush()` / `shutdown()`;
+ * - a turn is written when the next model span of its trace ends, when the agent span or the
+ *   trace's root span ends, or on `forceFlush()` / `shutdown()`;
  * - `invoke_agent` → `TRAJECTORY_RESULT`: `subtype` `success` or `error_during_execution` (span
  *   status), `num_turns`, `duration_ms` (span duration), `session_id` from `gen_ai.conversation.id`,
  *   `usage` `{input_tokens, output_tokens}` summed from the model spans' `gen_ai.usage.*`.
@@ -51,6 +51,8 @@ export interface GenAiReadableSpan {
   /** `[seconds, nanoseconds]`. */
   readonly duration: readonly [number, number];
   spanContext(): { readonly traceId: string; readonly spanId: string };
+  /** The parent's context; absent (or remote) on the root span of this process's part of the trace. */
+  readonly parentSpanContext?: { readonly isRemote?: boolean | undefined } | undefined;
 }
 
 /** Where a span's events go: one sink, or one chosen per span (`undefined` skips it). */
@@ -105,6 +107,18 @@ export class GenAiSpanProcessor {
       if (MODEL_OPERATIONS.has(op)) this.#model(span, attrs);
       else if (op === 'execute_tool') this.#tool(span, attrs);
       else if (op === 'invoke_agent') this.#agent(span, attrs);
+    });
+    // The root span ending ends the run even without an agent span: write its open turn and forget
+    // the trace (else it, and its recorder, were kept until forceFlush, which writes every
+    // concurrent run's open turn too).
+    guarded(this.#onError, () => {
+      const parent = span.parentSpanContext;
+      if (parent !== undefined && parent.isRemote !== true) return;
+      const traceId = span.spanContext().traceId;
+      const state = this.#traces.get(traceId);
+      if (state === undefined) return;
+      this.#traces.delete(traceId);
+      this.#flush(state);
     });
   }
 
