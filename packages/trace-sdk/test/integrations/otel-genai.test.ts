@@ -252,6 +252,56 @@ describe('otel-genai adapter (real BasicTracerProvider, GenAI semantic-conventio
     expect(turns.get('a')).toHaveLength(1);
   });
 
+  it('spans under a remote parent (a propagated trace context) stay one run', async () => {
+    const back = await recordAndReadBack(async (rec) => {
+      const provider = new BasicTracerProvider({ spanProcessors: [new GenAiSpanProcessor(rec)] });
+      const tracer = provider.getTracer('t');
+      const remote = trace.setSpanContext(context.active(), {
+        traceId: '0af7651916cd43dd8448eb211c80319c',
+        spanId: 'b7ad6b7169203331',
+        traceFlags: 1,
+        isRemote: true,
+      });
+      tracer
+        .startSpan(
+          'chat',
+          {
+            attributes: {
+              'gen_ai.operation.name': 'chat',
+              'gen_ai.request.model': 'm',
+              'gen_ai.output.messages': JSON.stringify([
+                { role: 'assistant', parts: [{ type: 'tool_call', id: 'c1', name: 'ls', arguments: '{}' }] },
+              ]),
+            },
+          },
+          remote,
+        )
+        .end();
+      tracer
+        .startSpan(
+          'execute_tool ls',
+          {
+            attributes: {
+              'gen_ai.operation.name': 'execute_tool',
+              'gen_ai.tool.name': 'ls',
+              'gen_ai.tool.call.id': 'c1',
+              'gen_ai.tool.call.result': 'a.ts',
+            },
+          },
+          remote,
+        )
+        .end();
+      await provider.shutdown();
+    });
+    expect(back.of('TRAJECTORY_TURN')).toMatchObject([
+      {
+        turn: 1,
+        tool_calls: [{ id: 'c1', name: 'ls' }],
+        tool_results: [{ tool_use_id: 'c1', content: 'a.ts' }],
+      },
+    ]);
+  });
+
   it('never throws into the instrumented code', async () => {
     const errors: unknown[] = [];
     const provider = new BasicTracerProvider({

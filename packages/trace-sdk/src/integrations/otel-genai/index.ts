@@ -51,8 +51,8 @@ export interface GenAiReadableSpan {
   /** `[seconds, nanoseconds]`. */
   readonly duration: readonly [number, number];
   spanContext(): { readonly traceId: string; readonly spanId: string };
-  /** The parent's context; absent (or remote) on the root span of this process's part of the trace. */
-  readonly parentSpanContext?: { readonly isRemote?: boolean | undefined } | undefined;
+  /** The parent's context; absent on a trace's root span. */
+  readonly parentSpanContext?: object | undefined;
 }
 
 /** Where a span's events go: one sink, or one chosen per span (`undefined` skips it). */
@@ -110,10 +110,10 @@ export class GenAiSpanProcessor {
     });
     // The root span ending ends the run even without an agent span: write its open turn and forget
     // the trace (else it, and its recorder, were kept until forceFlush, which writes every
-    // concurrent run's open turn too).
+    // concurrent run's open turn too). A span under a remote parent is not taken for a root: its
+    // siblings may still belong to the same run.
     guarded(this.#onError, () => {
-      const parent = span.parentSpanContext;
-      if (parent !== undefined && parent.isRemote !== true) return;
+      if (span.parentSpanContext !== undefined) return;
       const traceId = span.spanContext().traceId;
       const state = this.#traces.get(traceId);
       if (state === undefined) return;
