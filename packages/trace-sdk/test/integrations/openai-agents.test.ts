@@ -286,7 +286,7 @@ describe('openai-agents adapter (real run() loop over a scripted Model)', () => 
     });
     const [first] = back.of('TRAJECTORY_TURN');
     const byId = Object.fromEntries(
-      (first?.['tool_results'] as { tool_use_id: string; content: string }[]).map((r) => [
+      ((first?.['tool_results'] ?? []) as { tool_use_id: string; content: string }[]).map((r) => [
         r.tool_use_id,
         r.content,
       ]),
