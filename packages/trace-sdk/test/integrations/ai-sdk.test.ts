@@ -93,6 +93,10 @@ function expectResult(events: Record<string, unknown>[]) {
     finish_reason: 'stop',
     num_turns: 2,
     usage: expect.objectContaining({ inputTokens: 260, outputTokens: 32, totalTokens: 292 }),
+    // Every field the Python agent writes, so Python consumers indexing them meet no KeyError.
+    cost_usd: null,
+    duration_api_ms: null,
+    session_id: '',
   });
   expect(events[0]?.['duration_ms']).toEqual(expect.any(Number));
 }
@@ -177,6 +181,59 @@ describe('ai-sdk adapter (real generateText/streamText tool loop over MockLangua
       finish_reason: 'tool-calls',
       num_turns: 1,
     });
+  });
+
+  it('a ToolLoopAgent reused for two runs: each result times and counts its own run', async () => {
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 700));
+    const back = await recordAndReadBack(async (rec) => {
+      const answer = new MockLanguageModelV4({
+        modelId: 'mock-model-1',
+        doGenerate: async () => ({
+          content: [{ type: 'text', text: 'Done.' }],
+          finishReason: finish('stop'),
+          usage: usage(10, 2),
+          warnings: [],
+        }),
+      });
+      const agent = new ToolLoopAgent(traceAiSdk(rec, { model: answer, stopWhen: stepCountIs(5) }));
+      await pause(); // the agent is built before the task's input arrives
+      await agent.generate({ prompt: 'first' });
+      await pause(); // waiting for the follow-up
+      await agent.generate({ prompt: 'second' });
+    });
+    expect(back.of('TRAJECTORY_TURN').map((t) => t['turn'])).toEqual([1, 1]);
+    const results = back.of('TRAJECTORY_RESULT');
+    expect(results.map((r) => r['num_turns'])).toEqual([1, 1]);
+    // A mock run takes milliseconds; the pauses before each run are not part of it.
+    for (const r of results) expect(r['duration_ms']).toBeLessThan(700);
+  });
+
+  it("the caller's prepareStep still runs and decides the step", async () => {
+    const other = new MockLanguageModelV4({
+      modelId: 'other-model',
+      doGenerate: async () => ({
+        content: [{ type: 'text', text: 'From the other model.' }],
+        finishReason: finish('stop'),
+        usage: usage(1, 1),
+        warnings: [],
+      }),
+    });
+    const seen: number[] = [];
+    const back = await recordAndReadBack(async (rec) => {
+      const result = await generateText(
+        traceAiSdk(rec, {
+          model: scriptedModel(),
+          prompt: 'x',
+          prepareStep: (step: { stepNumber: number }) => {
+            seen.push(step.stepNumber);
+            return { model: other };
+          },
+        }),
+      );
+      expect(result.text).toBe('From the other model.');
+    });
+    expect(seen).toEqual([0]);
+    expect(back.of('TRAJECTORY_TURN')).toMatchObject([{ turn: 1, model: 'other-model' }]);
   });
 
   it('never throws into the loop and never changes what the SDK returns', async () => {

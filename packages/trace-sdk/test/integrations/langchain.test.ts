@@ -102,7 +102,10 @@ describe('langchain adapter (real createAgent loop over fakeModel())', () => {
         event: 'TRAJECTORY_RESULT',
         subtype: 'success',
         num_turns: 2,
+        cost_usd: null,
         duration_ms: expect.any(Number),
+        duration_api_ms: null,
+        session_id: '',
         usage: { input_tokens: 240, output_tokens: 42, total_tokens: 282 },
       },
     ]);

@@ -189,6 +189,29 @@ describe('ai-sdk adapter on ai 6.0.0 (lowest: generateText has onFinish since 6.
       },
     ]);
   });
+
+  it('params reused for a second run: ai 6 steps carry no number, so turns restart with each run', async () => {
+    const back = await recordAndReadBack(async (rec) => {
+      const model = new MockLanguageModelV3({
+        modelId: 'mock-v3',
+        doGenerate: async () =>
+          ({
+            content: [{ type: 'text', text: 'Done.' }],
+            finishReason: { unified: 'stop', raw: 'end_turn' },
+            usage: {
+              inputTokens: { total: 5, noCache: 5, cacheRead: 0, cacheWrite: 0 },
+              outputTokens: { total: 1, text: 1, reasoning: 0 },
+            },
+            warnings: [],
+          }) as never,
+      });
+      const params = traceAiSdk(rec, { model, stopWhen: stepCountIs(5), prompt: 'x' });
+      await generateText(params);
+      await generateText(params);
+    });
+    expect(back.of('TRAJECTORY_TURN').map((t) => t['turn'])).toEqual([1, 1]);
+    expect(back.of('TRAJECTORY_RESULT').map((r) => r['num_turns'])).toEqual([1, 1]);
+  });
 });
 
 describe('otel-genai adapter on @opentelemetry/sdk-trace-base 2.0.0 (lowest)', () => {
@@ -247,7 +270,10 @@ describe('otel-genai adapter on @opentelemetry/sdk-trace-base 2.0.0 (lowest)', (
         event: 'TRAJECTORY_RESULT',
         subtype: 'success',
         num_turns: 1,
+        cost_usd: null,
         duration_ms: expect.any(Number),
+        duration_api_ms: null,
+        session_id: '',
         usage: { input_tokens: 7, output_tokens: 0 },
       },
     ]);
@@ -330,7 +356,10 @@ describe('langchain adapter on @langchain/core 1.0.0 (lowest)', () => {
         event: 'TRAJECTORY_RESULT',
         subtype: 'success',
         num_turns: 2,
+        cost_usd: null,
         duration_ms: expect.any(Number),
+        duration_api_ms: null,
+        session_id: '',
         usage: { input_tokens: 31, output_tokens: 7, total_tokens: 38 },
       },
     ]);

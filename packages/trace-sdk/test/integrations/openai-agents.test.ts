@@ -50,12 +50,14 @@ const SCRIPT: readonly ScriptedCall[] = [
 class ScriptedModel implements Model {
   #i = 0;
   readonly #spans: boolean;
-  constructor(spans = true) {
+  readonly #script: readonly ScriptedCall[];
+  constructor(spans = true, script = SCRIPT) {
     this.#spans = spans;
+    this.#script = script;
   }
 
   async getResponse(_request: ModelRequest): Promise<ModelResponse> {
-    const step = SCRIPT[Math.min(this.#i++, SCRIPT.length - 1)]!;
+    const step = this.#script[Math.min(this.#i++, this.#script.length - 1)]!;
     const output: ModelResponse['output'] = [];
     if (step.text !== undefined)
       output.push({
@@ -177,7 +179,10 @@ describe('openai-agents adapter (real run() loop over a scripted Model)', () => 
         event: 'TRAJECTORY_RESULT',
         subtype: 'success',
         num_turns: 2,
+        cost_usd: null,
         duration_ms: expect.any(Number),
+        duration_api_ms: null,
+        session_id: '',
         usage: expect.objectContaining({
           input_tokens: 200,
           output_tokens: 40,
@@ -244,6 +249,49 @@ describe('openai-agents adapter (real run() loop over a scripted Model)', () => 
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('parallel calls of one tool: each result goes to its own call, whichever finishes first', async () => {
+    const script: readonly ScriptedCall[] = [
+      {
+        text: 'Reading both.',
+        tools: [
+          { id: 'call_slow', name: 'read', args: { path: 'big.log' } },
+          { id: 'call_fast', name: 'read', args: { path: 'small.txt' } },
+        ],
+      },
+      { text: 'Done.' },
+    ];
+    const read = tool({
+      name: 'read',
+      description: 'read a file',
+      parameters: z.object({ path: z.string() }),
+      execute: async ({ path }) => {
+        // The first call finishes last, so its function span ends second.
+        if (path === 'big.log') await new Promise((resolve) => setTimeout(resolve, 50));
+        return `contents of ${path}`;
+      },
+    });
+    const back = await recordAndReadBack(async (rec) => {
+      setTraceProcessors([new AgentTraceProcessor(rec)]);
+      await run(
+        new Agent({
+          name: 'reader',
+          instructions: 'read',
+          model: new ScriptedModel(true, script),
+          tools: [read],
+        }),
+        'read both',
+      );
+    });
+    const [first] = back.of('TRAJECTORY_TURN');
+    const byId = Object.fromEntries(
+      ((first?.['tool_results'] ?? []) as { tool_use_id: string; content: string }[]).map((r) => [
+        r.tool_use_id,
+        r.content,
+      ]),
+    );
+    expect(byId).toEqual({ call_slow: 'contents of big.log', call_fast: 'contents of small.txt' });
   });
 
   it('never throws into the loop and never changes what run() returns', async () => {

@@ -11,7 +11,8 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { GenAiSpanProcessor } from '../../src/integrations/otel-genai/index.js';
+import type { TurnInput } from '../../src/index.js';
+import { GenAiSpanProcessor, type TraceSink } from '../../src/integrations/otel-genai/index.js';
 import { deadTransport, recordAndReadBack, throwingSink } from './support.js';
 
 interface ModelCall {
@@ -148,7 +149,9 @@ describe('otel-genai adapter (real BasicTracerProvider, GenAI semantic-conventio
         event: 'TRAJECTORY_RESULT',
         subtype: 'success',
         num_turns: 2,
+        cost_usd: null,
         duration_ms: expect.any(Number),
+        duration_api_ms: null,
         session_id: 'conv-9',
         usage: { input_tokens: 130, output_tokens: 17 },
         agent_name: 'ops-bot',
@@ -176,6 +179,125 @@ describe('otel-genai adapter (real BasicTracerProvider, GenAI semantic-conventio
         model: 'm',
         tool_calls: [],
         tool_results: [],
+      },
+    ]);
+  });
+
+  it('a run without an agent span is written when its root span ends; concurrent runs stay open', async () => {
+    // Two tasks at once on one provider, routed per trace; chat-only instrumentation under each
+    // task's own root span, as instrumentations that emit no invoke_agent span produce.
+    const turns = new Map<string, TurnInput[]>();
+    const routes = new Map<string, TraceSink>();
+    const provider = new BasicTracerProvider({
+      spanProcessors: [new GenAiSpanProcessor((span) => routes.get(span.spanContext().traceId))],
+    });
+    const tracer = provider.getTracer('t');
+    const task = (name: string) => {
+      const list: TurnInput[] = [];
+      turns.set(name, list);
+      const root = tracer.startSpan(`task ${name}`);
+      routes.set(root.spanContext().traceId, {
+        record: () => true,
+        recordTurn: (t) => list.push(t) > 0,
+        recordResult: () => true,
+        recordPolicyDecision: () => true,
+      });
+      const inRoot = trace.setSpan(context.active(), root);
+      const span = (attributes: Record<string, string>) =>
+        tracer.startSpan('s', { attributes }, inRoot).end();
+      return {
+        chat: () =>
+          span({
+            'gen_ai.operation.name': 'chat',
+            'gen_ai.request.model': `m-${name}`,
+            'gen_ai.output.messages': JSON.stringify([
+              {
+                role: 'assistant',
+                parts: [{ type: 'tool_call', id: `c-${name}`, name: 'ls', arguments: '{}' }],
+              },
+            ]),
+          }),
+        tool: () =>
+          span({
+            'gen_ai.operation.name': 'execute_tool',
+            'gen_ai.tool.name': 'ls',
+            'gen_ai.tool.call.id': `c-${name}`,
+            'gen_ai.tool.call.result': `files of ${name}`,
+          }),
+        end: () => root.end(),
+      };
+    };
+    const a = task('a');
+    const b = task('b');
+    a.chat();
+    b.chat();
+    a.tool();
+    a.end();
+    const oneTurn = (name: string) => [
+      {
+        turn: 1,
+        model: `m-${name}`,
+        thinking: undefined,
+        text: undefined,
+        toolCalls: [{ id: `c-${name}`, name: 'ls', input: {} }],
+        toolResults: [{ toolUseId: `c-${name}`, isError: false, content: `files of ${name}` }],
+      },
+    ];
+    expect(turns.get('a')).toEqual(oneTurn('a')); // no forceFlush needed
+    expect(turns.get('b')).toEqual([]); // b's turn still waits for its tool result
+    b.tool();
+    b.end();
+    expect(turns.get('b')).toEqual(oneTurn('b'));
+    await provider.shutdown();
+    expect(turns.get('a')).toHaveLength(1);
+  });
+
+  it('spans under a remote parent (a propagated trace context) stay one run', async () => {
+    const back = await recordAndReadBack(async (rec) => {
+      const provider = new BasicTracerProvider({ spanProcessors: [new GenAiSpanProcessor(rec)] });
+      const tracer = provider.getTracer('t');
+      const remote = trace.setSpanContext(context.active(), {
+        traceId: '0af7651916cd43dd8448eb211c80319c',
+        spanId: 'b7ad6b7169203331',
+        traceFlags: 1,
+        isRemote: true,
+      });
+      tracer
+        .startSpan(
+          'chat',
+          {
+            attributes: {
+              'gen_ai.operation.name': 'chat',
+              'gen_ai.request.model': 'm',
+              'gen_ai.output.messages': JSON.stringify([
+                { role: 'assistant', parts: [{ type: 'tool_call', id: 'c1', name: 'ls', arguments: '{}' }] },
+              ]),
+            },
+          },
+          remote,
+        )
+        .end();
+      tracer
+        .startSpan(
+          'execute_tool ls',
+          {
+            attributes: {
+              'gen_ai.operation.name': 'execute_tool',
+              'gen_ai.tool.name': 'ls',
+              'gen_ai.tool.call.id': 'c1',
+              'gen_ai.tool.call.result': 'a.ts',
+            },
+          },
+          remote,
+        )
+        .end();
+      await provider.shutdown();
+    });
+    expect(back.of('TRAJECTORY_TURN')).toMatchObject([
+      {
+        turn: 1,
+        tool_calls: [{ id: 'c1', name: 'ls' }],
+        tool_results: [{ tool_use_id: 'c1', content: 'a.ts' }],
       },
     ]);
   });

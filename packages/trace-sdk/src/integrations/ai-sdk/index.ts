@@ -17,7 +17,8 @@
  * - the finish callback → `TRAJECTORY_RESULT`: `subtype` from the last finish reason (`stop` →
  *   `success`, `tool-calls` → `error_max_turns` (the loop stopped with tool calls pending), `length` →
  *   `error_max_tokens`, `error` → `error_during_execution`, anything else as given), `num_turns` =
- *   steps, `duration_ms` from the `traceAiSdk` call to the finish callback, `usage` = `totalUsage`
+ *   steps, `duration_ms` from the run's first step (`prepareStep`, chained, its answer unchanged) to the
+ *   finish callback, `usage` = `totalUsage`
  *   (AI SDK field names), plus `finish_reason` as the SDK gave it. The AI SDK reports no cost.
  *
  * The caller's own callbacks run first and unchanged (whichever name they use: `onStepEnd`/`onEnd`
@@ -25,7 +26,7 @@
  *
  * @packageDocumentation
  */
-import { type ToolCallInput, type ToolResultInput, TRAJECTORY_RESULT } from '../../record/events.js';
+import { resultEvent, type ToolCallInput, type ToolResultInput } from '../../record/events.js';
 import { type AdapterOptions, guarded, num, rec, str, type TraceSink, toolContent } from '../shared/sink.js';
 
 export type { AdapterOptions, TraceSink } from '../shared/sink.js';
@@ -34,6 +35,7 @@ type Callback = (event: never) => unknown;
 
 /** The callback parameters `traceAiSdk` adds to or chains (any AI SDK call or agent settings have them). */
 export interface TraceableAiSdkParams {
+  prepareStep?: Callback | undefined;
   onStepFinish?: Callback | undefined;
   onStepEnd?: Callback | undefined;
   onFinish?: Callback | undefined;
@@ -117,8 +119,17 @@ function errorText(error: unknown): string {
  * `params` itself is not modified.
  */
 export function traceAiSdk<P extends object>(sink: TraceSink, params: P, options: AdapterOptions = {}): P {
-  const started = performance.now();
+  let started = performance.now();
   let steps = 0;
+  // Agent settings and params objects are reused for several runs: each run starts afresh at its
+  // first step (AI SDK 6 has no start callback; prepareStep is called before every step on 6 and 7).
+  const onPrepare = (event: unknown) => {
+    guarded(options.onError, () => {
+      if (rec(event)?.['stepNumber'] !== 0) return;
+      started = performance.now();
+      steps = 0;
+    });
+  };
   const onStep = (step: unknown) => {
     steps += 1;
     recordAiSdkStep(sink, step, options, steps);
@@ -128,12 +139,14 @@ export function traceAiSdk<P extends object>(sink: TraceSink, params: P, options
       const e = rec(event);
       const finishReason = str(e?.['finishReason']) ?? 'unknown';
       const allSteps = e?.['steps'];
+      // Every field the Python agent writes (via resultEvent), plus the SDK's own finish reason.
       sink.record({
-        event: TRAJECTORY_RESULT,
-        subtype: SUBTYPES[finishReason] ?? finishReason,
-        num_turns: Array.isArray(allSteps) ? allSteps.length : steps,
-        duration_ms: Math.round(performance.now() - started),
-        usage: rec(e?.['totalUsage']) ?? rec(e?.['usage']),
+        ...resultEvent({
+          subtype: SUBTYPES[finishReason] ?? finishReason,
+          numTurns: Array.isArray(allSteps) ? allSteps.length : steps,
+          durationMs: Math.round(performance.now() - started),
+          usage: rec(e?.['totalUsage']) ?? rec(e?.['usage']),
+        }),
         finish_reason: finishReason,
       });
     });
@@ -144,6 +157,12 @@ export function traceAiSdk<P extends object>(sink: TraceSink, params: P, options
   const finishKey = given.onEnd !== undefined ? 'onEnd' : 'onFinish';
   out[stepKey] = chain(given[stepKey], onStep);
   out[finishKey] = chain(given[finishKey], onFinish);
+  const prepareStep = given.prepareStep;
+  // Ours first and synchronously, then the caller's, whose answer (or its absence) is the SDK's.
+  out.prepareStep = ((event: unknown) => {
+    onPrepare(event);
+    return prepareStep === undefined ? undefined : (prepareStep as (e: unknown) => unknown)(event);
+  }) as Callback;
   return out as P;
 }
 

@@ -28,7 +28,7 @@
  * @packageDocumentation
  */
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
-import { type ToolCallInput, type ToolResultInput, TRAJECTORY_RESULT } from '../../record/events.js';
+import type { ToolCallInput, ToolResultInput } from '../../record/events.js';
 import { type AdapterOptions, guarded, num, rec, str, type TraceSink, toolContent } from '../shared/sink.js';
 
 export type { AdapterOptions, TraceSink } from '../shared/sink.js';
@@ -82,11 +82,10 @@ export class AgentTraceCallbackHandler extends BaseCallbackHandler {
     this.#root = undefined;
     this.#flush();
     guarded(this.#onError, () => {
-      this.#sink.record({
-        event: TRAJECTORY_RESULT,
+      this.#sink.recordResult({
         subtype: failed || this.#failed ? 'error_during_execution' : 'success',
-        num_turns: this.#turns,
-        duration_ms: Math.round(performance.now() - this.#started),
+        numTurns: this.#turns,
+        durationMs: Math.round(performance.now() - this.#started),
         usage: { ...this.#usage },
       });
     });

@@ -14,7 +14,8 @@
  *   `tool_calls[{id,name,input}]` from the model's `generation` span (`output`: Chat Completions
  *   responses or Responses/Agents items) or `response` span (`_response`), both of which the OpenAI
  *   models fill only with `traceIncludeSensitiveData` (the default); `tool_results` from the turn's
- *   `function` spans (`output`, span error → `is_error`), matched to the calls by name in order;
+ *   `function` spans (`output`, span error → `is_error`), matched to the calls by name and
+ *   arguments, then by name in call order;
  *   without model content the calls come from the function spans (`input` parsed as JSON);
  * - the `task` span (one `run()`) → `TRAJECTORY_RESULT`: `subtype` `success`, `error_max_turns` or
  *   `error_during_execution` (from the span's error), `num_turns`, `duration_ms` from the span's
@@ -27,7 +28,7 @@
  *
  * @packageDocumentation
  */
-import { type ToolCallInput, type ToolResultInput, TRAJECTORY_RESULT } from '../../record/events.js';
+import type { ToolCallInput, ToolResultInput } from '../../record/events.js';
 import {
   type AdapterOptions,
   guarded,
@@ -145,6 +146,19 @@ function isMaxTurns(error: AgentsSpanInfo['error']): boolean {
   return /max turns/i.test(`${error.message} ${str(rec(error.data)?.['error']) ?? ''}`);
 }
 
+/** A test for "the same JSON as `value`" (false for anything JSON cannot write). */
+function sameJsonAs(value: unknown): (other: unknown) => boolean {
+  const json = (v: unknown): string | undefined => {
+    try {
+      return JSON.stringify(v);
+    } catch {
+      return undefined;
+    }
+  };
+  const expected = json(value);
+  return (other) => expected !== undefined && json(other) === expected;
+}
+
 function durationMs(span: AgentsSpanInfo): number | undefined {
   if (span.startedAt === null || span.endedAt === null) return undefined;
   const ms = Date.parse(span.endedAt) - Date.parse(span.startedAt);
@@ -246,7 +260,11 @@ export class AgentTraceProcessor {
       : turn.functions.map((f) => ({ name: f.name, input: parseJsonArgs(f.input) }));
     const unmatched = [...calls];
     const results: ToolResultInput[] = turn.functions.map((f, i) => {
-      const at = unmatched.findIndex((c) => c.name === f.name);
+      // Function spans end in completion order: parallel calls of one tool are told apart by
+      // their arguments first, then taken in call order.
+      const args = sameJsonAs(parseJsonArgs(f.input));
+      let at = unmatched.findIndex((c) => c.name === f.name && args(c.input));
+      if (at < 0) at = unmatched.findIndex((c) => c.name === f.name);
       const call = at < 0 ? undefined : unmatched.splice(at, 1)[0];
       return {
         toolUseId: call?.id ?? `${span.spanId}:${i}`,
@@ -269,16 +287,15 @@ export class AgentTraceProcessor {
 
   #writeResult(state: TraceState, span: AgentsSpanInfo): void {
     const error = span.error;
-    state.sink.record({
-      event: TRAJECTORY_RESULT,
+    state.sink.recordResult({
       subtype:
         error === null
           ? 'success'
           : state.maxTurns || isMaxTurns(error)
             ? 'error_max_turns'
             : 'error_during_execution',
-      num_turns: state.count,
-      duration_ms: durationMs(span),
+      numTurns: state.count,
+      durationMs: durationMs(span),
       usage: rec(span.spanData['usage']),
     });
     state.count = 0;

@@ -18,8 +18,8 @@
  *   `tool_use_id`, `gen_ai.tool.call.result` → `content`, span status ERROR or `error.type` →
  *   `is_error` (and a `tool_calls` entry from `gen_ai.tool.name` / `gen_ai.tool.call.arguments` when
  *   the model span did not list the call);
- * - a turn is written when the next model span of its trace ends, when the agent span ends, or on
- *   `forceFlush()` / `shutdown()`;
+ * - a turn is written when the next model span of its trace ends, when the agent span or the
+ *   trace's root span ends, or on `forceFlush()` / `shutdown()`;
  * - `invoke_agent` → `TRAJECTORY_RESULT`: `subtype` `success` or `error_during_execution` (span
  *   status), `num_turns`, `duration_ms` (span duration), `session_id` from `gen_ai.conversation.id`,
  *   `usage` `{input_tokens, output_tokens}` summed from the model spans' `gen_ai.usage.*`.
@@ -29,7 +29,7 @@
  *
  * @packageDocumentation
  */
-import { type ToolCallInput, type ToolResultInput, TRAJECTORY_RESULT } from '../../record/events.js';
+import { resultEvent, type ToolCallInput, type ToolResultInput } from '../../record/events.js';
 import {
   type AdapterOptions,
   guarded,
@@ -51,6 +51,8 @@ export interface GenAiReadableSpan {
   /** `[seconds, nanoseconds]`. */
   readonly duration: readonly [number, number];
   spanContext(): { readonly traceId: string; readonly spanId: string };
+  /** The parent's context; absent on a trace's root span. */
+  readonly parentSpanContext?: object | undefined;
 }
 
 /** Where a span's events go: one sink, or one chosen per span (`undefined` skips it). */
@@ -105,6 +107,18 @@ export class GenAiSpanProcessor {
       if (MODEL_OPERATIONS.has(op)) this.#model(span, attrs);
       else if (op === 'execute_tool') this.#tool(span, attrs);
       else if (op === 'invoke_agent') this.#agent(span, attrs);
+    });
+    // The root span ending ends the run even without an agent span: write its open turn and forget
+    // the trace (else it, and its recorder, were kept until forceFlush, which writes every
+    // concurrent run's open turn too). A span under a remote parent is not taken for a root: its
+    // siblings may still belong to the same run.
+    guarded(this.#onError, () => {
+      if (span.parentSpanContext !== undefined) return;
+      const traceId = span.spanContext().traceId;
+      const state = this.#traces.get(traceId);
+      if (state === undefined) return;
+      this.#traces.delete(traceId);
+      this.#flush(state);
     });
   }
 
@@ -205,13 +219,15 @@ export class GenAiSpanProcessor {
     if (state === undefined) return;
     this.#flush(state);
     const [seconds, nanos] = span.duration;
+    // Every field the Python agent writes (via resultEvent), plus the agent's name.
     state.sink.record({
-      event: TRAJECTORY_RESULT,
-      subtype: span.status.code === STATUS_ERROR ? 'error_during_execution' : 'success',
-      num_turns: state.turns,
-      duration_ms: Math.round(seconds * 1000 + nanos / 1e6),
-      session_id: str(attrs['gen_ai.conversation.id']),
-      usage: { ...state.usage },
+      ...resultEvent({
+        subtype: span.status.code === STATUS_ERROR ? 'error_during_execution' : 'success',
+        numTurns: state.turns,
+        durationMs: Math.round(seconds * 1000 + nanos / 1e6),
+        sessionId: str(attrs['gen_ai.conversation.id']),
+        usage: { ...state.usage },
+      }),
       agent_name: str(attrs['gen_ai.agent.name']),
     });
     this.#traces.delete(span.spanContext().traceId);
