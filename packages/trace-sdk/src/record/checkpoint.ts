@@ -228,6 +228,8 @@ export class Checkpointer {
       const delivery = await deliver(this.transport, artifact, {
         signal: this.stopping.signal,
         timeoutMs: this.schedule.timeoutMs,
+        // Checkpoints never keep a process alive.
+        keepAlive: false,
       });
       if (delivery.status === 'uploaded') this.uploaded++;
       else this.failed++;
