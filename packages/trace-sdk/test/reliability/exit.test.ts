@@ -76,7 +76,11 @@ console.log(JSON.stringify({ status: r.status, code: r.error?.code, spooled: typ
       { cwd: PACKAGE_DIR, timeout: 60_000 },
     );
     const [result, last] = stdout.trim().split('\n');
-    expect(JSON.parse(result ?? '')).toEqual({ status: 'failed', code: 'ERR_UPLOAD_DEADLINE', spooled: true });
+    expect(JSON.parse(result ?? '')).toEqual({
+      status: 'failed',
+      code: 'ERR_UPLOAD_DEADLINE',
+      spooled: true,
+    });
     expect(last).toBe('returned');
   }, 90_000);
 });
