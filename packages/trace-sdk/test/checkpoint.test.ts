@@ -210,6 +210,33 @@ describe('checkpoint uploads', () => {
     expect(stored).toEqual([true, false]);
   });
 
+  it('keeps a short finish deadline when a checkpoint transport ignores the abort', async () => {
+    let inFlight = 0;
+    const transport: TraceTransport = {
+      name: 'deaf-checkpoints',
+      async upload(artifact: TraceArtifact): Promise<UploadReceipt> {
+        const header = await headerOf(await readAll(artifact.open()));
+        if (header['partial'] === true) {
+          inFlight++;
+          // Never settles, whatever its signal says.
+          await new Promise<void>(() => {});
+        }
+        return { key: artifact.key };
+      },
+    };
+    const rec = createRecorderWithSpool(
+      { ...IDS, transport, checkpoints: { intervalMs: 10 } },
+      snapshotSpool(),
+    );
+    rec.record({ event: 'STEP', n: 0 });
+    while (inFlight === 0) await sleep(5);
+    const started = performance.now();
+    const result = await rec.finish({ timeoutMs: 400 });
+    expect(result.status).toBe('uploaded');
+    // A quarter of the 400 ms deadline, not the 5 s a stuck spool flush may take.
+    expect(performance.now() - started).toBeLessThan(4000);
+  });
+
   it('asks the URL or grant provider anew for each checkpoint (each is its own artifact)', async () => {
     const seen: TraceArtifact[] = [];
     const transport: TraceTransport = {

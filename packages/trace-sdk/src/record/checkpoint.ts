@@ -150,8 +150,12 @@ export class Checkpointer {
   /**
    * Stops the schedule, aborts a checkpoint upload in flight and waits until it has settled, so
    * nothing can land after (and over) the final upload. Idempotent.
+   *
+   * @param callWaitMs - longest wait for the transport's own call once aborted (default 5 s):
+   *   `finish()` gives a part of its deadline, so a transport that ignores the abort cannot make it
+   *   overrun a short one (a SIGTERM grace period, a serverless runtime's remaining time).
    */
-  async stop(): Promise<void> {
+  async stop(callWaitMs: number = STOP_WAIT_MS): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.stopping.abort();
@@ -161,14 +165,18 @@ export class Checkpointer {
     if (running === undefined && this.calls.size === 0) return;
     // Delivery settles at once on the abort, and a transport that honours its signal soon after;
     // only a spool whose flush hangs, or a transport that ignores the abort, could hold us here.
-    let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, STOP_WAIT_MS);
-      timer.unref();
-    });
+    const timers: NodeJS.Timeout[] = [];
+    const after = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        timer.unref();
+        timers.push(timer);
+      });
+    const bound = after(STOP_WAIT_MS);
     await Promise.race([running?.catch(() => {}), bound]);
-    await Promise.race([Promise.all(this.calls), bound]);
-    clearTimeout(timer);
+    const wait = Number.isNaN(callWaitMs) ? 0 : Math.max(0, Math.min(callWaitMs, STOP_WAIT_MS));
+    if (this.calls.size > 0) await Promise.race([Promise.all(this.calls), bound, after(wait)]);
+    for (const timer of timers) clearTimeout(timer);
   }
 
   /** `inner`, with each of its upload calls kept in `calls` until it has settled. */

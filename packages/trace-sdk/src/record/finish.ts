@@ -34,8 +34,10 @@ export interface FinishInput {
 
 /** Seals the trace and delivers it; see the module comment. Rejects only with `failOpen: false`. */
 export async function sealAndDeliver(input: FinishInput, opts: FinishOptions): Promise<FinishResult> {
-  // No checkpoint may land after (and over) the final upload.
-  await input.checkpoints?.stop();
+  // No checkpoint may land after (and over) the final upload; waiting for one takes at most a
+  // quarter of the deadline (none when there is no time left).
+  const timeoutMs = opts.timeoutMs;
+  await input.checkpoints?.stop(timeoutMs === undefined ? undefined : timeoutMs / 4);
   const line = input.headerLine();
   let body: SealedBody;
   try {
