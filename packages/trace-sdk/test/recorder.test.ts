@@ -20,7 +20,6 @@ import { createRecorderWithSpool } from '../src/record/recorder.js';
 import type { EventSpool } from '../src/spool/types.js';
 import { SDK_NAME, SDK_VERSION } from '../src/version.js';
 import { liveMemoryPeak } from './live-memory.js';
-import { snapshotSpool } from './reliability/fixtures/snapshot-spool.js';
 import {
   failingTransport,
   fakeClock,
@@ -31,6 +30,7 @@ import {
   readBack,
   tempDir,
 } from './recorder-support.js';
+import { snapshotSpool } from './reliability/fixtures/snapshot-spool.js';
 
 const AKIA = `AKIA${'IOSFODNN7EXAMPLE'}`;
 const GHP = `ghp_${'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8'}`;

@@ -5,9 +5,10 @@
  *
  * @packageDocumentation
  */
+
+import { performance } from 'node:perf_hooks';
 import { ConfigError, SpoolError, TraceError } from '../errors.js';
 import { safeCause, safeErrorMessage } from '../sanitize.js';
-import { performance } from 'node:perf_hooks';
 import { ensureSpoolDir } from '../spool/private-dir.js';
 import { spoolDirStore } from '../spool/spool-store.js';
 import type { EventSpool, SealedBody } from '../spool/types.js';
