@@ -176,6 +176,67 @@ describe('checkpoint uploads', () => {
     expect(result.checkpoints).toMatchObject({ uploaded: 0, failed: 1 });
   });
 
+  it('lets no checkpoint land after the final upload even when its transport commits after the abort', async () => {
+    // Like a file transport aborted between its fsync and its rename, or a PUT whose body S3 already
+    // has: the abort comes too late to stop the write, which lands a moment later.
+    const stored: boolean[] = [];
+    let inFlight = 0;
+    const transport: TraceTransport = {
+      name: 'late-commit',
+      async upload(artifact: TraceArtifact, opts): Promise<UploadReceipt> {
+        const header = await headerOf(await readAll(artifact.open()));
+        if (header['partial'] === true) {
+          inFlight++;
+          await new Promise<void>((resolve) => {
+            opts.signal?.addEventListener('abort', () => resolve(), { once: true });
+            setTimeout(resolve, 60_000).unref();
+          });
+          await sleep(200);
+        }
+        stored.push(header['partial'] === true);
+        return { key: artifact.key };
+      },
+    };
+    const rec = createRecorderWithSpool(
+      { ...IDS, transport, checkpoints: { intervalMs: 10 } },
+      snapshotSpool(),
+    );
+    rec.record({ event: 'STEP', n: 0 });
+    while (inFlight === 0) await sleep(5);
+    const result = await rec.finish({ timeoutMs: 10_000 });
+    expect(result.status).toBe('uploaded');
+    await sleep(400);
+    // What the key holds is the last write: it must be the final trace, not the checkpoint.
+    expect(stored).toEqual([true, false]);
+  });
+
+  it('keeps a short finish deadline when a checkpoint transport ignores the abort', async () => {
+    let inFlight = 0;
+    const transport: TraceTransport = {
+      name: 'deaf-checkpoints',
+      async upload(artifact: TraceArtifact): Promise<UploadReceipt> {
+        const header = await headerOf(await readAll(artifact.open()));
+        if (header['partial'] === true) {
+          inFlight++;
+          // Never settles, whatever its signal says.
+          await new Promise<void>(() => {});
+        }
+        return { key: artifact.key };
+      },
+    };
+    const rec = createRecorderWithSpool(
+      { ...IDS, transport, checkpoints: { intervalMs: 10 } },
+      snapshotSpool(),
+    );
+    rec.record({ event: 'STEP', n: 0 });
+    while (inFlight === 0) await sleep(5);
+    const started = performance.now();
+    const result = await rec.finish({ timeoutMs: 400 });
+    expect(result.status).toBe('uploaded');
+    // A quarter of the 400 ms deadline, not the 5 s a stuck spool flush may take.
+    expect(performance.now() - started).toBeLessThan(4000);
+  });
+
   it('asks the URL or grant provider anew for each checkpoint (each is its own artifact)', async () => {
     const seen: TraceArtifact[] = [];
     const transport: TraceTransport = {

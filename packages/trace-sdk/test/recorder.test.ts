@@ -30,6 +30,7 @@ import {
   readBack,
   tempDir,
 } from './recorder-support.js';
+import { snapshotSpool } from './reliability/fixtures/snapshot-spool.js';
 
 const AKIA = `AKIA${'IOSFODNN7EXAMPLE'}`;
 const GHP = `ghp_${'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8'}`;
@@ -710,6 +711,24 @@ describe('fail-open', () => {
     expect(result).toMatchObject({ status: 'failed', error: { code: 'ERR_UPLOAD_DEADLINE' } });
     expect(transport.signals[0]?.aborted).toBe(true);
     expect(result.spooledPath).toBeDefined();
+  });
+
+  it('counts the time spent sealing against timeoutMs: the upload gets only what is left', async () => {
+    const spool = snapshotSpool();
+    const seal = spool.seal.bind(spool);
+    spool.seal = async (line) => {
+      await new Promise((r) => setTimeout(r, 600));
+      return seal(line);
+    };
+    const rec = createRecorderWithSpool({ userId: 'u', taskId: 't', transport: hangingTransport() }, spool);
+    rec.record({ event: 'E' });
+    const result = await rec.finish({ timeoutMs: 1000 });
+    expect(result).toMatchObject({ status: 'failed', error: { code: 'ERR_UPLOAD_DEADLINE' } });
+    // The upload was bounded by at most 1000 - 600 ms (or had no time left on a very slow machine).
+    const message = result.error?.message ?? '';
+    const bound = /within (\d+) ms/.exec(message)?.[1];
+    if (bound === undefined) expect(message).toContain('had no time left');
+    else expect(Number(bound)).toBeLessThanOrEqual(400);
   });
 
   it("reports the caller's abort as ERR_UPLOAD_ABORTED", async () => {

@@ -114,6 +114,39 @@ describe('listing a spool directory', () => {
     expect(run.stderr).toContain('(ERR_SPOOL_FLUSH)');
   });
 
+  it('`spool flush --recover-partials` exits 0 beside a live recording (a sidecar flusher must not alarm on it)', async () => {
+    const rec = createTraceRecorder({
+      userId: 'u-list',
+      taskId: 'task-live',
+      transport: null,
+      spoolDir,
+      limits: { spoolMemoryBytes: 0 },
+    });
+    try {
+      for (let i = 0; i < 3000; i++) rec.record({ event: 'STEP', i, pad: `${i}`.repeat(200) });
+      while (!(await listSpooled(spoolDir, { all: true })).some((e) => e.kind === 'spill'))
+        await new Promise((r) => setTimeout(r, 20));
+      const run = await runInProcess([
+        'spool',
+        'flush',
+        '--spool-dir',
+        spoolDir,
+        '--recover-partials',
+        '--transport',
+        'file',
+        '--dir',
+        join(spool.dir, 'out'),
+        '--user',
+        'u-list',
+      ]);
+      expect(run.stdout).toContain('recording');
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+    } finally {
+      await rec.abort();
+    }
+  });
+
   it('`spool flush` exits 0 when the spool is empty afterwards', async () => {
     await spoolGoodTrace();
     const out = join(spool.dir, 'out');

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   copyFile,
+  mkdir,
   mkdtemp,
   readdir,
   readFile,
@@ -16,7 +17,7 @@ import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { UploadError } from '../src/errors.js';
+import { SpoolError, UploadError } from '../src/errors.js';
 import { parseTraceKey } from '../src/key.js';
 import { readTrace } from '../src/read/read-trace.js';
 import { createEventSpool } from '../src/spool/event-spool.js';
@@ -114,6 +115,23 @@ function deadPid(): number {
 }
 
 describe('uploadSpooled', () => {
+  it('reports a spool directory that fails it (here the claim cannot be renamed) as a typed SpoolError', async () => {
+    const spoolDir = join(dir, 'spool');
+    await spoolArtifacts(spoolDir, 1);
+    const [entry] = await listSpooled(spoolDir);
+    // A non-empty directory where the claim would go: the rename fails (EISDIR/ENOTEMPTY) as on a
+    // read-only or broken disk, which root in CI cannot otherwise simulate.
+    const claimPath = `${entry!.path.replace(/\.jsonl\.gz$/, '.json')}.claimed-${process.pid}`;
+    await mkdir(join(claimPath, 'x'), { recursive: true });
+    const transport = memoryTransport();
+    const result = await uploadSpooled({ spoolDir, authorize: trusting(transport) });
+    expect(result.uploaded).toEqual([]);
+    expect(result.failed).toHaveLength(1);
+    expect(result.failed[0]!.error).toBeInstanceOf(SpoolError);
+    expect(result.failed[0]!.error).toMatchObject({ code: 'ERR_SPOOL_IO' });
+    expect(transport.uploads).toEqual([]);
+  });
+
   it('keeps failed uploads with attempts and lastError, then delivers them on a later run', async () => {
     const spoolDir = join(dir, 'spool');
     const bodies = await spoolArtifacts(spoolDir, 3);

@@ -26,7 +26,7 @@
  */
 import type { EventSpool, SealedBody } from '../spool/types.js';
 import { deliver } from '../upload/deliver.js';
-import { withRetry } from '../upload/retry.js';
+import { unwrapRetry, withRetry } from '../upload/retry.js';
 import { TRACE_CONTENT_TYPE, type TraceArtifact, type TraceTransport } from '../upload/types.js';
 
 /** How checkpoints are scheduled; every field is optional. */
@@ -88,6 +88,12 @@ export class Checkpointer {
   private readonly stopping = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /**
+   * The transport's own calls until each has settled. Delivery stops waiting on the abort at once,
+   * but a transport may still be committing (a file renamed after its fsync, a PUT whose body the
+   * server has): `stop()` waits for these too, so that write cannot land over the final upload.
+   */
+  private readonly calls = new Set<Promise<void>>();
   private stopped = false;
   private held: string[] | undefined;
   private heldBytes = 0;
@@ -104,7 +110,10 @@ export class Checkpointer {
   constructor(host: CheckpointHost, schedule: CheckpointSchedule) {
     this.host = host;
     this.schedule = schedule;
-    this.transport = withRetry(host.transport, { retries: 0, deadlineMs: schedule.timeoutMs });
+    this.transport = withRetry(this.tracked(unwrapRetry(host.transport)), {
+      retries: 0,
+      deadlineMs: schedule.timeoutMs,
+    });
     const spool = host.spool;
     this.unavailable =
       typeof spool.flush !== 'function' || typeof spool.snapshot !== 'function'
@@ -141,25 +150,51 @@ export class Checkpointer {
   /**
    * Stops the schedule, aborts a checkpoint upload in flight and waits until it has settled, so
    * nothing can land after (and over) the final upload. Idempotent.
+   *
+   * @param callWaitMs - longest wait for the transport's own call once aborted (default 5 s):
+   *   `finish()` gives a part of its deadline, so a transport that ignores the abort cannot make it
+   *   overrun a short one (a SIGTERM grace period, a serverless runtime's remaining time).
    */
-  async stop(): Promise<void> {
+  async stop(callWaitMs: number = STOP_WAIT_MS): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.stopping.abort();
     // Held lines go to the spool now, before the final seal; a snapshot being cut is discarded.
     this.release();
     const running = this.running;
-    if (running === undefined) return;
-    // The upload settles at once on the abort; only a spool whose flush hangs could hold us here.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      running.catch(() => {}),
+    if (running === undefined && this.calls.size === 0) return;
+    // Delivery settles at once on the abort, and a transport that honours its signal soon after;
+    // only a spool whose flush hangs, or a transport that ignores the abort, could hold us here.
+    const timers: NodeJS.Timeout[] = [];
+    const after = (ms: number) =>
       new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, STOP_WAIT_MS);
+        const timer = setTimeout(resolve, ms);
         timer.unref();
-      }),
-    ]);
-    clearTimeout(timer);
+        timers.push(timer);
+      });
+    const bound = after(STOP_WAIT_MS);
+    await Promise.race([running?.catch(() => {}), bound]);
+    const wait = Number.isNaN(callWaitMs) ? 0 : Math.max(0, Math.min(callWaitMs, STOP_WAIT_MS));
+    if (this.calls.size > 0) await Promise.race([Promise.all(this.calls), bound, after(wait)]);
+    for (const timer of timers) clearTimeout(timer);
+  }
+
+  /** `inner`, with each of its upload calls kept in `calls` until it has settled. */
+  private tracked(inner: TraceTransport): TraceTransport {
+    return {
+      name: inner.name,
+      ...(inner.bucketWide === true ? { bucketWide: true } : {}),
+      upload: (artifact, opts) => {
+        const call = Promise.resolve().then(() => inner.upload(artifact, opts));
+        const settled = call.then(
+          () => {},
+          () => {},
+        );
+        this.calls.add(settled);
+        void settled.then(() => this.calls.delete(settled));
+        return call;
+      },
+    };
   }
 
   /** Takes a checkpoint now if one is due (for tests and the tick). */
@@ -228,6 +263,8 @@ export class Checkpointer {
       const delivery = await deliver(this.transport, artifact, {
         signal: this.stopping.signal,
         timeoutMs: this.schedule.timeoutMs,
+        // Checkpoints never keep a process alive.
+        keepAlive: false,
       });
       if (delivery.status === 'uploaded') this.uploaded++;
       else this.failed++;

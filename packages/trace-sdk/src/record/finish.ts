@@ -5,6 +5,8 @@
  *
  * @packageDocumentation
  */
+
+import { performance } from 'node:perf_hooks';
 import { ConfigError, SpoolError, TraceError } from '../errors.js';
 import { safeCause, safeErrorMessage } from '../sanitize.js';
 import { ensureSpoolDir } from '../spool/private-dir.js';
@@ -34,8 +36,11 @@ export interface FinishInput {
 
 /** Seals the trace and delivers it; see the module comment. Rejects only with `failOpen: false`. */
 export async function sealAndDeliver(input: FinishInput, opts: FinishOptions): Promise<FinishResult> {
-  // No checkpoint may land after (and over) the final upload.
-  await input.checkpoints?.stop();
+  const started = performance.now();
+  // No checkpoint may land after (and over) the final upload; waiting for one takes at most a
+  // quarter of the deadline (none when there is no time left).
+  const timeoutMs = opts.timeoutMs;
+  await input.checkpoints?.stop(timeoutMs === undefined ? undefined : timeoutMs / 4);
   const line = input.headerLine();
   let body: SealedBody;
   try {
@@ -51,7 +56,12 @@ export async function sealAndDeliver(input: FinishInput, opts: FinishOptions): P
   try {
     const transport = input.opts.transport;
     if (transport === null) return { ...input.counts(body), status: 'skipped', reason: 'no-transport' };
-    return await deliverBody(input, transport, body, opts);
+    // The deadline bounds the whole of finish: the upload gets what stopping and sealing left.
+    const left =
+      timeoutMs === undefined || !Number.isFinite(timeoutMs)
+        ? timeoutMs
+        : Math.max(0, Math.floor(timeoutMs - (performance.now() - started)));
+    return await deliverBody(input, transport, body, { ...opts, timeoutMs: left });
   } finally {
     await body.dispose().catch(() => {});
   }

@@ -18,7 +18,8 @@ export interface FinishOptions {
   /** Cancels the upload; the artifact is then kept in `spoolDir` like any failed upload. */
   readonly signal?: AbortSignal | undefined;
   /**
-   * Upper bound on the upload in milliseconds (combined with `signal`); default
+   * Upper bound on finishing in milliseconds (combined with `signal`): the upload gets what
+   * stopping checkpoints and sealing left of it; default
    * 130 000 (the retry deadline plus a grace), `Infinity` for none. Zero,
    * negative or `NaN` means "no time left": nothing is sent and the artifact is spooled, so a value
    * derived from a serverless runtime's remaining time is always safe to pass.

@@ -12,6 +12,7 @@ import { assertReadableSpoolDir } from './private-dir.js';
 import {
   ARTIFACT_SUFFIX,
   claimPid,
+  ownerMayBeAlive,
   PART_SIDECAR_SUFFIX,
   PART_SUFFIX,
   SIDECAR_SUFFIX,
@@ -104,6 +105,11 @@ export interface SpoolSpillEntry {
   readonly startedAt: string;
   /** Pid of the process recovering it right now, when claimed. */
   readonly claimedBy?: number | undefined;
+  /**
+   * Whether its recording (or the flusher recovering it) may still be at work: its lease is held.
+   * A spill that is not live was left by a killed recorder and waits for `--recover-partials`.
+   */
+  readonly live: boolean;
 }
 
 /** Something in a spool directory that nothing will deliver as it is, with the reason. */
@@ -206,6 +212,10 @@ async function listEverything(spoolDir: string): Promise<SpoolEntry[]> {
         hostname: sidecar.hostname,
         startedAt: sidecar.startedAt,
         ...(claimedBy === undefined ? {} : { claimedBy }),
+        live:
+          claimedBy === undefined
+            ? ownerMayBeAlive(join(dir, `${stem}${PART_SUFFIX}`), sidecar.pid, sidecar.hostname)
+            : ownerMayBeAlive(path, claimedBy),
       });
       continue;
     }

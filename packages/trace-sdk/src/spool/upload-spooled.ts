@@ -7,10 +7,10 @@
  * @packageDocumentation
  */
 import { readFile, rename } from 'node:fs/promises';
-import { ConfigError, UploadError } from '../errors.js';
+import { ConfigError, SpoolError, TraceError, UploadError } from '../errors.js';
 import { isValidId, parseTraceKey } from '../key.js';
 import { readTraceHeader } from '../read/read-trace.js';
-import { safeText } from '../sanitize.js';
+import { safeCause, safeErrorMessage, safeText } from '../sanitize.js';
 import { artifactFromFile } from '../upload/artifact.js';
 import { deliver } from '../upload/deliver.js';
 import type { TraceTransport } from '../upload/types.js';
@@ -123,8 +123,12 @@ export interface UploadSpooledResult {
   readonly skipped: Array<{ readonly path: string; readonly reason: SpoolSkipReason; readonly key?: string }>;
 }
 
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
+/** A failure of the spool directory itself (a read-only or full disk, say) as a typed {@link SpoolError}. */
+function asError(err: unknown): TraceError {
+  if (err instanceof TraceError) return err;
+  return new SpoolError(`The spool entry could not be handled: ${safeErrorMessage(err)}`, {
+    cause: safeCause(err),
+  });
 }
 
 function describe(err: unknown): SpooledLastError {

@@ -62,6 +62,13 @@ export interface DeliverOptions {
   readonly timeoutMs?: number | undefined;
   /** Keeps the artifact when delivery fails. Without one, a failed artifact is the caller's to keep. */
   readonly store?: ArtifactStore | undefined;
+  /**
+   * Whether the time bound keeps the process alive until it fires (default true). A caller awaiting
+   * the result (`finish()`, a flush) needs it: a transport whose promise holds no handle (a provider
+   * waiting on nothing) would otherwise let the process exit with the delivery pending and the
+   * artifact never kept. Background work (checkpoints) passes false.
+   */
+  readonly keepAlive?: boolean | undefined;
 }
 
 /** What {@link deliver} reports. Never rejects. */
@@ -233,8 +240,7 @@ function deliveryBound(opts: DeliverOptions): Bound {
   if (timeoutMs === 0) deadline.abort();
   else if (timeoutMs < MAX_TIMER_MS) {
     timer = setTimeout(() => deadline.abort(), timeoutMs);
-    // The bound only limits work that itself keeps the process alive.
-    timer.unref();
+    if (opts.keepAlive === false) timer.unref();
   }
   const signal = userSignal === undefined ? deadline.signal : AbortSignal.any([userSignal, deadline.signal]);
   return {

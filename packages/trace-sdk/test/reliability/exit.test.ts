@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** A child that loads the SDK from source, records, then does `ending` and returns. */
-const child = (events: number, ending: string) => `
+const child = (events: number, ending: string, transport = 'null') => `
 import { registerHooks } from 'node:module';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,7 @@ registerHooks({
 });
 const { createTraceRecorder } = await import('@agent-trace/trace-sdk');
 const spoolDir = mkdtempSync(join(tmpdir(), 'agent-trace-exit-'));
-const rec = createTraceRecorder({ userId: 'u', taskId: 't', transport: null, spoolDir });
+const rec = createTraceRecorder({ userId: 'u', taskId: 't', transport: ${transport}, spoolDir });
 for (let i = 0; i < ${events}; i++) rec.record({ event: 'E', i, text: 'x'.repeat(300) });
 ${ending}
 console.log('returned');
@@ -53,4 +53,34 @@ describe('the process exits by itself', () => {
     },
     90_000,
   );
+});
+
+describe('a pending finish() keeps the process alive until its deadline', () => {
+  it('a transport whose promise holds nothing (no socket, no timer): finish fails at its deadline and spools', async () => {
+    // Without the deadline keeping the process up, the event loop empties and the process exits
+    // (status 13, "unsettled top-level await") with the artifact neither uploaded nor spooled.
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '--conditions=source',
+        '--input-type=module',
+        '--no-warnings',
+        '-e',
+        child(
+          5000,
+          `const r = await rec.finish({ timeoutMs: 300 });
+console.log(JSON.stringify({ status: r.status, code: r.error?.code, spooled: typeof r.spooledPath === 'string' && (await import('node:fs')).existsSync(r.spooledPath) }));`,
+          "{ name: 'stuck', upload: () => new Promise(() => {}) }",
+        ),
+      ],
+      { cwd: PACKAGE_DIR, timeout: 60_000 },
+    );
+    const [result, last] = stdout.trim().split('\n');
+    expect(JSON.parse(result ?? '')).toEqual({
+      status: 'failed',
+      code: 'ERR_UPLOAD_DEADLINE',
+      spooled: true,
+    });
+    expect(last).toBe('returned');
+  }, 90_000);
 });

@@ -105,7 +105,8 @@ function flushAuthority(
 
 /**
  * What still blocks a spool after a flush: broken entries, and artifacts (with --recover-partials,
- * spill files too) inside the flush's scope.
+ * spill files of killed recorders too) inside the flush's scope. A live recording is not stuck: a
+ * sidecar flusher next to a running agent must not fail on it.
  */
 function remainingAfterFlush(
   entries: readonly SpoolEntry[],
@@ -114,7 +115,7 @@ function remainingAfterFlush(
 ): SpoolEntry[] {
   return entries.filter((e) => {
     if (e.kind === 'broken') return true;
-    if (e.kind === 'spill' && !recoverPartials) return false;
+    if (e.kind === 'spill' && (!recoverPartials || e.live)) return false;
     if (scope === undefined) return true;
     // Entries outside the flush's --user/--task are another flush's business.
     const { userId, taskId } = parseTraceKey(e.key);
