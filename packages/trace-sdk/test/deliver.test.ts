@@ -83,6 +83,40 @@ describe('one classification for a custom transport’s plain error', () => {
     });
     expect(retried).toMatchObject({ status: 'failed', attempts: 3, error: { code: 'ERR_UPLOAD_NETWORK' } });
   });
+
+  it('reads a raw AWS SDK error as the built-in transports do: a 503 SlowDown is retried everywhere', async () => {
+    const slowDown = () =>
+      Object.assign(new Error('Please reduce your request rate.'), {
+        name: 'SlowDown',
+        $fault: 'server',
+        $metadata: { httpStatusCode: 503 },
+      });
+    const bare = await deliver(failingTransport(slowDown()), artifact());
+    const retried = await deliver(withRetry(failingTransport(slowDown()), noSleep), artifact());
+    const finished = await createTraceRecorder({
+      userId: 'u',
+      taskId: 't',
+      transport: failingTransport(slowDown()),
+      spoolDir,
+    }).finish();
+    for (const outcome of [bare, retried, finished]) {
+      expect(outcome).toMatchObject({
+        status: 'failed',
+        error: { code: 'ERR_UPLOAD_HTTP', status: 503, s3Code: 'SlowDown', retryable: true },
+      });
+    }
+    expect(retried.attempts).toBe(3);
+    const denied = Object.assign(new Error('Access Denied'), {
+      name: 'AccessDenied',
+      $metadata: { httpStatusCode: 403 },
+    });
+    const refused = await deliver(withRetry(failingTransport(denied), noSleep), artifact());
+    expect(refused).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: { code: 'ERR_UPLOAD_HTTP', status: 403, retryable: false },
+    });
+  });
 });
 
 describe('secrets never pass the delivery boundary', () => {

@@ -15,6 +15,7 @@ import {
   withRetry,
 } from '../src/index.js';
 import { safeCause } from '../src/sanitize.js';
+import { classifyUploadError } from '../src/upload/classify.js';
 import { isRetryable } from '../src/upload/is-retryable.js';
 import { backoffDelay } from '../src/upload/retry.js';
 import { parseRetryAfter } from '../src/upload/transports/s3-error.js';
@@ -96,6 +97,26 @@ describe('isRetryable', () => {
     expect(isRetryable(denied)).toBe(false);
     expect(isRetryable(new Error('plain bug'))).toBe(false);
     expect(isRetryable('not an error')).toBe(false);
+  });
+
+  it('means the same before and after the one classification (what withRetry actually reads)', () => {
+    const raw: unknown[] = [
+      Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+      Object.assign(new Error('Rate exceeded'), {
+        name: 'TooManyRequestsException',
+        $metadata: { httpStatusCode: 429 },
+      }),
+      Object.assign(new Error('slow'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } }),
+      Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }),
+      Object.assign(new Error('bad digest'), { name: 'BadDigest', $metadata: { httpStatusCode: 400 } }),
+      Object.assign(new Error('throttled'), { name: 'ThrottlingException' }),
+      Object.assign(new Error('transient'), { name: 'Unknown', $retryable: { throttling: false } }),
+      new Error('plain bug'),
+      'not an error',
+    ];
+    for (const err of raw) {
+      expect(isRetryable(classifyUploadError(err, 'custom')), inspect(err)).toBe(isRetryable(err));
+    }
   });
 });
 

@@ -18,7 +18,7 @@ import {
 } from '../protocol/lambda-messages.js';
 import { TRACE_CONTENT_TYPE } from '../protocol/trace-object.js';
 import { safeErrorMessage } from '../sanitize.js';
-import { fromAwsSdkError } from '../upload/transports/s3-error.js';
+import { fromAwsSdkError } from '../upload/classify.js';
 import { checkArtifactHeader } from './artifact-header-check.js';
 import { refusal } from './handler-request.js';
 

@@ -8,10 +8,10 @@
 import type { InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import type { UploaderRequest, UploaderResponse } from '../../protocol/lambda-messages.js';
 import { safeCause, safeText } from '../../sanitize.js';
+import { fromAwsSdkError } from '../classify.js';
 import { untilAborted } from '../until-aborted.js';
 import type { LambdaClientLike } from './aws-client-types.js';
 import { fail, isResponse, LAMBDA_UPLOADER_TRANSPORT } from './lambda-answers.js';
-import { fromAwsSdkError } from './s3-error.js';
 
 /** The answer to one Invoke: the uploader's response, or Lambda refusing the payload as too large. */
 export type InvokeResult = { readonly response: UploaderResponse } | { readonly tooLarge: true };

@@ -1,15 +1,14 @@
 /**
- * The one reading of S3's (and the AWS SDK's) errors: the XML body of a raw response
- * (`<Error><Code>…</Code><Message>…</Message></Error>`), an AWS SDK v3 service error,
+ * The one reading of S3's errors: the XML body of a raw response
+ * (`<Error><Code>…</Code><Message>…</Message></Error>`),
  * `Retry-After`, and what they mean for a retry, an expired URL or a checksum mismatch.
  *
  * @packageDocumentation
  */
 import { UploadError } from '../../errors.js';
 import { TRACE_CONTENT_TYPE } from '../../protocol/trace-object.js';
-import { isError, safeCause, safeText } from '../../sanitize.js';
-import { abortedError, classifyUploadError } from '../classify.js';
-import { isNetworkError, isRetryableStatus } from '../is-retryable.js';
+import { safeText } from '../../sanitize.js';
+import { isRetryableStatus } from '../is-retryable.js';
 import { headerValue } from './http-body.js';
 
 /** `Code` and `Message` of an S3 XML error body; either may be missing. */
@@ -104,57 +103,6 @@ export function uploadErrorFromResponse(params: {
     ...(code !== undefined ? { s3Code: code } : {}),
     retryable: isRetryableStatus(params.status, code),
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-  });
-}
-
-/** The shape of the AWS SDK v3's service and client errors that this module reads. */
-interface AwsSdkErrorLike {
-  name: string;
-  message: string;
-  $metadata?: { httpStatusCode?: number };
-  $retryable?: unknown;
-  $response?: { headers?: Record<string, string | undefined> };
-}
-
-/**
- * Maps an AWS SDK v3 error (S3, Lambda) into an {@link UploadError} by the same rules as
- * {@link uploadErrorFromResponse}: the HTTP status and the service's error name (`SlowDown`,
- * `TooManyRequestsException`, ...) decide `retryable`; a checksum mismatch (`BadDigest`, ...)
- * is `ERR_UPLOAD_CHECKSUM`; network failures become `ERR_UPLOAD_NETWORK`; a client without a region
- * is `ERR_UPLOAD_REJECTED` saying which option or variable to set. The cause is kept
- * only as a {@link safeCause} copy.
- */
-export function fromAwsSdkError(err: unknown, transport: string, signal?: AbortSignal): UploadError {
-  if (err instanceof UploadError) return err;
-  if (signal?.aborted) return abortedError(transport, err);
-  if (!isError(err)) return classifyUploadError(err, transport, signal);
-  const aws = err as unknown as AwsSdkErrorLike;
-  const status = aws.$metadata?.httpStatusCode;
-  if (status === undefined && isNetworkError(err)) return classifyUploadError(err, transport, signal);
-  if (err.name === 'AbortError') return abortedError(transport, err);
-  if (status === undefined && err.message === 'Region is missing') {
-    // The SDK found no region anywhere (options, AWS_REGION, the shared config file): nothing was
-    // sent, and no retry can fix it. Say what to set instead of "Error: Region is missing".
-    return new UploadError(
-      'ERR_UPLOAD_REJECTED',
-      `${transport}: no AWS region: pass \`region\` (or a configured \`client\`), or set AWS_REGION`,
-      { transport, retryable: false },
-    );
-  }
-  const retryAfterMs = parseRetryAfter(aws.$response?.headers?.['retry-after']);
-  const retryable =
-    status !== undefined
-      ? isRetryableStatus(status, err.name)
-      : isRetryableStatus(undefined, err.name) || (aws.$retryable !== undefined && aws.$retryable !== null);
-  const what = status !== undefined ? `${status} ${err.name}` : err.name;
-  const kind = isChecksumMismatchCode(err.name) ? 'ERR_UPLOAD_CHECKSUM' : 'ERR_UPLOAD_HTTP';
-  return new UploadError(kind, `${transport}: ${what}: ${safeText(err.message)}`, {
-    transport,
-    ...(status !== undefined ? { status } : {}),
-    s3Code: err.name,
-    retryable: kind === 'ERR_UPLOAD_HTTP' && retryable,
-    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-    cause: safeCause(err),
   });
 }
 

@@ -14,10 +14,10 @@ import { booleanOption, numberOption } from '../../option-checks.js';
 import { UNATTRIBUTED_METADATA } from '../../protocol/attribution.js';
 import { uploadUrlProblem } from '../../protocol/presigned-url.js';
 import { safeCause } from '../../sanitize.js';
+import { fromAwsSdkError } from '../classify.js';
 import { applyRetryOption, type RetryPolicy } from '../retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from '../types.js';
 import type { S3ClientLike } from './aws-client-types.js';
-import { fromAwsSdkError } from './s3-error.js';
 
 /** Name of the legacy PutObject transport in receipts, errors and metrics. */
 export const S3_PUT_OBJECT_TRANSPORT = 's3-put-object';
