@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gzipMemberSync } from '../src/compress/gzip-members.js';
-import { TraceFormatError } from '../src/errors.js';
+import { ConfigError, TraceFormatError } from '../src/errors.js';
 import { readTrace, readTraceHeader, readTraceLines } from '../src/read/read-trace.js';
 import { createEventSpool } from '../src/spool/event-spool.js';
 
@@ -167,6 +167,22 @@ describe('readTrace', () => {
     expect((await read(gzipSync(Buffer.from(long)), { maxLineBytes: 4 * 1024 * 1024 })).lines).toHaveLength(
       2,
     );
+  });
+
+  it('refuses a bad source or maxLineBytes with a ConfigError naming the option, not a bare TypeError', async () => {
+    const drain = async (it: AsyncIterable<unknown>) => {
+      for await (const _ of it);
+    };
+    for (const maxLineBytes of [0, -1, 1.5, Number.NaN]) {
+      const err = await drain(readTrace(gzipSync(Buffer.from(jsonl([header(0)]))), { maxLineBytes })).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err).toMatchObject({ code: 'ERR_TRACE_CONFIG', variable: 'maxLineBytes' });
+    }
+    const err = await drain(readTrace(42 as never)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err).toMatchObject({ code: 'ERR_TRACE_CONFIG', variable: 'source' });
   });
 
   it.skipIf(process.platform !== 'linux')('closes the file when the reader stops early', async () => {

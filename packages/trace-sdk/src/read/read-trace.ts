@@ -7,7 +7,8 @@
  */
 import { createReadStream } from 'node:fs';
 import { readGzipMembers } from '../compress/gzip-members.js';
-import { TraceFormatError, type TraceFormatErrorCode } from '../errors.js';
+import { ConfigError, TraceFormatError, type TraceFormatErrorCode } from '../errors.js';
+import { describeValue, numberOption } from '../option-checks.js';
 import { type TrustedTraceContext, traceAttribution } from './trace-attribution.js';
 
 /** The `event` of a trace's first line. */
@@ -61,7 +62,10 @@ function openSource(source: TraceSource): AsyncIterable<unknown> {
     })();
   }
   if (source !== null && typeof source === 'object' && Symbol.asyncIterator in source) return source;
-  throw new TypeError('readTrace expects a file path, a Uint8Array, or a readable stream of bytes');
+  throw new ConfigError(
+    `readTrace expects a file path, a Uint8Array, or a readable stream of bytes, got ${describeValue(source)}`,
+    'source',
+  );
 }
 
 /**
@@ -73,10 +77,10 @@ export async function* readTraceLines(
   opts: ReadTraceOptions = {},
 ): AsyncGenerator<TraceLineRecord, void, undefined> {
   const requireHeader = opts.requireHeader ?? true;
-  const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-  if (!Number.isSafeInteger(maxLineBytes) || maxLineBytes < 1) {
-    throw new TypeError(`maxLineBytes must be a positive integer, got ${String(maxLineBytes)}`);
-  }
+  const maxLineBytes = numberOption('readTrace', 'maxLineBytes', opts.maxLineBytes, DEFAULT_MAX_LINE_BYTES, {
+    min: 1,
+    integer: true,
+  });
   let linesRead = 0;
   let announcedEvents: number | undefined;
   const fail = (code: TraceFormatErrorCode, message: string, cause?: unknown): TraceFormatError =>

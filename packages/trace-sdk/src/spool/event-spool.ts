@@ -11,6 +11,8 @@
  */
 import { gzipMember } from '../compress/gzip-members.js';
 import { ConfigError, RecorderStateError, SpoolError } from '../errors.js';
+import { numberOption } from '../option-checks.js';
+import { safeCause, safeErrorMessage } from '../sanitize.js';
 import { BatchCompressor } from './batch-compressor.js';
 import { MemberSink, type SinkFs, type SpoolUnavailable } from './member-sink.js';
 import { type BodyPart, bodyOf, hashParts } from './sealed-body.js';
@@ -57,12 +59,9 @@ export interface EventSpoolInternals {
   readonly fs?: SinkFs | undefined;
 }
 
+/** An integer option through the one option check (a bad value is a ConfigError naming it). */
 function intOption(name: string, value: number | undefined, fallback: number, min: number, max: number) {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`, name);
-  }
-  return value;
+  return numberOption('createEventSpool', name, value, fallback, { min, max, integer: true });
 }
 
 /**
@@ -234,7 +233,9 @@ class Spool implements GzipEventSpool {
       this.body = body;
     } catch (err) {
       if (err instanceof RecorderStateError) throw err;
-      throw new SpoolError(`Sealing the trace body failed: ${describeError(err)}`, { cause: err });
+      throw new SpoolError(`Sealing the trace body failed: ${safeErrorMessage(err)}`, {
+        cause: safeCause(err),
+      });
     }
     this.state = 'sealed';
     return this.body;
@@ -285,12 +286,4 @@ async function headerMember(headerLine: string): Promise<Buffer> {
   const line = headerLine.endsWith('\n') ? headerLine : `${headerLine}\n`;
   // On the libuv threadpool: the caller's thread does not compress, even the header.
   return Buffer.from(await gzipMember(Buffer.from(line, 'utf8')));
-}
-
-function describeError(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === undefined ? err.message : `${code}: ${err.message}`;
-  }
-  return String(err);
 }

@@ -13,6 +13,7 @@ import { mkdir, open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SpoolError, TraceError } from '../errors.js';
 import { parseTraceKey } from '../key.js';
+import { safeCause, safeErrorMessage } from '../sanitize.js';
 import type { ArtifactStore } from '../upload/deliver.js';
 import { ensureSpoolDir } from './private-dir.js';
 import { ARTIFACT_SUFFIX, newStem, removeFile, SIDECAR_SUFFIX, writeJsonAtomic } from './spool-files.js';
@@ -159,9 +160,8 @@ export async function writeSpooledArtifact(
   } catch (err) {
     await removeFile(bodyPath).catch(() => {});
     if (err instanceof TraceError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new SpoolError(`Cannot keep the artifact in ${dir}: ${code ?? (err as Error).message}`, {
-      cause: err,
-    });
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    const why = typeof code === 'string' ? code : safeErrorMessage(err);
+    throw new SpoolError(`Cannot keep the artifact in ${dir}: ${why}`, { cause: safeCause(err) });
   }
 }
