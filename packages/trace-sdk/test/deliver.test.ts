@@ -241,6 +241,29 @@ describe('time bounds', () => {
     controller.abort();
     expect(await pending).toMatchObject({ status: 'failed', error: { code: 'ERR_UPLOAD_ABORTED' } });
   });
+
+  it('builds one abort error whichever layer sees the abort first (boundary, retry policy, transport)', async () => {
+    const ignoring: TraceTransport = { name: 'slow', upload: () => new Promise(() => {}) };
+    const honouring = failingTransport(new DOMException('This operation was aborted', 'AbortError'), 'slow');
+    const outcomes = [];
+    for (const transport of [ignoring, withRetry(ignoring, noSleep), honouring]) {
+      const controller = new AbortController();
+      controller.abort();
+      outcomes.push(await deliver(transport, artifact(), { signal: controller.signal }));
+    }
+    const late = new AbortController();
+    const pending = deliver(withRetry(ignoring, noSleep), artifact(), { signal: late.signal });
+    late.abort();
+    outcomes.push(await pending);
+    for (const outcome of outcomes) {
+      expect(outcome.status === 'failed' && outcome.error).toMatchObject({
+        code: 'ERR_UPLOAD_ABORTED',
+        message: 'slow: upload aborted',
+        transport: 'slow',
+        retryable: false,
+      });
+    }
+  });
 });
 
 describe('the injected store', () => {

@@ -16,7 +16,7 @@ import type { Span } from '@opentelemetry/api';
 import { SpoolError, type TraceError, UploadError } from '../errors.js';
 import { describeUrl, safeCause, safeErrorMessage } from '../sanitize.js';
 import { inSpan, instruments } from '../telemetry/otel.js';
-import { classifyUploadError } from './classify.js';
+import { abortedError, classifyUploadError } from './classify.js';
 import { DEFAULT_RETRY_POLICY } from './retry.js';
 import type { TraceArtifact, TraceTransport, UploadReceipt } from './types.js';
 import { untilAborted } from './until-aborted.js';
@@ -247,11 +247,9 @@ function deliveryBound(opts: DeliverOptions): Bound {
     signal,
     stopped(transport, cause) {
       if (userSignal?.aborted === true) {
-        return new UploadError('ERR_UPLOAD_ABORTED', `Upload through ${transport} was aborted`, {
-          transport,
-          attempts: attemptsOf(cause),
-          cause: safeCause(cause),
-        });
+        const aborted = abortedError(transport, cause);
+        aborted.attempts = attemptsOf(cause);
+        return aborted;
       }
       if (deadline.signal.aborted) {
         const text =

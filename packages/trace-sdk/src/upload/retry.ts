@@ -13,7 +13,7 @@ import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { ConfigError, UploadError } from '../errors.js';
 import { functionOption, numberOption } from '../option-checks.js';
 import { safeCause } from '../sanitize.js';
-import { classifyUploadError } from './classify.js';
+import { abortedError, classifyUploadError } from './classify.js';
 import { isRetryable } from './is-retryable.js';
 import type { TraceArtifact, TraceTransport, UploadOptions, UploadReceipt } from './types.js';
 
@@ -171,10 +171,7 @@ async function uploadWithRetry(
   // Maps "the combined signal fired" to the right code: the caller's abort wins over the deadline.
   const stopped = (cause: unknown): UploadError | undefined => {
     if (userSignal?.aborted) {
-      return new UploadError('ERR_UPLOAD_ABORTED', `${name}: upload aborted`, {
-        transport: name,
-        cause: safeCause(cause),
-      });
+      return abortedError(name, cause);
     }
     if (deadline.signal.aborted) return deadlineError(name, policy.deadlineMs, cause);
     return undefined;
