@@ -215,6 +215,8 @@ export async function* readTraceLines(
  *
  * Stopping early (`break`) closes a file the reader opened itself.
  *
+ * @throws {@link ConfigError} (`variable` `source` or `maxLineBytes`) for a source that is not a
+ *   path, bytes or a byte stream, or a `maxLineBytes` that is not a positive integer.
  * @example
  * for await (const line of readTrace('trace.jsonl.gz')) console.log(line.event);
  */
