@@ -34,7 +34,11 @@ export interface TraceUploaderProps {
   readonly memorySize?: number | undefined;
   /** Timeout of the uploader function. Default 30 s. */
   readonly timeout?: Duration | undefined;
-  /** Caps concurrent uploads (and so S3 writes) from a flood of invokes. Default: unreserved. */
+  /**
+   * Caps concurrent uploads (and so S3 writes) from a flood of invokes, and keeps such a flood from
+   * drawing on the account's shared concurrency. Set it in production (see the package README).
+   * Default: unreserved, because reserving fails to deploy under a new account's limit of 10.
+   */
   readonly reservedConcurrentExecutions?: number | undefined;
   /** Retention of both functions' logs. Default: one month. */
   readonly logRetention?: logs.RetentionDays | undefined;
