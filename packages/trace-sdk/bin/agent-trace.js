@@ -5,7 +5,9 @@ let cli;
 try {
   cli = await import('../dist/cli/main.js');
 } catch (err) {
-  if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes('dist')) throw err;
+  // Only main.js itself missing means "not built"; a dependency that dist/ cannot find (a broken
+  // install) is reported as Node reports it, naming the package.
+  if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.url ?? '').endsWith('/dist/cli/main.js')) throw err;
   process.stderr.write(
     'agent-trace: the CLI is not built yet; run `pnpm build` in the agent-trace repository (ERR_NOT_BUILT)\n',
   );
