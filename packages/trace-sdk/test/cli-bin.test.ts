@@ -31,11 +31,20 @@ function packageWith(mainJs?: string): string {
   return dir;
 }
 
-function runBin(dir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Makes the child believe it runs on Node `version` (the bin reads `process.versions.node`). */
+const pretendNode = (version: string) => [
+  '--import',
+  `data:text/javascript,Object.defineProperty(process,"versions",{value:{...process.versions,node:"${version}"}})`,
+];
+
+function runBin(
+  dir: string,
+  nodeArgs: readonly string[] = [],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [join(dir, 'bin/agent-trace.js'), '--version'],
+      [...nodeArgs, join(dir, 'bin/agent-trace.js'), '--version'],
       { cwd: dir },
       (err, stdout, stderr) => {
         resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr });
@@ -59,6 +68,18 @@ describe('bin/agent-trace.js', () => {
     expect(run.code).not.toBe(0);
     expect(run.stderr).not.toContain('ERR_NOT_BUILT');
     expect(run.stderr).toContain("Cannot find package 'agent-trace-missing-dependency'");
+  });
+
+  it('names the Node it needs on a Node older than 22.19, before loading anything', async () => {
+    const dir = packageWith("export async function main() { console.log('built'); }\n");
+    for (const version of ['20.20.2', '22.18.0']) {
+      const run = await runBin(dir, pretendNode(version));
+      expect(run).toMatchObject({ code: 3, stdout: '' });
+      expect(run.stderr).toBe(
+        `agent-trace: needs Node.js 22.19 or newer, this is v${version} (ERR_NODE_VERSION)\n`,
+      );
+    }
+    expect(await runBin(dir, pretendNode('22.19.0'))).toMatchObject({ code: 0, stdout: 'built\n' });
   });
 
   it('runs the built CLI', async () => {
