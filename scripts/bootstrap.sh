@@ -1,7 +1,8 @@
 # Sourced by scripts/demo, scripts/test and .ci/run: makes sure this machine has what the repository
 # needs (Node >= 22.19 and pnpm 10, installed from the npm registry when missing, as on a fresh machine
 # with only an older Node and npm), then installs the workspace from the lockfile. Node and pnpm go
-# to AGENT_TRACE_PREFIX (default /usr/local, whose bin/ comes first on PATH on CI machines).
+# to AGENT_TRACE_PREFIX (default /usr/local, whose bin/ comes first on PATH on CI machines, or
+# ~/.local when /usr/local is not writable).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,7 +20,16 @@ node_ok() {
   ' "$NODE_FLOOR" 2>/dev/null
 }
 
-PREFIX="${AGENT_TRACE_PREFIX:-/usr/local}"
+# Default /usr/local, or ~/.local when this user cannot write there (a laptop without sudo): npm
+# would otherwise fail deep in the install with EACCES.
+if [ -n "${AGENT_TRACE_PREFIX:-}" ]; then
+  PREFIX="$AGENT_TRACE_PREFIX"
+elif [ -w /usr/local ] && { [ ! -e /usr/local/bin ] || [ -w /usr/local/bin ]; }; then
+  PREFIX=/usr/local
+else
+  PREFIX="$HOME/.local"
+fi
+ORIGINAL_PATH="$PATH"
 # A Node and pnpm installed by an earlier run are used again, not reinstalled.
 export PATH="$PREFIX/bin:$PATH"
 hash -r
@@ -39,6 +49,12 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version | cut -d. -f1)" != "
   hash -r
 fi
 log "node $(node --version), pnpm $(pnpm --version)"
+case ":$ORIGINAL_PATH:" in
+  *":$PREFIX/bin:"*) ;;
+  *) if [ "$(command -v node)" = "$PREFIX/bin/node" ] || [ "$(command -v pnpm)" = "$PREFIX/bin/pnpm" ]; then
+       echo "note: node and pnpm are in $PREFIX/bin, which is not on your PATH; for commands outside these scripts: export PATH=\"$PREFIX/bin:\$PATH\""
+     fi ;;
+esac
 
 # Nothing here builds a native addon; the machine's nodedir (older Node headers) must not leak in.
 export npm_config_nodedir=

@@ -6,9 +6,10 @@
  *   `<!-- doc-test: prelude ... -->`, code prepended to it (imports, `declare const` for names the
  *   prose supplies); the prelude is in the markdown, so a reader sees what the block assumes.
  * - ```sh blocks are run with bash (`-e -o pipefail`) in a scratch directory laid out like a project
- *   that installed the SDK: `node_modules/@agent-trace/trace-sdk` and the `agent-trace` bin (the
+ *   that installed the SDK: the `package.json` `npm init -y` writes ("type": "commonjs"),
+ *   `node_modules/@agent-trace/trace-sdk` and the `agent-trace` bin (the
  *   built package), a real `trace.jsonl.gz`, and every ```ts block of the same file marked
- *   `<!-- doc-test: file <name> -->` written there under that name, so `node quickstart.ts` runs
+ *   `<!-- doc-test: file <name> -->` written there under that name, so `node quickstart.mts` runs
  *   the README's own code, and a `spool/` directory holding one artifact whose upload failed.
  * - `<!-- doc-test: package <dir> -->` compiles a block inside another workspace package (the CDK
  *   blocks need aws-cdk-lib), and `<!-- doc-test: this <Type> -->` wraps a block written inside a
@@ -221,6 +222,12 @@ async function makeSandbox(): Promise<string> {
   if (!existsSync(join(PACKAGE_DIR, 'dist/index.js')))
     throw new Error('the SDK is not built: run `pnpm build` first');
   const dir = mkdtempSync(join(tmpdir(), 'agent-trace-doc-sh-'));
+  // The package.json `npm init -y` writes (npm 11 says "type": "commonjs"): a reader's project is
+  // usually that, so a block that only runs in an ESM package would fail here as it fails for them.
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: 'doc-reader', version: '1.0.0', main: 'index.js', type: 'commonjs' }, null, 2),
+  );
   mkdirSync(join(dir, 'node_modules/@agent-trace'), { recursive: true });
   mkdirSync(join(dir, 'node_modules/.bin'));
   symlinkSync(PACKAGE_DIR, join(dir, 'node_modules/@agent-trace/trace-sdk'));
