@@ -9,11 +9,13 @@
  * thread.
  *
  * If a worker dies, its unfinished jobs are resubmitted to another; if no worker can run at all (a
- * runtime without worker threads), jobs go to zlib on the libuv threadpool. The calling thread
- * never compresses either way.
+ * runtime without worker threads, or a bundle that left the worker module behind, so every worker
+ * dies as it starts), jobs go to zlib on the libuv threadpool. The calling thread never compresses
+ * either way, and a worker that cannot start is not restarted forever.
  *
  * @packageDocumentation
  */
+import { read } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { gzip } from 'node:zlib';
@@ -52,6 +54,8 @@ interface Slot {
   /** Jobs posted to this worker and not yet answered, by id. */
   readonly jobs: Map<number, Pending>;
   dead: boolean;
+  /** Whether it ever answered a job: a worker that dies before that may be unable to start at all. */
+  answered: boolean;
 }
 
 interface Pending {
@@ -59,21 +63,40 @@ interface Pending {
   readonly done: (result: PoolResult) => void;
 }
 
-// The worker module: `.ts` next to this file in the sources (Node strips its types), `.js` in dist.
-const WORKER_URL = new URL(
-  import.meta.url.endsWith('.ts') ? './gzip-worker-thread.ts' : './gzip-worker-thread.js',
-  import.meta.url,
-);
+/**
+ * The worker module: `.ts` next to this file in the sources (Node strips its types), `.js` in dist
+ * (and next to an ES module bundle, where an application may copy it). A CommonJS bundle has no
+ * `import.meta.url` to resolve it from: no worker then, the threadpool compresses.
+ */
+function workerModuleUrl(): URL | undefined {
+  const here: unknown = import.meta.url;
+  if (typeof here !== 'string') return undefined;
+  return new URL(here.endsWith('.ts') ? './gzip-worker-thread.ts' : './gzip-worker-thread.js', here);
+}
+
+/**
+ * Workers that die without ever answering before the pool stops starting them. One may be bad luck
+ * (killed by a resource limit); two in a row mean the module cannot load here (a bundle without it).
+ */
+const MAX_FAILED_STARTS = 2;
 
 class GzipPool {
+  private readonly workerUrl: URL | undefined;
   private readonly slots: Slot[] = [];
   private nextId = 0;
   private started = 0;
   private fastJobs = 0;
   private fallbackJobs = 0;
   private threadpoolJobs = 0;
-  /** Set once a worker failed to start: later jobs use the threadpool. */
+  /** Set once workers cannot start: later jobs use the threadpool. */
   private unavailable = false;
+  /** Workers that died before answering, since the last one that answered. */
+  private failedStarts = 0;
+
+  constructor(workerUrl: URL | undefined) {
+    this.workerUrl = workerUrl;
+    this.unavailable = workerUrl === undefined;
+  }
 
   stats(): GzipPoolStats {
     return {
@@ -134,7 +157,7 @@ class GzipPool {
     let slot: Slot;
     try {
       const { port1, port2 } = new MessageChannel();
-      const worker = new Worker(WORKER_URL, {
+      const worker = new Worker(this.workerUrl!, {
         // The host's flags (inspector, loaders, heap sizes) are not the worker's business.
         execArgv: [],
         stdout: false,
@@ -146,7 +169,7 @@ class GzipPool {
       });
       worker.unref();
       port1.unref();
-      slot = { worker, port: port1, jobs: new Map(), dead: false };
+      slot = { worker, port: port1, jobs: new Map(), dead: false, answered: false };
     } catch {
       this.unavailable = true;
       return undefined;
@@ -171,6 +194,8 @@ class GzipPool {
   private deliver(slot: Slot, r: GzipReply): void {
     const pending = slot.jobs.get(r.id);
     if (pending === undefined) return;
+    slot.answered = true;
+    this.failedStarts = 0;
     slot.jobs.delete(r.id);
     if (slot.jobs.size === 0) slot.port.unref();
     if (r.error === undefined) {
@@ -187,6 +212,7 @@ class GzipPool {
     slot.dead = true;
     this.slots.splice(this.slots.indexOf(slot), 1);
     slot.port.close();
+    if (!slot.answered && ++this.failedStarts >= MAX_FAILED_STARTS) this.unavailable = true;
     const orphans = [...slot.jobs.values()];
     slot.jobs.clear();
     for (const pending of orphans) {
@@ -199,21 +225,37 @@ class GzipPool {
   /** No worker can run here: zlib on the libuv threadpool, never the calling thread. */
   private onThreadpool(job: GzipJob, done: (result: PoolResult) => void): void {
     this.threadpoolJobs++;
-    if (job.input === undefined) {
-      done({ length: 0, error: 'raw spill jobs need a worker thread' });
+    const compress = (input: Buffer) => {
+      const opts = job.level === -1 ? {} : { level: job.level };
+      gzip(input, opts, (err, member) => {
+        if (err !== null) return done({ length: 0, error: err.message });
+        const out = new Uint8Array(job.output);
+        if (member.length > out.length)
+          return done({ length: 0, error: 'gzip member larger than its buffer' });
+        out.set(member);
+        out[9] = 255;
+        done({ length: member.length });
+      });
+    };
+    if (job.input !== undefined) {
+      // zlib may not accept views of shared memory: copy the batch out first.
+      compress(Buffer.from(new Uint8Array(job.input, 0, job.length)));
       return;
     }
-    // zlib may not accept views of shared memory: copy the batch out first.
-    const input = Buffer.from(new Uint8Array(job.input, 0, job.length));
-    const opts = job.level === -1 ? {} : { level: job.level };
-    gzip(input, opts, (err, member) => {
-      if (err !== null) return done({ length: 0, error: err.message });
-      const out = new Uint8Array(job.output);
-      if (member.length > out.length) return done({ length: 0, error: 'gzip member larger than its buffer' });
-      out.set(member);
-      out[9] = 255;
-      done({ length: member.length });
-    });
+    // A batch the spool wrote raw to its spill file: read it back off the calling thread too.
+    const input = Buffer.allocUnsafe(job.length);
+    const readFrom = (off: number): void => {
+      if (off === job.length) {
+        compress(input);
+        return;
+      }
+      read(job.fd!, input, off, job.length - off, job.position! + off, (err, n) => {
+        if (err !== null) return done({ length: 0, error: err.message });
+        if (n === 0) return done({ length: 0, error: 'raw spill file ended early' });
+        readFrom(off + n);
+      });
+    };
+    readFrom(0);
   }
 }
 
@@ -221,8 +263,17 @@ let pool: GzipPool | undefined;
 
 /** The process-wide pool (created on first use). */
 export function gzipPool(): GzipPool {
-  pool ??= new GzipPool();
+  pool ??= new GzipPool(workerModuleUrl());
   return pool;
+}
+
+/**
+ * A pool of its own over another worker module, for tests (e.g. one that cannot load).
+ *
+ * @internal
+ */
+export function createGzipPoolForTest(workerUrl: URL): GzipPool {
+  return new GzipPool(workerUrl);
 }
 
 /** Counters of the process-wide pool. */
