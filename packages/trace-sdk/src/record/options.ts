@@ -67,7 +67,10 @@ export interface TraceRecorderOptions {
   readonly transport: TraceTransport | null;
   /** Cap on kept uncompressed JSONL in bytes (default 50 MiB). Events that do not fit are dropped and counted. */
   readonly maxBytes?: number | undefined;
-  /** Spill files and failed artifacts go here (default `<os.tmpdir()>/agent-trace/spool`). */
+  /**
+   * Spill files and failed artifacts go here. Default `<os.tmpdir()>/agent-trace-<uid>/spool`, created
+   * private (0700) and refused when another user could read or plant files in it.
+   */
   readonly spoolDir?: string | undefined;
   /** Your own redaction hook, run before the built-in patterns. */
   readonly redact?: RedactHook | undefined;
