@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -755,6 +756,27 @@ describe('fail-open', () => {
     await expect(open.finish()).resolves.toMatchObject({ status: 'failed', error: expect.any(SpoolError) });
     const closed = createRecorderWithSpool({ ...options, failOpen: false }, broken);
     await expect(closed.finish()).rejects.toBeInstanceOf(SpoolError);
+  });
+});
+
+describe('a spill file deleted while recording', () => {
+  it('still uploads every event: the body reads the members through a descriptor held open', async () => {
+    // 64 KiB in memory, then the spill file; a tmp cleaner (or the agent's own rm -rf) takes the
+    // spool directory's contents mid-trace.
+    const { rec, transport } = recorder({ limits: { spoolMemoryBytes: 64 * 1024 } });
+    // Hex digests: gzip cannot shrink them much, so the members pass 64 KiB soon.
+    const text = (i: number) =>
+      createHash('sha512').update(String(i)).digest('hex').repeat(4) + `${i} `.repeat(200);
+    for (let i = 0; i < 2000; i++) rec.record({ event: 'TOOL_RESULT', i, content: text(i) });
+    // Compression runs on the workers: wait (bounded) until the spill file holds members.
+    const spilled = async () => (await readdir(spoolDir)).some((f) => f.endsWith('.part'));
+    for (let waited = 0; !(await spilled()) && waited < 10_000; waited += 20) await sleep(20);
+    expect(await spilled()).toBe(true);
+    for (const f of await readdir(spoolDir)) await rm(join(spoolDir, f), { recursive: true, force: true });
+    for (let i = 2000; i < 3000; i++) rec.record({ event: 'TOOL_RESULT', i, content: text(i) });
+    const { result, events } = await finishAndRead(rec, transport);
+    expect(result.events).toBe(3000);
+    expect(events.map((e) => e['i'])).toEqual(Array.from({ length: 3000 }, (_, i) => i));
   });
 });
 

@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { fstatSync, openSync, unlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BodyStream, hashParts } from '../src/spool/sealed-body.js';
+import { BodyStream, hashParts, SharedFd } from '../src/spool/sealed-body.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -44,5 +45,26 @@ describe('sealed body', () => {
     expect(digest).toBe(sha256(Buffer.concat(parts)));
     // One turn per MiB hashed, give or take the first and last: never one 64 MiB block.
     expect(turns).toBeGreaterThanOrEqual(60);
+  });
+
+  it('reads a file part through a shared descriptor after its path is gone, and closes it after the last reader', async () => {
+    const file = randomBytes(600 * 1024);
+    const path = join(dir, 'events.part');
+    await writeFile(path, file);
+    const shared = new SharedFd(openSync(path, 'r'));
+    unlinkSync(path);
+    const parts = [{ path, bytes: file.length, shared }];
+    expect(await hashParts(parts)).toBe(sha256(file));
+    // A reader holds it: the owner's close() must wait for that reader.
+    const stream = new BodyStream(parts);
+    const first = await new Promise<Buffer>((resolve) => stream.once('data', resolve));
+    shared.close();
+    expect(shared.isClosed).toBe(false);
+    expect(() => fstatSync(shared.fd)).not.toThrow();
+    const rest = await buffer(stream);
+    expect(Buffer.concat([first, rest]).equals(file)).toBe(true);
+    // Released by the last reader: closed now, and no later reader may take it.
+    expect(shared.isClosed).toBe(true);
+    expect(shared.acquire()).toBe(false);
   });
 });

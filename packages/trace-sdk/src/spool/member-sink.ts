@@ -15,7 +15,7 @@
  */
 import * as nodeFs from 'node:fs';
 import { join } from 'node:path';
-import type { BodyPart } from './sealed-body.js';
+import { type BodyPart, SharedFd } from './sealed-body.js';
 import {
   HOSTNAME,
   newStem,
@@ -95,6 +95,8 @@ export class MemberSink {
   private chunks: Buffer[] = [];
   private memoryBytes = 0;
   private fd: number | undefined;
+  /** Read side of the spill file for the bodies, held until `release` (see {@link SharedFd}). */
+  private readFd: SharedFd | undefined;
   private files: { partPath: string; sidecarPath: string } | undefined;
   /** Bytes of complete members in the spill file. */
   private fileBytes = 0;
@@ -148,7 +150,7 @@ export class MemberSink {
   parts(): BodyPart[] {
     const parts: BodyPart[] = [];
     if (this.files !== undefined && this.fileBytes > 0)
-      parts.push({ path: this.files.partPath, bytes: this.fileBytes });
+      parts.push({ path: this.files.partPath, bytes: this.fileBytes, shared: this.readFd });
     parts.push(...this.chunks);
     return parts;
   }
@@ -180,6 +182,8 @@ export class MemberSink {
     this.released = true;
     this.stopLease();
     this.closeFd();
+    this.readFd?.close();
+    this.readFd = undefined;
     this.chunks = [];
     this.memoryBytes = 0;
     const files = this.files;
@@ -220,6 +224,12 @@ export class MemberSink {
       writeJsonAtomicSync(files.sidecarPath, this.sidecar(), { fsync: false });
       this.files = files;
       this.fd = this.fs.openSync(files.partPath, 'wx', 0o600);
+      try {
+        // Node's own fs, not the injected one: SharedFd closes it with Node's close().
+        this.readFd = new SharedFd(nodeFs.openSync(files.partPath, 'r'));
+      } catch {
+        // Bodies open the file by its path instead.
+      }
     } catch (err) {
       this.markUnavailable('Cannot create a spill file', err);
       // A sidecar without its .part is harmless (recovery drops it), but leave nothing behind.

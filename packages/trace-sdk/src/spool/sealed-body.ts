@@ -20,14 +20,64 @@ import type { SealedBody } from './types.js';
  */
 const FILE_CHUNK_BYTES = 256 * 1024;
 
-/** One part of a body: bytes in memory, or `[0, bytes)` of a file. */
-export type BodyPart = Buffer | { readonly path: string; readonly bytes: number };
+/**
+ * A read-only descriptor of a spill file, shared by the bodies reading it: they read through it, so a
+ * body still reads after the file's path was deleted (a tmp cleaner, an agent's `rm -rf /tmp/*`). Its
+ * owner `close()`s it when done; the descriptor itself closes once no reader holds it, so a number
+ * the OS hands out again is never read from by a late reader.
+ */
+export class SharedFd {
+  readonly fd: number;
+  private readers = 0;
+  private closing = false;
+  private closed = false;
+
+  constructor(fd: number) {
+    this.fd = fd;
+  }
+
+  /** Whether the descriptor itself was closed. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** True (and the descriptor held until `release`) unless it is closing. */
+  acquire(): boolean {
+    if (this.closing) return false;
+    this.readers++;
+    return true;
+  }
+
+  release(): void {
+    this.readers--;
+    this.closeIfDone();
+  }
+
+  /** The owner is done with it: closes now, or when the last reader releases it. */
+  close(): void {
+    this.closing = true;
+    this.closeIfDone();
+  }
+
+  private closeIfDone(): void {
+    if (!this.closing || this.readers > 0 || this.closed) return;
+    this.closed = true;
+    close(this.fd, () => {});
+  }
+}
+
+/** One part of a body: bytes in memory, or `[0, bytes)` of a file, read through `shared` when it can be. */
+export type BodyPart =
+  | Buffer
+  | { readonly path: string; readonly bytes: number; readonly shared?: SharedFd | undefined };
 
 /** A readable over `parts`, in order. */
 export class BodyStream extends Readable {
   private readonly parts: readonly BodyPart[];
   private index = 0;
   private fd: number | undefined;
+  /** Set while `fd` is a shared descriptor this stream holds (released, not closed, here). */
+  private shared: SharedFd | undefined;
   private position = 0;
 
   constructor(parts: readonly BodyPart[]) {
@@ -56,6 +106,12 @@ export class BodyStream extends Readable {
       return;
     }
     if (this.fd === undefined) {
+      if (part.shared?.acquire() === true) {
+        this.shared = part.shared;
+        this.fd = part.shared.fd;
+        this._read();
+        return;
+      }
       open(part.path, 'r', (err, fd) => {
         if (err !== null) return this.destroy(err);
         this.fd = fd;
@@ -79,9 +135,14 @@ export class BodyStream extends Readable {
 
   private closeFile(then: () => void): void {
     const fd = this.fd;
+    const shared = this.shared;
     this.fd = undefined;
+    this.shared = undefined;
     if (fd === undefined) then();
-    else close(fd, () => then());
+    else if (shared !== undefined) {
+      shared.release();
+      then();
+    } else close(fd, () => then());
   }
 }
 
@@ -156,20 +217,33 @@ export async function hashParts(parts: readonly BodyPart[]): Promise<string> {
       continue;
     }
     buf ??= Buffer.allocUnsafeSlow(HASH_READ_BYTES);
-    const fh = await openFile(part.path, 'r');
+    const shared = part.shared?.acquire() === true ? part.shared : undefined;
+    const fh = shared === undefined ? await openFile(part.path, 'r') : undefined;
     try {
       let done = 0;
       while (done < part.bytes) {
-        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, part.bytes - done), done);
+        const want = Math.min(buf.length, part.bytes - done);
+        const bytesRead =
+          fh === undefined
+            ? await readAt(shared!.fd, buf, want, done)
+            : (await fh.read(buf, 0, want, done)).bytesRead;
         if (bytesRead === 0) throw new SpoolError('The spill file is shorter than the members written to it');
         hash.update(buf.subarray(0, bytesRead));
         done += bytesRead;
       }
     } finally {
-      await fh.close();
+      shared?.release();
+      await fh?.close();
     }
   }
   return hash.digest('hex');
+}
+
+/** One positioned read through a descriptor held by the caller. */
+function readAt(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    read(fd, buf, 0, length, position, (err, n) => (err === null ? resolve(n) : reject(err)));
+  });
 }
 
 /** A body held in memory as a list of gzip members (header first). */
