@@ -81,7 +81,7 @@ export class BodyStream extends Readable {
   private position = 0;
 
   constructor(parts: readonly BodyPart[]) {
-    super({ highWaterMark: FILE_CHUNK_BYTES * 2 });
+    super({ highWaterMark: FILE_CHUNK_BYTES });
     this.parts = parts;
   }
 
